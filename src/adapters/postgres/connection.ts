@@ -1,0 +1,39 @@
+import postgres from 'postgres';
+
+export interface PgConnectionOptions {
+  url: string;
+  /** Schema holding the cache tables; validated identifier, never user input. */
+  schema: string;
+  /** Pool size (PG_POOL_MAX). */
+  max: number;
+  /** Bound on connect and on each statement, in ms. */
+  timeoutMs: number;
+  applicationName?: string;
+}
+
+export type Sql = postgres.Sql<{ bigint: bigint }>;
+
+export const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * A bounded pool whose sessions resolve unqualified table names in the
+ * configured schema, so every SQL text is fixed and schema-agnostic.
+ */
+export function createPgClient(options: PgConnectionOptions): Sql {
+  if (!SCHEMA_PATTERN.test(options.schema)) throw new Error(`invalid schema name ${JSON.stringify(options.schema)}`);
+  return postgres(options.url, {
+    max: options.max,
+    connect_timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)),
+    idle_timeout: 60,
+    max_lifetime: 60 * 30,
+    prepare: true,
+    onnotice: () => {},
+    types: { bigint: postgres.BigInt },
+    connection: {
+      search_path: options.schema,
+      statement_timeout: options.timeoutMs,
+      lock_timeout: options.timeoutMs,
+      application_name: options.applicationName ?? 'cacheport',
+    },
+  }) as unknown as Sql;
+}

@@ -1,0 +1,265 @@
+/**
+ * CachePort: the one interface between the application and a backend.
+ * Semantics are in ../shared/spec/cache-port.md; the contract suite in
+ * test/contract checks them against every adapter.
+ *
+ * Units: durations are milliseconds, timestamps are epoch milliseconds (UTC).
+ */
+
+/** Bytes, or a string stored as its UTF-8. */
+export type CacheValue = Uint8Array | string;
+
+export interface CacheEntry {
+  value: Buffer;
+  /** As given on write; `application/octet-stream` when none was given. */
+  contentType: string;
+  /** Opaque; changes on every write, even of the same bytes. */
+  etag: string;
+  /** Epoch ms, or null for no expiry. */
+  expiresAt: number | null;
+  tags: string[];
+}
+
+/**
+ * `always` writes unconditionally; `absent` only if no live entry exists
+ * (Redis NX); `present` only if one does (XX); `{ etag }` only if the live
+ * entry's ETag equals it (compare-and-set).
+ */
+export type WriteCondition = 'always' | 'absent' | 'present' | { etag: string };
+
+export interface SetOptions {
+  /** ms; `undefined` → the namespace default; `null` → no expiry. */
+  ttl?: number | null;
+  tags?: string[];
+  contentType?: string;
+  condition?: WriteCondition;
+}
+
+export type SetResult =
+  | { written: true; etag: string; created: boolean }
+  | { written: false };
+
+export interface SetManyItem extends SetOptions {
+  key: string;
+  value: CacheValue;
+}
+
+export interface IncrementOptions {
+  /** Applied only when the counter is created; `undefined` → namespace default. */
+  ttl?: number | null;
+}
+
+// ---------------------------------------------------------------- namespaces
+
+export type EvictionPolicy = 'lru' | 'none';
+
+export interface NamespaceConfig {
+  /** ms, or null for no expiry. */
+  defaultTtl: number | null;
+  maxEntries: number | null;
+  maxBytes: number | null;
+  eviction: EvictionPolicy;
+  /** Postgres: entries live in a logged (crash-safe) table. */
+  durable: boolean;
+}
+
+export interface NamespaceStats {
+  entries: number;
+  /** Sum of value bytes of stored entries. */
+  bytes: number;
+  hits: number;
+  misses: number;
+  /** Entries past their expiry that cleanup has not yet removed. */
+  expiredPending: number;
+}
+
+export interface NamespaceInfo {
+  name: string;
+  /** False for a namespace that only holds entries and was never configured. */
+  configured: boolean;
+  config: NamespaceConfig;
+  stats: NamespaceStats;
+}
+
+export interface ConfigureResult {
+  /** True when the namespace had no configuration before. */
+  created: boolean;
+  config: NamespaceConfig;
+}
+
+// ---------------------------------------------------------------- rate limits
+
+export type RateLimitAlgorithm = 'sliding-window' | 'fixed-window' | 'token-bucket';
+
+export interface RateLimitOptions {
+  limit: number;
+  windowMs: number;
+  /** Default 1; 0 peeks without consuming. Must not exceed `limit`. */
+  cost?: number;
+  /** Default `sliding-window`. */
+  algorithm?: RateLimitAlgorithm;
+}
+
+export interface RateLimitResult {
+  allowed: boolean;
+  limit: number;
+  /** What is left after this call; never negative. */
+  remaining: number;
+  /** ms until the limit is fully reset. */
+  resetMs: number;
+  /** ms until a call of the same cost could be allowed; 0 when allowed. */
+  retryAfterMs: number;
+}
+
+// ---------------------------------------------------------------- locks
+
+export interface Lease {
+  /** Random, secret to the holder. */
+  token: string;
+  /** Strictly increasing per lock name; never repeats. */
+  fence: number;
+  expiresAt: number;
+}
+
+export interface LockState {
+  held: boolean;
+  expiresAt: number | null;
+  /** The last fence issued for this name, or null if never acquired. */
+  fence: number | null;
+}
+
+export type ReleaseResult = 'released' | 'not_held' | 'wrong_token';
+
+// ---------------------------------------------------------------- sessions
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface CreateSessionOptions {
+  subject: string;
+  data?: JsonObject;
+  /** Sliding ttl in ms. */
+  ttl: number;
+  /** Absolute lifetime in ms from creation; ≥ ttl. */
+  maxAge: number;
+}
+
+export interface CreatedSession {
+  /** 256-bit random base64url; only its hash is stored. */
+  id: string;
+  subject: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface Session {
+  subject: string;
+  data: JsonObject;
+  createdAt: number;
+  /** After sliding. */
+  expiresAt: number;
+}
+
+// ---------------------------------------------------------------- presence
+
+export interface HeartbeatOptions {
+  ttl: number;
+  data?: JsonValue;
+}
+
+export interface PresenceMember {
+  member: string;
+  data: JsonValue;
+  expiresAt: number;
+}
+
+export interface PresenceList {
+  /** Live members in total, not the page size. */
+  count: number;
+  members: PresenceMember[];
+}
+
+// ---------------------------------------------------------------- the port
+
+export interface EntryStore {
+  get(ns: string, key: string): Promise<CacheEntry | undefined>;
+  /** Same order as `keys`; one round trip. */
+  getMany(ns: string, keys: string[]): Promise<(CacheEntry | undefined)[]>;
+  set(ns: string, key: string, value: CacheValue, options?: SetOptions): Promise<SetResult>;
+  setMany(ns: string, items: SetManyItem[]): Promise<SetResult[]>;
+  delete(ns: string, key: string): Promise<boolean>;
+  deleteMany(ns: string, keys: string[]): Promise<number>;
+  has(ns: string, key: string): Promise<boolean>;
+  /** Remaining ms; null when the entry never expires; undefined when absent. */
+  ttl(ns: string, key: string): Promise<number | null | undefined>;
+  /** Sets a new ttl (ms) or removes expiry (null). False when absent. */
+  expire(ns: string, key: string, ttl: number | null): Promise<boolean>;
+  /** Atomic; a missing key starts at 0. Throws NotAnIntegerError / IntegerOverflowError. */
+  increment(ns: string, key: string, by?: bigint | number, options?: IncrementOptions): Promise<bigint>;
+  /** Literal prefix (no wildcards). Returns the number of live entries deleted. */
+  deleteByPrefix(ns: string, prefix: string): Promise<number>;
+  /** Deletes entries carrying any of the tags. */
+  invalidateTags(ns: string, tags: string[]): Promise<number>;
+  clear(ns: string): Promise<number>;
+}
+
+export interface NamespaceAdmin {
+  /** Omitted fields take the defaults. */
+  configure(ns: string, config: Partial<NamespaceConfig>): Promise<ConfigureResult>;
+  describe(ns: string): Promise<NamespaceInfo>;
+  /** Namespaces that are configured or hold entries. */
+  list(): Promise<NamespaceInfo[]>;
+  /** Removes configuration and entries. */
+  drop(ns: string): Promise<void>;
+  stats(ns: string): Promise<NamespaceStats>;
+}
+
+export interface RateLimiter {
+  /** One atomic backend operation; a denied call consumes nothing. */
+  rateLimit(key: string, options: RateLimitOptions): Promise<RateLimitResult>;
+}
+
+export interface LockManager {
+  /** Null when the lock is held by someone else. */
+  acquire(name: string, options: { ttl: number }): Promise<Lease | null>;
+  /** Null when `token` no longer holds the lock. */
+  extend(name: string, token: string, ttl: number): Promise<Lease | null>;
+  release(name: string, token: string): Promise<ReleaseResult>;
+  inspectLock(name: string): Promise<LockState>;
+}
+
+export interface SessionStore {
+  createSession(options: CreateSessionOptions): Promise<CreatedSession>;
+  /** Slides the expiry (never past maxAge). Undefined when unknown or expired. */
+  getSession(id: string): Promise<Session | undefined>;
+  /** Replaces data without sliding. False when unknown or expired. */
+  updateSession(id: string, data: JsonObject): Promise<boolean>;
+  revokeSession(id: string): Promise<boolean>;
+  /** Revokes every session of the subject; returns how many. */
+  revokeSubject(subject: string): Promise<number>;
+}
+
+export interface PresenceTracker {
+  heartbeat(channel: string, member: string, options: HeartbeatOptions): Promise<void>;
+  /** False when the member was not present. */
+  leave(channel: string, member: string): Promise<boolean>;
+  members(channel: string, options?: { limit?: number }): Promise<PresenceList>;
+  count(channel: string): Promise<number>;
+}
+
+export interface Lifecycle {
+  readonly backend: 'postgres' | 'redis';
+  /** Round-trip latency in ms; throws BackendUnavailableError / BackendTimeoutError. */
+  ping(timeoutMs?: number): Promise<number>;
+  /** Drains in-flight calls and releases connections. */
+  close(): Promise<void>;
+}
+
+export interface CachePort
+  extends EntryStore,
+    NamespaceAdmin,
+    RateLimiter,
+    LockManager,
+    SessionStore,
+    PresenceTracker,
+    Lifecycle {}

@@ -1,0 +1,158 @@
+/**
+ * Input validation shared by every adapter and the HTTP layer. Adapters call
+ * these before any backend call, so invalid input never reaches a backend.
+ */
+import { LimitExceededError, ValidationError } from './errors.js';
+import { MAX_DURATION_MS } from './duration.js';
+import type { CacheValue, NamespaceConfig, WriteCondition } from './port.js';
+
+export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+/** Lock names, presence channels and members. */
+export const NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,200}$/;
+export const MAX_KEY_BYTES = 1024;
+export const MAX_TAGS = 64;
+export const MAX_TAG_BYTES = 256;
+export const MAX_CONTENT_TYPE_LENGTH = 255;
+export const INT64_MIN = -(2n ** 63n);
+export const INT64_MAX = 2n ** 63n - 1n;
+
+function fail(name: string, reason: string): never {
+  throw new ValidationError({ name, reason });
+}
+
+export function validateNamespace(ns: unknown, field = 'namespace'): asserts ns is string {
+  if (typeof ns !== 'string' || !NAMESPACE_PATTERN.test(ns)) {
+    fail(field, `must match ${NAMESPACE_PATTERN.source} (lowercase letters, digits, _ . -; at most 63 characters)`);
+  }
+}
+
+/** Keys (and tags, prefixes, rate-limit keys): well-formed UTF-8 text without NUL. */
+function validateText(value: unknown, field: string, maxBytes: number, minBytes: number): asserts value is string {
+  if (typeof value !== 'string') fail(field, 'must be a string');
+  if (!value.isWellFormed()) fail(field, 'must be valid UTF-8 (no lone surrogates)');
+  if (value.includes('\u0000')) fail(field, 'must not contain NUL');
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes < minBytes) fail(field, minBytes === 1 ? 'must not be empty' : `must be at least ${minBytes} bytes`);
+  if (bytes > maxBytes) fail(field, `is ${bytes} bytes of UTF-8; the maximum is ${maxBytes}`);
+}
+
+export function validateKey(key: unknown, field = 'key'): asserts key is string {
+  validateText(key, field, MAX_KEY_BYTES, 1);
+}
+
+export function validateKeys(keys: unknown, field = 'keys'): asserts keys is string[] {
+  if (!Array.isArray(keys)) fail(field, 'must be an array of keys');
+  keys.forEach((key, i) => validateKey(key, `${field}[${i}]`));
+}
+
+/** A prefix may be empty? No: an empty prefix would mean "clear", which has its own call. */
+export function validatePrefix(prefix: unknown, field = 'prefix'): asserts prefix is string {
+  validateText(prefix, field, MAX_KEY_BYTES, 1);
+}
+
+export function validateTags(tags: unknown, field = 'tags', allowEmpty = true): asserts tags is string[] {
+  if (!Array.isArray(tags)) fail(field, 'must be an array of strings');
+  if (!allowEmpty && tags.length === 0) fail(field, 'must name at least one tag');
+  if (tags.length > MAX_TAGS) fail(field, `has ${tags.length} tags; the maximum is ${MAX_TAGS}`);
+  tags.forEach((tag, i) => validateText(tag, `${field}[${i}]`, MAX_TAG_BYTES, 1));
+}
+
+/** A ttl in ms: a positive integer up to 365 days, or null (no expiry) where allowed. */
+export function validateTtl(ttl: unknown, field = 'ttl', allowNull = true): asserts ttl is number | null | undefined {
+  if (ttl === undefined) return;
+  if (ttl === null) {
+    if (allowNull) return;
+    fail(field, 'is required');
+  }
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0) fail(field, 'must be a positive integer number of milliseconds');
+  if (ttl > MAX_DURATION_MS) fail(field, 'must not exceed 365 days');
+}
+
+export function validateRequiredTtl(ttl: unknown, field = 'ttl'): asserts ttl is number {
+  if (ttl === undefined || ttl === null) fail(field, 'is required');
+  validateTtl(ttl, field, false);
+}
+
+export function validateContentType(contentType: unknown, field = 'contentType'): asserts contentType is string | undefined {
+  if (contentType === undefined) return;
+  if (typeof contentType !== 'string' || contentType.length === 0) fail(field, 'must be a non-empty string');
+  if (contentType.length > MAX_CONTENT_TYPE_LENGTH) fail(field, `must be at most ${MAX_CONTENT_TYPE_LENGTH} characters`);
+  if (!/^[\x20-\x7e]+$/.test(contentType)) fail(field, 'must be printable ASCII');
+}
+
+export function validateCondition(condition: unknown, field = 'condition'): asserts condition is WriteCondition | undefined {
+  if (condition === undefined || condition === 'always' || condition === 'absent' || condition === 'present') return;
+  if (typeof condition === 'object' && condition !== null && 'etag' in condition) {
+    const { etag } = condition as { etag: unknown };
+    if (typeof etag === 'string' && etag.length > 0 && etag.length <= 128) return;
+    fail(`${field}.etag`, 'must be a non-empty string of at most 128 characters');
+  }
+  fail(field, "must be 'always', 'absent', 'present' or { etag }");
+}
+
+/** Converts a value to bytes and checks the size limit (inclusive). */
+export function toValueBytes(value: unknown, maxBytes: number, field = 'value'): Buffer {
+  let bytes: Buffer;
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) fail(field, 'string values must be valid UTF-8 (no lone surrogates)');
+    bytes = Buffer.from(value, 'utf8');
+  } else if (value instanceof Uint8Array) {
+    bytes = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  } else {
+    fail(field, 'must be a string or bytes (Uint8Array)');
+  }
+  if (bytes.byteLength > maxBytes) throw new LimitExceededError(field, maxBytes, bytes.byteLength);
+  return bytes;
+}
+
+export function isCacheValue(value: unknown): value is CacheValue {
+  return typeof value === 'string' || value instanceof Uint8Array;
+}
+
+/** `by` for increment: an integer within signed 64 bits. */
+export function toIncrementBy(by: unknown, field = 'by'): bigint {
+  if (by === undefined) return 1n;
+  if (typeof by === 'bigint') {
+    if (by < INT64_MIN || by > INT64_MAX) fail(field, 'must fit in a signed 64-bit integer');
+    return by;
+  }
+  if (typeof by === 'number' && Number.isSafeInteger(by)) return BigInt(by);
+  fail(field, 'must be an integer (a number within ±2^53 or a bigint)');
+}
+
+/** Parses a stored counter: decimal text, optional leading '-', no '+', no leading zeros. */
+export function parseStoredInteger(bytes: Buffer): bigint | undefined {
+  if (bytes.byteLength === 0 || bytes.byteLength > 20) return undefined;
+  const text = bytes.toString('latin1');
+  if (!/^(0|-?[1-9][0-9]*)$/.test(text)) return undefined;
+  const n = BigInt(text);
+  return n < INT64_MIN || n > INT64_MAX ? undefined : n;
+}
+
+export function validateBatchSize(count: number, max: number, field: string): void {
+  if (count > max) throw new LimitExceededError(field, max, count);
+}
+
+export function validateName(name: unknown, field: string): asserts name is string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    fail(field, `must match ${NAME_PATTERN.source}`);
+  }
+}
+
+function validateLimit(value: unknown, field: string, allowNull: boolean): void {
+  if (value === null && allowNull) return;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) fail(field, 'must be a positive integer or null');
+}
+
+/** Validates a partial namespace configuration (fields omitted take the defaults). */
+export function validateNamespaceConfig(config: unknown): asserts config is Partial<NamespaceConfig> {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) fail('config', 'must be an object');
+  const c = config as Record<string, unknown>;
+  const known = new Set(['defaultTtl', 'maxEntries', 'maxBytes', 'eviction', 'durable']);
+  for (const k of Object.keys(c)) if (!known.has(k)) fail(k, 'is not a namespace setting');
+  if (c.defaultTtl !== undefined) validateTtl(c.defaultTtl, 'defaultTtl');
+  if (c.maxEntries !== undefined) validateLimit(c.maxEntries, 'maxEntries', true);
+  if (c.maxBytes !== undefined) validateLimit(c.maxBytes, 'maxBytes', true);
+  if (c.eviction !== undefined && c.eviction !== 'lru' && c.eviction !== 'none') fail('eviction', "must be 'lru' or 'none'");
+  if (c.durable !== undefined && typeof c.durable !== 'boolean') fail('durable', 'must be a boolean');
+}
