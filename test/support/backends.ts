@@ -1,0 +1,83 @@
+/**
+ * Adapter factories for tests: each call makes an isolated port (its own
+ * Postgres schema or Redis key prefix) and a cleanup that removes every trace.
+ */
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import type { CachePort } from '../../src/core/port.js';
+import { DEFAULT_ADAPTER_OPTIONS, type AdapterOptions } from '../../src/core/defaults.js';
+import { runMigrations } from '../../src/adapters/postgres/migrate.js';
+import { createPostgresPort } from '../../src/adapters/postgres/index.js';
+import { createRedisPort } from '../../src/adapters/redis/index.js';
+import { PG_URL, REDIS_URL, uniqueName } from './services.js';
+
+export type BackendName = 'postgres' | 'redis';
+
+export interface TestBackend {
+  port: CachePort;
+  /** Postgres schema or Redis key prefix this port uses. */
+  scope: string;
+  cleanup(): Promise<void>;
+}
+
+export interface BackendFactory {
+  name: BackendName;
+  create(options?: Partial<AdapterOptions>): Promise<TestBackend>;
+}
+
+export const postgresFactory: BackendFactory = {
+  name: 'postgres',
+  async create(options = {}) {
+    const schema = uniqueName('cptest').toLowerCase();
+    await runMigrations(PG_URL, schema);
+    const port = createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, ...options, url: PG_URL, schema, poolMax: 4 });
+    return {
+      port,
+      scope: schema,
+      async cleanup() {
+        await port.close();
+        const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+        await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await sql.end();
+      },
+    };
+  },
+};
+
+export const redisFactory: BackendFactory = {
+  name: 'redis',
+  async create(options = {}) {
+    const prefix = uniqueName('cptest');
+    const port = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, ...options, url: REDIS_URL, prefix });
+    return {
+      port,
+      scope: prefix,
+      async cleanup() {
+        await port.close();
+        await deleteRedisKeys(prefix);
+      },
+    };
+  },
+};
+
+/** Test-only cleanup by SCAN (the adapter itself never scans the keyspace). */
+export async function deleteRedisKeys(prefix: string): Promise<number> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  let deleted = 0;
+  try {
+    for (const pattern of [`${prefix}:*`, `{${prefix}}*`, `${prefix}{*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) deleted += await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+export const BACKENDS: BackendFactory[] = [postgresFactory, redisFactory];
