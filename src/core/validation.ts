@@ -156,3 +156,62 @@ export function validateNamespaceConfig(config: unknown): asserts config is Part
   if (c.eviction !== undefined && c.eviction !== 'lru' && c.eviction !== 'none') fail('eviction', "must be 'lru' or 'none'");
   if (c.durable !== undefined && typeof c.durable !== 'boolean') fail('durable', 'must be a boolean');
 }
+
+// ---------------------------------------------------------------- sessions and presence
+
+export const MAX_SUBJECT_LENGTH = 256;
+/** Inclusive limit on a session's data, as serialized JSON (UTF-8 bytes). */
+export const DEFAULT_MAX_SESSION_DATA_BYTES = 64 * 1024;
+/** Inclusive limit on a presence member's data, as serialized JSON (UTF-8 bytes). */
+export const DEFAULT_MAX_PRESENCE_DATA_BYTES = 4 * 1024;
+const MAX_JSON_DEPTH = 64;
+
+/** A session subject: 1–256 characters (code points), well-formed, no NUL. */
+export function validateSubject(subject: unknown, field = 'subject'): asserts subject is string {
+  if (typeof subject !== 'string') fail(field, 'must be a string');
+  if (!subject.isWellFormed()) fail(field, 'must be valid UTF-8 (no lone surrogates)');
+  if (subject.includes('\u0000')) fail(field, 'must not contain NUL');
+  const length = Array.from(subject).length;
+  if (length < 1) fail(field, 'must not be empty');
+  if (length > MAX_SUBJECT_LENGTH) fail(field, `is ${length} characters; the maximum is ${MAX_SUBJECT_LENGTH}`);
+}
+
+/** Sliding ttl and absolute maxAge of a session, both ms; maxAge ≥ ttl. */
+export function validateSessionLifetime(ttl: unknown, maxAge: unknown): asserts ttl is number {
+  validateRequiredTtl(ttl, 'ttl');
+  validateRequiredTtl(maxAge, 'maxAge');
+  if ((maxAge as number) < ttl) fail('maxAge', 'must not be shorter than ttl');
+}
+
+function checkJson(value: unknown, path: string, depth: number): void {
+  if (depth > MAX_JSON_DEPTH) fail(path, `nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) fail(path, 'must be a finite number');
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => checkJson(item, `${path}[${i}]`, depth + 1));
+    return;
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [k, v] of Object.entries(value)) checkJson(v, `${path}.${k}`, depth + 1);
+    return;
+  }
+  fail(path, 'must be JSON (null, boolean, finite number, string, array or plain object)');
+}
+
+/** Checks that `value` is JSON and serializes it; over `maxBytes` (inclusive) → LimitExceededError. */
+export function serializeJson(value: unknown, maxBytes: number, field = 'data'): string {
+  checkJson(value, field, 0);
+  const text = JSON.stringify(value);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > maxBytes) throw new LimitExceededError(field, maxBytes, bytes);
+  return text;
+}
+
+/** As serializeJson, for values that must be a JSON object (session data). */
+export function serializeJsonObject(value: unknown, maxBytes: number, field = 'data'): string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be a JSON object');
+  return serializeJson(value, maxBytes, field);
+}
