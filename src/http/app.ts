@@ -1,0 +1,148 @@
+/**
+ * The HTTP application. It depends only on src/core (CachePort and friends),
+ * never on an adapter: src/app.ts builds the port and passes it in.
+ *
+ * HOW TO ADD ROUTES (route authors, read this):
+ * - One module per route family in src/http/routes/<family>.ts exporting
+ *     export function xxxRoutes(deps: AppDeps): OpenAPIHono<AppEnv>
+ *   built with `createRouter()` from ../context.js. Paths are relative to /v1
+ *   (e.g. `/locks/{name}`); the module is mounted below with app.route('/v1', ...).
+ * - Declare each route with `createRoute` + `router.openapi(route, handler)` so it
+ *   appears in /openapi.json. Params, query and JSON bodies given as zod schemas
+ *   are validated for you: a failure is a 400 problem+json with invalid-params,
+ *   a JSON route given another Content-Type is 415, malformed JSON is 400, a
+ *   body over 2 MiB is 413 (all handled here, nothing to do in the route).
+ * - First line of every handler: `requireScope(c, 'read' | 'write' | 'admin', ns?)`
+ *   (401/403 are thrown for you). Pass `ns` only for namespace-confined routes.
+ * - Durations: `parseDurationField(body.ttl, 'ttl')` → ms (throws a 400 naming the field).
+ * - Errors: just throw. Port errors map to statuses centrally (ValidationError
+ *   400, LimitExceededError 413, NotAnInteger/IntegerOverflow 409,
+ *   BackendUnavailable/BackendTimeout 503); for anything else throw
+ *   `new HttpProblem(status, slug, detail, headers?)` from ./problem.js.
+ * - Wrong method → 405 and unknown path → 404 are automatic.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { bodyLimit } from 'hono/body-limit';
+import { matchedRoutes } from 'hono/route';
+import { TrieRouter } from 'hono/router/trie-router';
+import { randomUUID } from 'node:crypto';
+import { backendErrors, httpDuration, httpRequests } from '../metrics.js';
+import { problemHook, unauthorized, type AppContext, type AppDeps, type AppEnv } from './context.js';
+import { HttpProblem, problemResponse, toProblem } from './problem.js';
+import { operationsRoutes } from './routes/operations.js';
+
+export type { AppDeps, AppEnv } from './context.js';
+
+/** JSON request bodies (everything but cache values) are limited to this. */
+export const MAX_JSON_BODY_BYTES = 2 * 1024 * 1024;
+
+const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'] as const;
+
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: problemHook });
+
+  app.use('*', requestLog(deps));
+  app.use('/v1/*', jsonBodyLimit());
+  app.use('/v1/*', authenticate(deps));
+
+  app.route('/', operationsRoutes(deps));
+  // Route families under /v1. Others' modules are mounted the same way:
+  //   app.route('/v1', rateLimitRoutes(deps)); lockRoutes, sessionRoutes, presenceRoutes.
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'cacheport HTTP API',
+      version: '1.0.0',
+      description:
+        'Redis-style caching and coordination over HTTP. Errors are application/problem+json (RFC 9457). ' +
+        'Authenticate with Authorization: Bearer <token>. Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d).',
+    },
+    security: [{ bearer: [] }],
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+
+  app.notFound(methodAwareNotFound(app));
+  app.onError((error, c) => {
+    const problem = toProblem(error);
+    if (problem) {
+      if (problem.status === 503) backendErrors.inc({ kind: problem.slug === 'backend-timeout' ? 'timeout' : 'unavailable' });
+      return problemResponse(problem);
+    }
+    deps.logger.error({ err: error, requestId: c.get('requestId') }, 'unhandled error');
+    return problemResponse(new HttpProblem(500, 'internal', `an internal error occurred (request id ${c.get('requestId')})`));
+  });
+  return app;
+}
+
+/** The route pattern that handled the request (for logs and metric labels), or `unmatched`. */
+function routeLabel(c: AppContext): string {
+  const route = matchedRoutes(c).find((r) => r.method !== 'ALL');
+  return route?.path ?? 'unmatched';
+}
+
+/** One info line per request and the request metrics. Never logs headers (tokens). */
+function requestLog(deps: AppDeps) {
+  return async (c: AppContext, next: () => Promise<void>) => {
+    const started = performance.now();
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    await next();
+    c.header('x-request-id', requestId);
+    const seconds = (performance.now() - started) / 1000;
+    const labels = { method: c.req.method, route: routeLabel(c), status: String(c.res.status) };
+    httpRequests.inc(labels);
+    httpDuration.observe(labels, seconds);
+    deps.logger.info(
+      { requestId, method: labels.method, route: labels.route, status: c.res.status, durationMs: Math.round(seconds * 10_000) / 10 },
+      'request',
+    );
+  };
+}
+
+/** 2 MiB on JSON bodies; cache values (/v1/cache/*) have their own configurable limit. */
+function jsonBodyLimit() {
+  const limit = bodyLimit({
+    maxSize: MAX_JSON_BODY_BYTES,
+    onError: () => problemResponse(new HttpProblem(413, 'body-too-large', `the JSON body exceeds ${MAX_JSON_BODY_BYTES} bytes`)),
+  });
+  return async (c: AppContext, next: () => Promise<void>) => {
+    if (c.req.path.startsWith('/v1/cache/')) return next();
+    return limit(c, next);
+  };
+}
+
+/**
+ * Resolves the bearer token on real routes (unknown paths fall through to
+ * 404/405 without revealing anything). Scope checks happen in the handlers.
+ */
+function authenticate(deps: AppDeps) {
+  return async (c: AppContext, next: () => Promise<void>) => {
+    if (!matchedRoutes(c).some((r) => r.method !== 'ALL')) return next();
+    const principal = deps.auth.authenticate(c.req.header('authorization'));
+    if (!principal) throw unauthorized();
+    c.set('principal', principal);
+    return next();
+  };
+}
+
+/** 405 with Allow when the path exists under another method, else 404. */
+function methodAwareNotFound(app: OpenAPIHono<AppEnv>) {
+  let router: TrieRouter<string> | undefined;
+  return (c: AppContext) => {
+    if (!router) {
+      router = new TrieRouter<string>();
+      for (const route of app.routes) if (route.method !== 'ALL') router.add(route.method, route.path, route.method);
+    }
+    const allowed = METHODS.filter((m) => router!.match(m === 'HEAD' ? 'GET' : m, c.req.path)[0].length > 0);
+    if (allowed.length > 0) {
+      return problemResponse(
+        new HttpProblem(405, 'method-not-allowed', `${c.req.method} is not allowed on this path; allowed: ${allowed.join(', ')}`, { allow: allowed.join(', ') }),
+      );
+    }
+    return problemResponse(new HttpProblem(404, 'not-found', `no route for ${c.req.method} ${c.req.path}`));
+  };
+}
