@@ -10,7 +10,8 @@ export type CacheErrorCode =
   | 'not_integer'
   | 'overflow'
   | 'backend_unavailable'
-  | 'backend_timeout';
+  | 'backend_timeout'
+  | 'lock_not_acquired';
 
 export interface InvalidParam {
   /** The offending field, e.g. `key`, `ttl`, `ops[3].ns`. */
@@ -80,6 +81,15 @@ export class BackendTimeoutError extends BackendUnavailableError {
   constructor(readonly timeoutMs: number, operation: string) {
     super(`backend did not answer ${operation} within ${timeoutMs} ms`);
     this.name = 'BackendTimeoutError';
+  }
+}
+
+/** withLock(): the lock is held by someone else (library helper, not a port call). */
+export class LockNotAcquiredError extends CacheError {
+  readonly code = 'lock_not_acquired';
+  constructor(readonly lockName: string) {
+    super(`lock ${JSON.stringify(lockName)} is held by someone else`);
+    this.name = 'LockNotAcquiredError';
   }
 }
 
