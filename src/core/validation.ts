@@ -215,3 +215,53 @@ export function serializeJsonObject(value: unknown, maxBytes: number, field = 'd
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be a JSON object');
   return serializeJson(value, maxBytes, field);
 }
+
+/** A page size: a positive integer up to `max` (inclusive); undefined → the caller's default. */
+export function validateListLimit(limit: unknown, max: number, field = 'limit'): asserts limit is number | undefined {
+  if (limit === undefined) return;
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit <= 0) fail(field, 'must be a positive integer');
+  if (limit > max) fail(field, `must be at most ${max}`);
+}
+
+export const DEFAULT_PRESENCE_LIMIT = 1000;
+export const MAX_PRESENCE_LIMIT = 10_000;
+
+export interface SessionLimits {
+  /** Inclusive limit on serialized session data, bytes. */
+  maxSessionDataBytes: number;
+  /** Inclusive limit on serialized presence data, bytes. */
+  maxPresenceDataBytes: number;
+}
+
+export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+  maxSessionDataBytes: DEFAULT_MAX_SESSION_DATA_BYTES,
+  maxPresenceDataBytes: DEFAULT_MAX_PRESENCE_DATA_BYTES,
+};
+
+/** Validates createSession input; returns the data serialized (`{}` when omitted). */
+export function prepareSessionCreate(
+  options: unknown,
+  limits: SessionLimits,
+): { subject: string; dataJson: string; ttl: number; maxAge: number } {
+  if (typeof options !== 'object' || options === null) fail('options', 'must be an object');
+  const { subject, data, ttl, maxAge } = options as Record<string, unknown>;
+  validateSubject(subject);
+  validateSessionLifetime(ttl, maxAge);
+  const dataJson = serializeJsonObject(data ?? {}, limits.maxSessionDataBytes);
+  return { subject, dataJson, ttl, maxAge: maxAge as number };
+}
+
+/** Validates heartbeat input; returns the data serialized (`null` when omitted). */
+export function prepareHeartbeat(
+  channel: unknown,
+  member: unknown,
+  options: unknown,
+  limits: SessionLimits,
+): { dataJson: string; ttl: number } {
+  validateName(channel, 'channel');
+  validateName(member, 'member');
+  if (typeof options !== 'object' || options === null) fail('options', 'must be an object with ttl');
+  const { ttl, data } = options as Record<string, unknown>;
+  validateRequiredTtl(ttl);
+  return { dataJson: serializeJson(data ?? null, limits.maxPresenceDataBytes), ttl };
+}
