@@ -31,6 +31,8 @@ import { backendErrors, httpDuration, httpRequests } from '../metrics.js';
 import { problemHook, unauthorized, type AppContext, type AppDeps, type AppEnv } from './context.js';
 import { HttpProblem, problemResponse, toProblem } from './problem.js';
 import { operationsRoutes } from './routes/operations.js';
+import { presenceRoutes } from './routes/presence.js';
+import { sessionRoutes } from './routes/sessions.js';
 
 export type { AppDeps, AppEnv } from './context.js';
 
@@ -47,6 +49,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('/v1/*', authenticate(deps));
 
   app.route('/', operationsRoutes(deps));
+  app.route('/v1', sessionRoutes(deps));
+  app.route('/v1', presenceRoutes(deps));
   // Route families under /v1. Others' modules are mounted the same way:
   //   app.route('/v1', rateLimitRoutes(deps)); lockRoutes, sessionRoutes, presenceRoutes.
 
