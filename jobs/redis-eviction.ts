@@ -1,0 +1,37 @@
+/**
+ * CACHE_BACKEND=redis: Redis expires entries natively (PX) and its own
+ * maxmemory policy evicts under memory pressure, so the only job left is
+ * per-namespace maxEntries, which the Redis adapter enforces on request.
+ */
+import type { CachePort } from '../src/core/port.js';
+import { rowsEvicted } from './metrics.js';
+
+/** What the Redis adapter exposes beyond CachePort for this job. */
+export interface MaxEntriesEnforcer {
+  /** Evicts least recently used entries of `ns` down to its maxEntries; returns how many. */
+  enforceMaxEntries(ns: string): Promise<number>;
+}
+
+export type RedisEvictionPort = Pick<CachePort, 'list'> & MaxEntriesEnforcer;
+
+export interface RedisEvictionResult {
+  evicted: Record<string, number>;
+  total: number;
+  durationMs: number;
+}
+
+export async function runRedisMaxEntries(port: RedisEvictionPort, signal?: AbortSignal): Promise<RedisEvictionResult> {
+  const started = Date.now();
+  const evicted: Record<string, number> = {};
+  for (const info of await port.list()) {
+    if (signal?.aborted === true) break;
+    if (info.config.eviction !== 'lru' || info.config.maxEntries === null) continue;
+    const count = await port.enforceMaxEntries(info.name);
+    if (count > 0) {
+      evicted[info.name] = count;
+      rowsEvicted.inc({ namespace: info.name }, count);
+    }
+  }
+  const total = Object.values(evicted).reduce((sum, n) => sum + n, 0);
+  return { evicted, total, durationMs: Date.now() - started };
+}
