@@ -1,0 +1,67 @@
+/**
+ * ioredis client construction for a single node or a Redis Cluster, tuned so a
+ * dead Redis fails fast instead of hanging and a returning Redis is picked up
+ * without a restart.
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisConnectionOptions {
+  /** redis://[user:pass@]host:port[/db]; ignored when clusterNodes is given. */
+  url: string;
+  /** Switches to Redis Cluster (REDIS_CLUSTER_NODES). */
+  clusterNodes?: { host: string; port: number }[];
+  /** Bound on every command (REDIS_COMMAND_TIMEOUT_MS / BACKEND_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Called for connection-level errors (they also surface on the failing calls). */
+  onError?: (error: Error) => void;
+}
+
+/** Reconnect forever with capped, jittered exponential backoff: Redis may come back at any time. */
+export function reconnectDelay(attempt: number): number {
+  const base = Math.min(50 * 2 ** Math.min(attempt, 10), 2000);
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
+
+/**
+ * - `enableOfflineQueue: false`: while disconnected, commands are rejected at
+ *   once (BackendUnavailableError) instead of queueing until the timeout.
+ * - `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`: a
+ *   command in flight when the connection drops fails instead of being re-sent,
+ *   so a non-idempotent script (increment, set with condition) never runs twice.
+ * - `commandTimeout`: the server-side half of the bound; RedisContext.run adds
+ *   the caller-side half (withTimeout), which also covers waiting for `ready`.
+ */
+function commonOptions(options: RedisConnectionOptions): RedisOptions {
+  return {
+    commandTimeout: options.timeoutMs,
+    connectTimeout: Math.max(options.timeoutMs, 1000),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: reconnectDelay,
+    // A failover turns the old master into a replica: reconnect to find the new one.
+    reconnectOnError: (error) => error.message.startsWith('READONLY'),
+  };
+}
+
+export function createRedisClient(options: RedisConnectionOptions): RedisClient {
+  const common = commonOptions(options);
+  let client: RedisClient;
+  if (options.clusterNodes && options.clusterNodes.length > 0) {
+    const clusterOptions: ClusterOptions = {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: reconnectDelay,
+      slotsRefreshTimeout: Math.max(options.timeoutMs, 1000),
+      scaleReads: 'master',
+      redisOptions: common,
+    };
+    client = new Cluster(options.clusterNodes, clusterOptions);
+  } else {
+    client = new Redis(options.url, common);
+  }
+  // Without a listener ioredis prints every reconnect failure to stderr.
+  client.on('error', (error: Error) => options.onError?.(error));
+  return client;
+}
