@@ -1,0 +1,191 @@
+/**
+ * Namespace configuration and stats on Postgres. Configuration lives in the
+ * logged `namespaces` table; a row with `configured = false` only carries
+ * flushed hit/miss counters. Every call costs O(namespace), never O(all keys).
+ */
+import { completeNamespaceConfig, defaultNamespaceConfig } from '../../core/defaults.js';
+import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
+import type { ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceInfo, NamespaceStats } from '../../core/port.js';
+import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
+import type { Sql } from './connection.js';
+import type { PgContext } from './context.js';
+import { clearNamespace } from './entries.js';
+import type { ReadTracker } from './read-tracker.js';
+
+interface ConfigRow {
+  configured: boolean;
+  default_ttl_ms: bigint | null;
+  max_entries: bigint | null;
+  max_bytes: bigint | null;
+  eviction: string;
+  durable: boolean;
+}
+
+interface StatsRow {
+  entries: number;
+  bytes: number;
+  expired: number;
+  hits: number;
+  misses: number;
+}
+
+/** Loads a namespace's configuration, or the defaults when it has none. For the NamespaceConfigCache. */
+export async function loadNamespaceConfig(sql: Sql, ns: string, defaultTtl: number | null): Promise<NamespaceConfig> {
+  const rows = await sql<ConfigRow[]>`
+    SELECT configured, default_ttl_ms, max_entries, max_bytes, eviction, durable
+      FROM namespaces WHERE name = ${ns} AND configured`;
+  const row = rows[0];
+  return row ? toConfig(row) : defaultNamespaceConfig(defaultTtl);
+}
+
+export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigCache, tracker: ReadTracker): NamespaceAdmin {
+  const { sql, options } = ctx;
+
+  async function configure(ns: string, partial: Partial<NamespaceConfig>): Promise<ConfigureResult> {
+    validateNamespace(ns);
+    validateNamespaceConfig(partial);
+    const config = completeNamespaceConfig(partial, options.defaultTtl);
+    const created = await ctx.run('configure', () => sql.begin(async (tx) => {
+      // Serializes configure/drop of one namespace, so `created` and the table move are exact.
+      await tx`SELECT pg_advisory_xact_lock(hashtext(${'cacheport:ns:' + ns}))`;
+      const before = await tx<{ configured: boolean; durable: boolean }[]>`
+        SELECT configured, durable FROM namespaces WHERE name = ${ns}`;
+      const wasConfigured = before[0]?.configured === true;
+      const wasDurable = wasConfigured && before[0]?.durable === true;
+      await tx`
+        INSERT INTO namespaces AS n (name, configured, default_ttl_ms, max_entries, max_bytes, eviction, durable)
+        VALUES (${ns}, true, ${config.defaultTtl}, ${config.maxEntries}, ${config.maxBytes}, ${config.eviction}, ${config.durable})
+        ON CONFLICT (name) DO UPDATE SET
+          configured = true, default_ttl_ms = excluded.default_ttl_ms, max_entries = excluded.max_entries,
+          max_bytes = excluded.max_bytes, eviction = excluded.eviction, durable = excluded.durable, updated_at = now()`;
+      if (wasDurable !== config.durable) {
+        await (config.durable ? moveToDurable(tx as unknown as Sql, ns) : moveToUnlogged(tx as unknown as Sql, ns));
+      }
+      return !wasConfigured;
+    }) as Promise<boolean>);
+    configs.invalidate(ns);
+    return { created, config };
+  }
+
+  async function stats(ns: string): Promise<NamespaceStats> {
+    validateNamespace(ns);
+    const rows = await ctx.run('stats', () => statsOf(sql, ns));
+    return withUnflushed(ns, rows[0]);
+  }
+
+  async function describe(ns: string): Promise<NamespaceInfo> {
+    validateNamespace(ns);
+    const [configRows, statRows] = await ctx.run('describe', () => Promise.all([
+      sql<ConfigRow[]>`
+        SELECT configured, default_ttl_ms, max_entries, max_bytes, eviction, durable
+          FROM namespaces WHERE name = ${ns} AND configured`,
+      statsOf(sql, ns),
+    ]));
+    const row = configRows[0];
+    return {
+      name: ns,
+      configured: row !== undefined,
+      config: row ? toConfig(row) : defaultNamespaceConfig(options.defaultTtl),
+      stats: withUnflushed(ns, statRows[0]),
+    };
+  }
+
+  async function list(): Promise<NamespaceInfo[]> {
+    // Skip scan: each step of the recursive CTE is one index probe for the next
+    // distinct ns on the primary key, so listing costs O(namespaces), not O(entries).
+    const rows = await ctx.run('list', () => sql<{ name: string }[]>`
+      WITH RECURSIVE
+        e(ns) AS (
+          (SELECT ns FROM entries ORDER BY ns LIMIT 1)
+          UNION ALL
+          SELECT (SELECT ns FROM entries WHERE ns > e.ns ORDER BY ns LIMIT 1) FROM e WHERE e.ns IS NOT NULL
+        ),
+        d(ns) AS (
+          (SELECT ns FROM durable_entries ORDER BY ns LIMIT 1)
+          UNION ALL
+          SELECT (SELECT ns FROM durable_entries WHERE ns > d.ns ORDER BY ns LIMIT 1) FROM d WHERE d.ns IS NOT NULL
+        )
+      SELECT name FROM namespaces WHERE configured
+      UNION SELECT ns FROM e WHERE ns IS NOT NULL
+      UNION SELECT ns FROM d WHERE ns IS NOT NULL
+      ORDER BY name`);
+    const infos: NamespaceInfo[] = [];
+    for (const { name } of rows) {
+      const info = await describe(name);
+      // A namespace whose only entries have expired (cleanup pending) is not listed.
+      if (info.configured || info.stats.entries > 0) infos.push(info);
+    }
+    return infos;
+  }
+
+  async function drop(ns: string): Promise<void> {
+    validateNamespace(ns);
+    await ctx.run('drop', () => sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(hashtext(${'cacheport:ns:' + ns}))`;
+      await clearNamespace(tx as unknown as Sql, ns);
+      await tx`DELETE FROM namespaces WHERE name = ${ns}`;
+    }));
+    tracker.forget(ns);
+    configs.invalidate(ns);
+  }
+
+  function withUnflushed(ns: string, row: StatsRow | undefined): NamespaceStats {
+    const pending = tracker.unflushed(ns);
+    return {
+      entries: row?.entries ?? 0,
+      bytes: row?.bytes ?? 0,
+      hits: (row?.hits ?? 0) + pending.hits,
+      misses: (row?.misses ?? 0) + pending.misses,
+      expiredPending: row?.expired ?? 0,
+    };
+  }
+
+  return { configure, describe, list, drop, stats };
+}
+
+/** Live entries, their bytes and expired-but-not-removed rows, over both tables (primary-key range on ns). */
+function statsOf(sql: Sql, ns: string) {
+  return sql<StatsRow[]>`
+    WITH rows AS (
+      SELECT size, (expires_at IS NULL OR expires_at > now()) AS live FROM entries WHERE ns = ${ns}
+      UNION ALL
+      SELECT size, (expires_at IS NULL OR expires_at > now()) AS live FROM durable_entries WHERE ns = ${ns}
+    )
+    SELECT count(*) FILTER (WHERE live)::float8 AS entries,
+           coalesce(sum(size) FILTER (WHERE live), 0)::float8 AS bytes,
+           count(*) FILTER (WHERE NOT live)::float8 AS expired,
+           coalesce((SELECT hits FROM namespaces WHERE name = ${ns}), 0)::float8 AS hits,
+           coalesce((SELECT misses FROM namespaces WHERE name = ${ns}), 0)::float8 AS misses
+      FROM rows`;
+}
+
+/** Moves a namespace's rows between the tables inside the caller's transaction. */
+async function moveToDurable(tx: Sql, ns: string): Promise<void> {
+  await tx`
+    WITH moved AS (DELETE FROM entries WHERE ns = ${ns} RETURNING *)
+    INSERT INTO durable_entries SELECT * FROM moved
+    ON CONFLICT (ns, key) DO UPDATE SET
+      value = excluded.value, content_type = excluded.content_type, etag = excluded.etag, tags = excluded.tags,
+      size = excluded.size, created_at = excluded.created_at, updated_at = excluded.updated_at,
+      expires_at = excluded.expires_at, accessed_at = excluded.accessed_at, hits = excluded.hits`;
+}
+
+async function moveToUnlogged(tx: Sql, ns: string): Promise<void> {
+  await tx`
+    WITH moved AS (DELETE FROM durable_entries WHERE ns = ${ns} RETURNING *)
+    INSERT INTO entries SELECT * FROM moved
+    ON CONFLICT (ns, key) DO UPDATE SET
+      value = excluded.value, content_type = excluded.content_type, etag = excluded.etag, tags = excluded.tags,
+      size = excluded.size, created_at = excluded.created_at, updated_at = excluded.updated_at,
+      expires_at = excluded.expires_at, accessed_at = excluded.accessed_at, hits = excluded.hits`;
+}
+
+function toConfig(row: ConfigRow): NamespaceConfig {
+  return {
+    defaultTtl: row.default_ttl_ms === null ? null : Number(row.default_ttl_ms),
+    maxEntries: row.max_entries === null ? null : Number(row.max_entries),
+    maxBytes: row.max_bytes === null ? null : Number(row.max_bytes),
+    eviction: row.eviction as EvictionPolicy,
+    durable: row.durable,
+  };
+}

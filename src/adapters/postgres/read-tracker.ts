@@ -1,0 +1,190 @@
+/**
+ * Read statistics without a write per read.
+ *
+ * - Hit/miss counters are summed in memory per namespace and flushed to
+ *   `namespaces.hits/misses` with one upsert per `counterFlushMs` (and on close).
+ * - Recency (for LRU eviction) is coarse: keys read during an interval are
+ *   remembered (at most `maxRecencyKeys`, reservoir-sampled beyond that) and
+ *   touched with one batched UPDATE per table per `recencyIntervalMs`. A key
+ *   read many times in an interval costs one row update, so LRU order is only
+ *   accurate to the interval.
+ */
+import type { Sql } from './connection.js';
+import type { EntryTable } from './tables.js';
+
+export interface ReadTrackerOptions {
+  counterFlushMs: number;
+  recencyIntervalMs: number;
+  maxRecencyKeys: number;
+  /** Called when a background flush fails; the counts are kept for the next try. */
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_READ_TRACKER_OPTIONS: ReadTrackerOptions = {
+  counterFlushMs: 1000,
+  recencyIntervalMs: 5000,
+  maxRecencyKeys: 10_000,
+};
+
+interface Counts {
+  hits: number;
+  misses: number;
+}
+
+interface RecencyBatch {
+  /** `ns \0 key` → hits in this interval. */
+  keys: Map<string, number>;
+  /** Reads offered this interval, for reservoir sampling. */
+  seen: number;
+}
+
+export class ReadTracker {
+  private counts = new Map<string, Counts>();
+  private inFlightCounts = new Map<string, Counts>();
+  private recency: Record<EntryTable, RecencyBatch> = { entries: emptyBatch(), durable_entries: emptyBatch() };
+  private readonly counterTimer: NodeJS.Timeout;
+  private readonly recencyTimer: NodeJS.Timeout;
+  private counterFlush: Promise<void> | undefined;
+  private recencyFlush: Promise<void> | undefined;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly options: ReadTrackerOptions,
+  ) {
+    this.counterTimer = setInterval(() => void this.flushCounters().catch((e: unknown) => this.options.onError?.(e)), options.counterFlushMs);
+    this.counterTimer.unref();
+    this.recencyTimer = setInterval(() => void this.flushRecency().catch((e: unknown) => this.options.onError?.(e)), options.recencyIntervalMs);
+    this.recencyTimer.unref();
+  }
+
+  hit(table: EntryTable, ns: string, key: string): void {
+    bump(this.counts, ns).hits += 1;
+    this.remember(this.recency[table], ns, key);
+  }
+
+  miss(ns: string): void {
+    bump(this.counts, ns).misses += 1;
+  }
+
+  /** Counts not yet visible in the namespaces table (pending and in flight). */
+  unflushed(ns: string): Counts {
+    const pending = this.counts.get(ns);
+    const inFlight = this.inFlightCounts.get(ns);
+    return {
+      hits: (pending?.hits ?? 0) + (inFlight?.hits ?? 0),
+      misses: (pending?.misses ?? 0) + (inFlight?.misses ?? 0),
+    };
+  }
+
+  /** Drops what is buffered for a namespace (it was dropped). */
+  forget(ns: string): void {
+    this.counts.delete(ns);
+    for (const batch of Object.values(this.recency)) {
+      for (const id of batch.keys.keys()) if (id.startsWith(ns + '\u0000')) batch.keys.delete(id);
+    }
+  }
+
+  async flushCounters(): Promise<void> {
+    if (this.counterFlush) return this.counterFlush;
+    if (this.counts.size === 0) return;
+    const batch = this.counts;
+    this.counts = new Map();
+    this.inFlightCounts = batch;
+    const names = [...batch.keys()].sort();
+    const hits = names.map((n) => (batch.get(n) as Counts).hits);
+    const misses = names.map((n) => (batch.get(n) as Counts).misses);
+    this.counterFlush = (async () => {
+      try {
+        await this.sql`
+          INSERT INTO namespaces AS n (name, hits, misses)
+          SELECT * FROM unnest(${names}::text[], ${hits}::int8[], ${misses}::int8[])
+          ON CONFLICT (name) DO UPDATE
+            SET hits = n.hits + excluded.hits, misses = n.misses + excluded.misses`;
+      } catch (error) {
+        for (const [ns, c] of batch) {
+          const current = bump(this.counts, ns);
+          current.hits += c.hits;
+          current.misses += c.misses;
+        }
+        throw error;
+      } finally {
+        this.inFlightCounts = new Map();
+        this.counterFlush = undefined;
+      }
+    })();
+    return this.counterFlush;
+  }
+
+  async flushRecency(): Promise<void> {
+    if (this.recencyFlush) return this.recencyFlush;
+    this.recencyFlush = (async () => {
+      try {
+        for (const table of ['entries', 'durable_entries'] as const) {
+          const batch = this.recency[table];
+          if (batch.keys.size === 0) continue;
+          this.recency[table] = emptyBatch();
+          await this.touch(table, batch);
+        }
+      } finally {
+        this.recencyFlush = undefined;
+      }
+    })();
+    return this.recencyFlush;
+  }
+
+  /** Stops the timers and writes out everything buffered. */
+  async close(): Promise<void> {
+    clearInterval(this.counterTimer);
+    clearInterval(this.recencyTimer);
+    await this.counterFlush?.catch(() => {});
+    await Promise.allSettled([this.flushCounters(), this.flushRecency()]);
+  }
+
+  private remember(batch: RecencyBatch, ns: string, key: string): void {
+    const id = ns + '\u0000' + key;
+    batch.seen += 1;
+    const known = batch.keys.get(id);
+    if (known !== undefined) {
+      batch.keys.set(id, known + 1);
+    } else if (batch.keys.size < this.options.maxRecencyKeys) {
+      batch.keys.set(id, 1);
+    } else if (Math.random() * batch.seen < this.options.maxRecencyKeys) {
+      // Reservoir sampling: every read had the same chance to be kept.
+      const victim = batch.keys.keys().next().value as string;
+      batch.keys.delete(victim);
+      batch.keys.set(id, 1);
+    }
+  }
+
+  /** One UPDATE per table; rows in key order so concurrent flushes cannot deadlock. */
+  private async touch(table: EntryTable, batch: RecencyBatch): Promise<void> {
+    const ids = [...batch.keys.keys()].sort();
+    const nss: string[] = [];
+    const keys: string[] = [];
+    const counts: number[] = [];
+    for (const id of ids) {
+      const split = id.indexOf('\u0000');
+      nss.push(id.slice(0, split));
+      keys.push(id.slice(split + 1));
+      counts.push(batch.keys.get(id) as number);
+    }
+    await this.sql`
+      UPDATE ${this.sql(table)} AS t
+         SET accessed_at = now(), hits = t.hits + u.n
+        FROM unnest(${nss}::text[], ${keys}::text[], ${counts}::int8[]) AS u(ns, key, n)
+       WHERE t.ns = u.ns AND t.key = u.key`;
+  }
+}
+
+function emptyBatch(): RecencyBatch {
+  return { keys: new Map(), seen: 0 };
+}
+
+function bump(map: Map<string, Counts>, ns: string): Counts {
+  let c = map.get(ns);
+  if (!c) {
+    c = { hits: 0, misses: 0 };
+    map.set(ns, c);
+  }
+  return c;
+}
