@@ -1,0 +1,219 @@
+/**
+ * Namespace configuration and stats: configure/describe/list/drop/stats.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_ADAPTER_OPTIONS, defaultNamespaceConfig } from '../../src/core/defaults.js';
+import type { NamespaceConfig, NamespaceInfo, NamespaceStats } from '../../src/core/port.js';
+import { EXPIRY_WAIT, SHORT_TTL, pollUntil, present, sleep, type ContractContext } from './context.js';
+
+const DEFAULTS: NamespaceConfig = defaultNamespaceConfig(DEFAULT_ADAPTER_OPTIONS.defaultTtl);
+const ZERO_STATS: NamespaceStats = { entries: 0, bytes: 0, hits: 0, misses: 0, expiredPending: 0 };
+
+export function defineNamespaceTests(ctx: ContractContext): void {
+  function find(list: NamespaceInfo[], name: string): NamespaceInfo | undefined {
+    return list.find((info) => info.name === name);
+  }
+
+  describe('configure / describe', () => {
+    it('describe of an unused namespace: not configured, defaults, zero stats', async () => {
+      const ns = ctx.ns();
+      expect(await ctx.port().describe(ns)).toEqual({ name: ns, configured: false, config: DEFAULTS, stats: ZERO_STATS });
+      expect(await ctx.port().stats(ns)).toEqual(ZERO_STATS);
+    });
+
+    it('configure fills omitted fields with defaults and reports created only the first time', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      expect(await port.configure(ns, { maxEntries: 100 })).toEqual({ created: true, config: { ...DEFAULTS, maxEntries: 100 } });
+      const full: NamespaceConfig = { defaultTtl: null, maxEntries: 5, maxBytes: 1000, eviction: 'none', durable: true };
+      expect(await port.configure(ns, full)).toEqual({ created: false, config: full });
+      const info = await port.describe(ns);
+      expect(info.name).toBe(ns);
+      expect(info.configured).toBe(true);
+      expect(info.config).toEqual(full);
+      // A configure call states the full configuration: omitted fields go back to the defaults.
+      expect(await port.configure(ns, { eviction: 'none' })).toEqual({ created: false, config: { ...DEFAULTS, eviction: 'none' } });
+      expect((await port.describe(ns)).config).toEqual({ ...DEFAULTS, eviction: 'none' });
+    });
+
+    it('configure with no fields gives the defaults', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      expect(await port.configure(ns, {})).toEqual({ created: true, config: DEFAULTS });
+      expect(await port.describe(ns)).toMatchObject({ name: ns, configured: true, config: DEFAULTS });
+    });
+
+    it('configure keeps existing entries', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.set(ns, 'k', 'v');
+      await port.configure(ns, { maxEntries: 10 });
+      expect(await port.has(ns, 'k')).toBe(true);
+    });
+  });
+
+  describe('namespace defaultTtl', () => {
+    it('applies to later writes without a ttl; an explicit ttl still wins; earlier writes keep theirs', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.set(ns, 'before', 'v');
+      await port.configure(ns, { defaultTtl: 30_000 });
+      await port.set(ns, 'after', 'v');
+      await port.set(ns, 'explicit', 'v', { ttl: 300_000 });
+      await port.set(ns, 'forever', 'v', { ttl: null });
+      const after = (await port.ttl(ns, 'after')) as number;
+      expect(after).toBeGreaterThan(20_000);
+      expect(after).toBeLessThanOrEqual(30_000);
+      expect((await port.ttl(ns, 'explicit')) as number).toBeGreaterThan(290_000);
+      expect(await port.ttl(ns, 'forever')).toBeNull();
+      expect((await port.ttl(ns, 'before')) as number).toBeGreaterThan(30_000);
+    });
+
+    it('applies to setMany items and counters created by increment', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.configure(ns, { defaultTtl: 30_000 });
+      await port.setMany(ns, [{ key: 'a', value: 'v' }]);
+      await port.increment(ns, 'n');
+      for (const key of ['a', 'n']) {
+        const remaining = (await port.ttl(ns, key)) as number;
+        expect(remaining, key).toBeGreaterThan(20_000);
+        expect(remaining, key).toBeLessThanOrEqual(30_000);
+      }
+    });
+
+    it('a short default makes entries expire', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.configure(ns, { defaultTtl: SHORT_TTL });
+      expect(await port.set(ns, 'k', 'v')).toMatchObject({ written: true });
+      await sleep(EXPIRY_WAIT);
+      expect(await port.get(ns, 'k')).toBeUndefined();
+    });
+
+    it('a null default means no expiry', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.configure(ns, { defaultTtl: null });
+      await port.set(ns, 'k', 'v');
+      await port.increment(ns, 'n');
+      expect(await port.ttl(ns, 'k')).toBeNull();
+      expect(present(await port.get(ns, 'k')).expiresAt).toBeNull();
+      expect(await port.ttl(ns, 'n')).toBeNull();
+    });
+
+    it('reconfiguring changes the default for later writes', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.configure(ns, { defaultTtl: null });
+      await port.set(ns, 'a', 'v');
+      await port.configure(ns, { defaultTtl: 30_000 });
+      await port.set(ns, 'b', 'v');
+      expect(await port.ttl(ns, 'a')).toBeNull();
+      expect((await port.ttl(ns, 'b')) as number).toBeLessThanOrEqual(30_000);
+    });
+  });
+
+  describe('list', () => {
+    it('contains configured namespaces and namespaces holding entries, not unused ones', async () => {
+      const port = ctx.port();
+      const configured = ctx.ns();
+      const holding = ctx.ns();
+      const unused = ctx.ns();
+      await port.configure(configured, { maxEntries: 7 });
+      await port.set(holding, 'a', 'abc');
+      await port.set(holding, 'b', 'de');
+      const list = await port.list();
+      expect(find(list, configured)).toMatchObject({ configured: true, config: { ...DEFAULTS, maxEntries: 7 }, stats: { entries: 0 } });
+      expect(find(list, holding)).toMatchObject({ configured: false, config: DEFAULTS, stats: { entries: 2, bytes: 5 } });
+      expect(find(list, unused)).toBeUndefined();
+      expect(new Set(list.map((info) => info.name)).size).toBe(list.length);
+    });
+
+    it('drops a namespace whose last entry was deleted', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.set(ns, 'k', 'v');
+      expect(find(await port.list(), ns)).toBeDefined();
+      await port.delete(ns, 'k');
+      expect(find(await port.list(), ns)).toBeUndefined();
+    });
+  });
+
+  describe('drop', () => {
+    it('removes configuration and entries', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.configure(ns, { defaultTtl: 5000, eviction: 'none' });
+      await port.set(ns, 'a', 'v', { tags: ['t'] });
+      await port.increment(ns, 'n');
+      await port.drop(ns);
+      expect(await port.getMany(ns, ['a', 'n'])).toEqual([undefined, undefined]);
+      expect(await port.invalidateTags(ns, ['t'])).toBe(0);
+      const info = await port.describe(ns);
+      expect(info).toMatchObject({ name: ns, configured: false, config: DEFAULTS });
+      expect(info.stats.entries).toBe(0);
+      expect(info.stats.bytes).toBe(0);
+      expect(find(await port.list(), ns)).toBeUndefined();
+      // Later writes use the adapter default again.
+      await port.set(ns, 'b', 'v');
+      expect((await port.ttl(ns, 'b')) as number).toBeGreaterThan(5000);
+      expect(await port.configure(ns, {})).toMatchObject({ created: true });
+    });
+
+    it('of an unknown namespace succeeds', async () => {
+      await expect(ctx.port().drop(ctx.ns())).resolves.toBeUndefined();
+    });
+  });
+
+  describe('stats', () => {
+    it('counts entries and value bytes as they change', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.set(ns, 'a', 'abc');
+      await port.set(ns, 'b', Buffer.alloc(1000));
+      await port.set(ns, 'c', 'é'); // 2 bytes
+      expect(await port.stats(ns)).toMatchObject({ entries: 3, bytes: 1005 });
+      await port.set(ns, 'b', 'x');
+      expect(await port.stats(ns)).toMatchObject({ entries: 3, bytes: 6 });
+      await port.delete(ns, 'a');
+      expect(await port.stats(ns)).toMatchObject({ entries: 2, bytes: 3 });
+      await port.clear(ns);
+      expect(await port.stats(ns)).toMatchObject({ entries: 0, bytes: 0 });
+    });
+
+    it('counts hits and misses of get (possibly flushed asynchronously)', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.set(ns, 'k', 'v');
+      await port.get(ns, 'k');
+      await port.get(ns, 'k');
+      await port.get(ns, 'k');
+      await port.get(ns, 'missing');
+      const stats = await pollUntil(() => port.stats(ns), (s) => s.hits >= 3 && s.misses >= 1);
+      expect(stats.hits).toBe(3);
+      expect(stats.misses).toBe(1);
+      // A get of an expired entry is a miss.
+      await port.set(ns, 'short', 'v', { ttl: SHORT_TTL });
+      await sleep(EXPIRY_WAIT);
+      await port.get(ns, 'short');
+      const later = await pollUntil(() => port.stats(ns), (s) => s.misses >= 2);
+      expect(later).toMatchObject({ hits: 3, misses: 2 });
+    });
+
+    it('expiredPending counts entries past their expiry that cleanup has not removed', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.set(ns, 'live', 'v', { ttl: 60_000 });
+      await port.set(ns, 'a', 'v', { ttl: SHORT_TTL });
+      await port.set(ns, 'b', 'v', { ttl: SHORT_TTL });
+      expect((await port.stats(ns)).expiredPending).toBe(0);
+      await sleep(EXPIRY_WAIT);
+      const stats = await port.stats(ns);
+      // No cleanup runs in these tests, so both expired entries are still pending.
+      expect(stats.expiredPending).toBe(2);
+      // Reads never revive them, whatever stats says.
+      expect(await port.has(ns, 'a')).toBe(false);
+    });
+  });
+}

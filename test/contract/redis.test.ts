@@ -1,0 +1,4 @@
+import { redisFactory } from '../support/backends.js';
+import { runContractSuite } from './suite.js';
+
+runContractSuite(redisFactory);

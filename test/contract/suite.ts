@@ -1,0 +1,57 @@
+/**
+ * THE contract suite: every CachePort adapter must pass it unchanged. It uses
+ * only the port API, one port per suite (created by the factory, cleaned up
+ * after) and a fresh namespace per test, so tests never see each other.
+ * Rules come from /work/shared/spec/cache-port.md, "Entries" and
+ * "Namespace configuration and stats".
+ */
+import { afterAll, beforeAll, describe } from 'vitest';
+import type { CachePort } from '../../src/core/port.js';
+import type { BackendFactory, TestBackend } from '../support/backends.js';
+import { uniqueNamespace, type ContractContext } from './context.js';
+import { defineEntryTests } from './entries.js';
+import { defineConditionTests } from './conditions.js';
+import { defineExpiryTests } from './expiry.js';
+import { defineCounterTests } from './counters.js';
+import { defineBulkDeleteTests } from './bulk-deletes.js';
+import { defineKeyValueTests } from './keys-values.js';
+import { defineIsolationTests } from './isolation.js';
+import { defineValidationTests } from './validation.js';
+import { defineNamespaceTests } from './namespaces.js';
+import { defineConcurrencyTests } from './concurrency.js';
+import { defineModelSequenceTests } from './model-sequences.js';
+
+export function runContractSuite(factory: BackendFactory, options: { label?: string } = {}): void {
+  describe(`CachePort contract: ${options.label ?? factory.name}`, () => {
+    let backend: TestBackend | undefined;
+
+    beforeAll(async () => {
+      backend = await factory.create();
+    });
+
+    afterAll(async () => {
+      await backend?.cleanup();
+    });
+
+    const ctx: ContractContext = {
+      factory,
+      port(): CachePort {
+        if (backend === undefined) throw new Error(`the ${factory.name} backend was not created (see the beforeAll error)`);
+        return backend.port;
+      },
+      ns: uniqueNamespace,
+    };
+
+    defineEntryTests(ctx);
+    defineConditionTests(ctx);
+    defineExpiryTests(ctx);
+    defineCounterTests(ctx);
+    defineBulkDeleteTests(ctx);
+    defineKeyValueTests(ctx);
+    defineIsolationTests(ctx);
+    defineValidationTests(ctx);
+    defineNamespaceTests(ctx);
+    defineConcurrencyTests(ctx);
+    defineModelSequenceTests(ctx);
+  });
+}
