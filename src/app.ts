@@ -1,0 +1,165 @@
+/**
+ * Composition root: config → backend → CachePort → HTTP app → server.
+ * The only module that imports adapters. `startServer` is what `npm start`
+ * runs (src/main.ts) and what the HTTP tests use (PORT=0, injected port).
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { Config } from './config.js';
+import type { CachePort } from './core/port.js';
+import { createLogger, type Logger } from './logger.js';
+import { createAuthenticator } from './http/auth.js';
+import { createApp } from './http/app.js';
+import { runMigrations } from './adapters/postgres/migrate.js';
+import { createPostgresPort } from './adapters/postgres/index.js';
+import { startWorker, type WorkerHandle } from '../jobs/worker.js';
+
+/** How long shutdown waits for in-flight requests before cutting connections. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface ServerOverrides {
+  /** Use this port instead of building one from the config; the caller keeps ownership (it is not closed). */
+  port?: CachePort;
+  logger?: Logger;
+  /** Start the cleanup worker (default: config.worker === 'inline', and never with an injected port). */
+  worker?: boolean;
+}
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: CachePort;
+  logger: Logger;
+  /** Graceful: stop accepting, finish in-flight requests (bounded), stop worker, close port, stop embedded Postgres. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface EmbeddedPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface Backend {
+  port: CachePort;
+  /** Postgres URL for the worker, when the backend is Postgres. */
+  databaseUrl: string | undefined;
+  embedded: EmbeddedPostgres | undefined;
+}
+
+function adapterOptions(config: Config) {
+  return {
+    defaultTtl: config.defaultTtl,
+    maxValueBytes: config.maxValueBytes,
+    timeoutMs: config.backendTimeoutMs,
+    maxBatch: config.maxBatch,
+  };
+}
+
+/** Loaded on demand so the embedded server's package is only touched when used. */
+async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedPostgres> {
+  const specifier = './adapters/postgres/embedded.js';
+  const mod = (await import(specifier)) as { startEmbeddedPostgres(options: { dataDir: string; logger?: Logger }): Promise<EmbeddedPostgres> };
+  logger.info({ dataDir: config.dataDir }, 'DATABASE_URL is not set: starting embedded PostgreSQL');
+  return mod.startEmbeddedPostgres({ dataDir: config.dataDir, logger });
+}
+
+async function createRedisBackend(config: Config): Promise<CachePort> {
+  const specifier = './adapters/redis/index.js';
+  const mod = (await import(specifier)) as { createRedisPort(options: Record<string, unknown>): CachePort };
+  return mod.createRedisPort({
+    ...adapterOptions(config),
+    timeoutMs: config.redisCommandTimeoutMs,
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    clusterNodes: config.redisClusterNodes,
+  });
+}
+
+async function createBackend(config: Config, logger: Logger): Promise<Backend> {
+  if (config.backend === 'redis') return { port: await createRedisBackend(config), databaseUrl: undefined, embedded: undefined };
+  const embedded = config.databaseUrl === undefined ? await startEmbedded(config, logger) : undefined;
+  const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgres).url;
+  try {
+    await runMigrations(databaseUrl, config.schema);
+    const port = createPostgresPort({ ...adapterOptions(config), url: databaseUrl, schema: config.schema, poolMax: config.pgPoolMax });
+    return { port, databaseUrl, embedded };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}
+
+export async function startServer(config: Config, overrides: ServerOverrides = {}): Promise<RunningServer> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  // Token configuration is checked before anything is started: a refusal leaves nothing behind.
+  const auth = createAuthenticator(config);
+  const backend: Backend = overrides.port
+    ? { port: overrides.port, databaseUrl: config.databaseUrl, embedded: undefined }
+    : await createBackend(config, logger);
+  const ownsPort = overrides.port === undefined;
+
+  let worker: WorkerHandle | undefined;
+  let server: Server | undefined;
+  try {
+    const startWorkerNow = overrides.worker ?? (ownsPort && config.worker === 'inline');
+    if (startWorkerNow) {
+      const redisPort = 'enforceMaxEntries' in backend.port ? (backend.port as CachePort & { enforceMaxEntries(ns: string): Promise<number> }) : undefined;
+      worker = await startWorker({ config, logger, databaseUrl: backend.databaseUrl, redisPort });
+    }
+    const app = createApp({ port: backend.port, config, logger, auth });
+    server = await listen(app.fetch, config);
+  } catch (error) {
+    await worker?.stop().catch(() => undefined);
+    if (ownsPort) await backend.port.close().catch(() => undefined);
+    await backend.embedded?.stop().catch(() => undefined);
+    throw error;
+  }
+
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ url, backend: backend.port.backend, anonymous: auth.anonymous }, `cacheport listening on ${url}`);
+
+  const running = server;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: backend.port,
+    logger,
+    close() {
+      closing ??= (async () => {
+        await stopAccepting(running, SHUTDOWN_GRACE_MS);
+        await worker?.stop().catch((error: unknown) => logger.error({ err: error }, 'worker stop failed'));
+        if (ownsPort) await backend.port.close().catch((error: unknown) => logger.error({ err: error }, 'port close failed'));
+        await backend.embedded?.stop().catch((error: unknown) => logger.error({ err: error }, 'embedded PostgreSQL stop failed'));
+        logger.info('cacheport stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+type FetchHandler = Parameters<typeof serve>[0]['fetch'];
+
+function listen(fetch: FetchHandler, config: Config): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname: config.host, port: config.port }) as Server;
+    server.once('listening', () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts what is left. */
+function stopAccepting(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // Keep-alive connections with no request in flight would hold close() open.
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,218 @@
+/**
+ * Batch: POST /v1/batch {"ops": [...]} → {"results": [...]} in request order.
+ * A pipeline, not a transaction: every op is validated and authorized on its
+ * own (400/403/413 results), and the valid ones run in order. Consecutive
+ * gets (and sets of distinct keys) in one namespace share one round trip.
+ */
+import { z } from '@hono/zod-openapi';
+import type { CachePort, SetManyItem } from '../../core/port.js';
+import { BackendUnavailableError, LimitExceededError } from '../../core/errors.js';
+import { toValueBytes, validateContentType, validateNamespace, validateTags } from '../../core/validation.js';
+import { cacheLookups } from '../../metrics.js';
+import { allowsNamespace } from '../auth.js';
+import { asObject, readJson } from '../body.js';
+import { createRouter, requireScope, type AppDeps } from '../context.js';
+import { validateHttpKey } from '../path-key.js';
+import { HttpProblem, invalidParam, toProblem } from '../problem.js';
+import { bytesToJson, integerToJson, parseTtlOrNone } from '../values.js';
+import { parseBy } from './counters.js';
+import { DurationSchema, problemResponses } from './openapi-shared.js';
+
+type Op =
+  | { kind: 'get'; ns: string; key: string }
+  | { kind: 'delete'; ns: string; key: string }
+  | { kind: 'set'; ns: string; item: SetManyItem }
+  | { kind: 'incr'; ns: string; key: string; by: bigint; ttl: number | null | undefined };
+
+export interface OpResult {
+  status: number;
+  value?: string | number;
+  encoding?: 'base64';
+  etag?: string;
+  detail?: string;
+  'invalid-params'?: { name: string; reason: string }[];
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function decodeValue(value: unknown, encoding: unknown, field: string, maxBytes: number): Buffer {
+  if (typeof value !== 'string') throw invalidParam(`${field}.value`, 'is required: a string (UTF-8 text, or base64 with "encoding": "base64")');
+  if (encoding === undefined || encoding === 'utf8') return toValueBytes(value, maxBytes, `${field}.value`);
+  if (encoding !== 'base64') throw invalidParam(`${field}.encoding`, 'must be "utf8" or "base64"');
+  if (!BASE64.test(value)) throw invalidParam(`${field}.value`, 'is not valid base64');
+  return toValueBytes(Buffer.from(value, 'base64'), maxBytes, `${field}.value`);
+}
+
+/** Validates one op into a plan; throws a problem that becomes this op's result. */
+function planOp(raw: unknown, i: number, deps: AppDeps, mayAccess: (ns: string) => boolean): Op {
+  const field = `ops[${i}]`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidParam(field, 'must be an object');
+  const op = raw as Record<string, unknown>;
+  if (op.op !== 'get' && op.op !== 'set' && op.op !== 'delete' && op.op !== 'incr') {
+    throw invalidParam(`${field}.op`, 'must be one of get, set, delete, incr');
+  }
+  validateNamespace(op.ns, `${field}.ns`);
+  validateHttpKey(op.key, `${field}.key`);
+  const { ns, key } = { ns: op.ns, key: op.key };
+  if (!mayAccess(ns)) throw new HttpProblem(403, 'forbidden', `this token may not access namespace ${JSON.stringify(ns)}`);
+  switch (op.op) {
+    case 'get':
+      return { kind: 'get', ns, key };
+    case 'delete':
+      return { kind: 'delete', ns, key };
+    case 'incr':
+      return { kind: 'incr', ns, key, by: parseBy(op.by, `${field}.by`), ttl: parseTtlOrNone(op.ttl, `${field}.ttl`) };
+    case 'set': {
+      const value = decodeValue(op.value, op.encoding, field, deps.config.maxValueBytes);
+      const item: SetManyItem = { key, value, condition: 'always' };
+      const ttl = parseTtlOrNone(op.ttl, `${field}.ttl`);
+      if (ttl !== undefined) item.ttl = ttl;
+      if (op.tags !== undefined) {
+        validateTags(op.tags, `${field}.tags`);
+        item.tags = op.tags;
+      }
+      if (op.contentType !== undefined) {
+        validateContentType(op.contentType, `${field}.contentType`);
+        item.contentType = op.contentType;
+      }
+      return { kind: 'set', ns, item };
+    }
+  }
+}
+
+function errorResult(error: unknown): OpResult {
+  const problem = toProblem(error);
+  if (!problem) throw error;
+  const body = problem.toBody();
+  const result: OpResult = { status: body.status, detail: body.detail };
+  if (body['invalid-params']) result['invalid-params'] = body['invalid-params'];
+  return result;
+}
+
+/** Runs a group of consecutive gets (one namespace) in one round trip. */
+async function runGets(port: CachePort, ns: string, keys: string[]): Promise<OpResult[]> {
+  const entries = await port.getMany(ns, keys);
+  return entries.map((entry) => {
+    cacheLookups.inc({ namespace: ns, result: entry ? 'hit' : 'miss' });
+    return entry ? { status: 200, ...bytesToJson(entry.value) } : { status: 404 };
+  });
+}
+
+async function runSets(port: CachePort, ns: string, items: SetManyItem[]): Promise<OpResult[]> {
+  const results = await port.setMany(ns, items);
+  return results.map((r) => (r.written ? { status: r.created ? 201 : 204, etag: `"${r.etag}"` } : { status: 412 }));
+}
+
+async function runSingle(port: CachePort, op: Op): Promise<OpResult> {
+  switch (op.kind) {
+    case 'delete':
+      return { status: (await port.delete(op.ns, op.key)) ? 204 : 404 };
+    case 'incr': {
+      const value = await port.increment(op.ns, op.key, op.by, op.ttl === undefined ? {} : { ttl: op.ttl });
+      return { status: 200, value: integerToJson(value) };
+    }
+    case 'get':
+      return (await runGets(port, op.ns, [op.key]))[0] as OpResult;
+    case 'set':
+      return (await runSets(port, op.ns, [op.item]))[0] as OpResult;
+  }
+}
+
+/** Index ranges [start, end) of ops that can share one round trip. */
+function groupEnd(ops: (Op | undefined)[], start: number): number {
+  const first = ops[start];
+  if (!first || (first.kind !== 'get' && first.kind !== 'set')) return start + 1;
+  const keys = new Set<string>();
+  let end = start;
+  for (; end < ops.length; end++) {
+    const op = ops[end];
+    if (!op || op.kind !== first.kind || op.ns !== first.ns) break;
+    const key = op.kind === 'set' ? op.item.key : op.kind === 'get' ? op.key : '';
+    // A set group must not write one key twice in a single statement.
+    if (op.kind === 'set' && keys.has(key)) break;
+    keys.add(key);
+  }
+  return end;
+}
+
+async function runGroup(port: CachePort, group: Op[]): Promise<OpResult[]> {
+  const first = group[0] as Op;
+  if (group.length === 1) return [await runSingle(port, first)];
+  if (first.kind === 'get') return runGets(port, first.ns, group.map((op) => (op as { key: string }).key));
+  return runSets(port, first.ns, group.map((op) => (op as { item: SetManyItem }).item));
+}
+
+export function batchRoutes(deps: AppDeps) {
+  const router = createRouter();
+
+  router.post('/batch', async (c) => {
+    const principal = requireScope(c, 'write');
+    const body = asObject(await readJson(c));
+    if (!Array.isArray(body.ops)) throw invalidParam('ops', 'is required: an array of operations');
+    const rawOps: unknown[] = body.ops;
+    if (rawOps.length > deps.config.maxBatch) throw new LimitExceededError('ops', deps.config.maxBatch, rawOps.length);
+
+    const results: (OpResult | undefined)[] = new Array(rawOps.length);
+    const plans: (Op | undefined)[] = rawOps.map((raw, i) => {
+      try {
+        return planOp(raw, i, deps, (ns) => allowsNamespace(principal, ns));
+      } catch (error) {
+        results[i] = errorResult(error);
+        return undefined;
+      }
+    });
+
+    for (let start = 0; start < plans.length; ) {
+      if (!plans[start]) {
+        start++;
+        continue;
+      }
+      const end = groupEnd(plans, start);
+      const group = plans.slice(start, end) as Op[];
+      try {
+        const groupResults = await runGroup(deps.port, group);
+        groupResults.forEach((r, j) => (results[start + j] = r));
+      } catch (error) {
+        // An unreachable backend fails the whole request (503), not op by op.
+        if (error instanceof BackendUnavailableError) throw error;
+        const failed = errorResult(error);
+        for (let j = start; j < end; j++) results[j] = failed;
+      }
+      start = end;
+    }
+    return c.json({ results: results as OpResult[] }, 200);
+  });
+
+  const OpSchema = z.object({
+    op: z.enum(['get', 'set', 'delete', 'incr']),
+    ns: z.string(),
+    key: z.string(),
+    value: z.string().optional().openapi({ description: 'set: the value, UTF-8 text or base64' }),
+    encoding: z.enum(['utf8', 'base64']).optional(),
+    ttl: z.union([DurationSchema, z.literal('none'), z.null()]).optional(),
+    by: z.union([z.number().int(), z.string()]).optional().openapi({ description: 'incr: default 1' }),
+    tags: z.array(z.string()).optional().openapi({ description: 'set: tags (as Cache-Tag)' }),
+  });
+  const ResultSchema = z.object({
+    status: z.number().int().openapi({ description: 'As the single-key route: get 200/404, set 201/204, delete 204/404, incr 200/409; 400/403/413 for an invalid or forbidden op' }),
+    value: z.union([z.string(), z.number()]).optional(),
+    encoding: z.literal('base64').optional().openapi({ description: 'Present when the value is not valid UTF-8' }),
+    etag: z.string().optional(),
+    detail: z.string().optional(),
+  });
+  router.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/batch',
+    tags: ['batch'],
+    summary: 'Run up to CACHE_MAX_BATCH (1000) operations as a pipeline',
+    description:
+      'Operations are independent and run in order; an invalid or forbidden op gets its own 400/403 result and the others still run. ' +
+      'Values are returned as UTF-8 when valid, else base64 with "encoding": "base64". More ops than the limit → 413.',
+    request: { body: { required: true, content: { 'application/json': { schema: z.object({ ops: z.array(OpSchema) }) } } } },
+    responses: {
+      200: { description: 'One result per op, in order', content: { 'application/json': { schema: z.object({ results: z.array(ResultSchema) }) } } },
+      ...problemResponses(400, 401, 403, 413, 415, 503),
+    },
+  });
+  return router;
+}

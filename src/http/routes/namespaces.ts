@@ -1,0 +1,214 @@
+/**
+ * Namespaces: configuration, stats, invalidation and clearing.
+ * Reading needs `read`; everything that changes needs `admin`. A token
+ * confined by namespace patterns sees only its namespaces in the list.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { LimitExceededError } from '../../core/errors.js';
+import type { NamespaceConfig } from '../../core/port.js';
+import { validateNamespace, validateNamespaceConfig, validatePrefix, validateTags } from '../../core/validation.js';
+import { canSeeNamespace, createRouter, requireScope, type AppDeps } from '../context.js';
+import { validateHttpKey } from '../path-key.js';
+import { invalidParam, validationProblem } from '../problem.js';
+import { namespaceToJson, parseTtlOrNone } from '../values.js';
+import { DurationSchema, NamespaceParam, problemResponses } from './openapi-shared.js';
+
+const ConfigSchema = z
+  .object({
+    defaultTtl: z.union([DurationSchema, z.null()]).openapi({ description: 'Duration, or null for no expiry; read back as e.g. "1h"' }),
+    maxEntries: z.number().int().positive().nullable(),
+    maxBytes: z.number().int().positive().nullable(),
+    eviction: z.enum(['lru', 'none']),
+    durable: z.boolean().openapi({ description: 'Postgres: keep entries in logged (crash-safe) storage' }),
+  })
+  .openapi('NamespaceConfig');
+
+const StatsSchema = z
+  .object({
+    entries: z.number().int(),
+    bytes: z.number().int(),
+    hits: z.number().int(),
+    misses: z.number().int(),
+    expiredPending: z.number().int(),
+  })
+  .openapi('NamespaceStats', { description: 'May be a few seconds stale' });
+
+const NamespaceSchema = z
+  .object({ name: z.string(), configured: z.boolean(), config: ConfigSchema, stats: StatsSchema })
+  .openapi('Namespace');
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const params = z.object({ ns: NamespaceParam });
+
+/** A loosely typed body so validation errors come from our validators, with our field names. */
+const LooseObject = z.record(z.string(), z.unknown());
+
+export function namespaceRoutes(deps: AppDeps) {
+  const router = createRouter();
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/namespaces',
+      tags: ['namespaces'],
+      summary: 'Namespaces that are configured or hold entries (only those the token may access)',
+      responses: {
+        200: json(z.object({ namespaces: z.array(NamespaceSchema) }), 'The namespaces'),
+        ...problemResponses(401, 403, 503),
+      },
+    }),
+    async (c) => {
+      requireScope(c, 'read');
+      const all = await deps.port.list();
+      const namespaces = all.filter((info) => canSeeNamespace(c, info.name)).map(namespaceToJson);
+      return c.json({ namespaces }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/namespaces/{ns}',
+      tags: ['namespaces'],
+      summary: 'One namespace (an unused one answers with the defaults and zero stats)',
+      request: { params },
+      responses: { 200: json(NamespaceSchema, 'The namespace'), ...problemResponses(400, 401, 403, 503) },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid('param');
+      validateNamespace(ns);
+      requireScope(c, 'read', ns);
+      return c.json(namespaceToJson(await deps.port.describe(ns)), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'put',
+      path: '/namespaces/{ns}',
+      tags: ['namespaces'],
+      summary: 'Configure a namespace (full config; omitted fields take the defaults)',
+      description: 'Changing `durable` moves existing entries.',
+      request: {
+        params,
+        body: { required: true, content: { 'application/json': { schema: ConfigSchema.partial().strict() } } },
+      },
+      responses: {
+        200: json(NamespaceSchema, 'Changed'),
+        201: json(NamespaceSchema, 'First configured'),
+        ...problemResponses(400, 401, 403, 415, 503),
+      },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid('param');
+      validateNamespace(ns);
+      requireScope(c, 'admin', ns);
+      const body = LooseObject.parse(await c.req.json());
+      const config: Partial<NamespaceConfig> = { ...body } as Partial<NamespaceConfig>;
+      if ('defaultTtl' in body) {
+        if (body.defaultTtl === 'none') throw invalidParam('defaultTtl', 'use null for no expiry');
+        config.defaultTtl = parseTtlOrNone(body.defaultTtl, 'defaultTtl') ?? null;
+      }
+      validateNamespaceConfig(config);
+      const result = await deps.port.configure(ns, config);
+      const info = await deps.port.describe(ns);
+      return c.json(namespaceToJson({ ...info, config: result.config }), result.created ? 201 : 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/namespaces/{ns}',
+      tags: ['namespaces'],
+      summary: 'Remove configuration and entries (204 also when nothing was there)',
+      request: { params },
+      responses: { 204: { description: 'Dropped' }, ...problemResponses(400, 401, 403, 503) },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid('param');
+      validateNamespace(ns);
+      requireScope(c, 'admin', ns);
+      await deps.port.drop(ns);
+      return c.body(null, 204);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/namespaces/{ns}/invalidate',
+      tags: ['namespaces'],
+      summary: 'Delete by literal prefix, by tags, or by keys (exactly one)',
+      request: {
+        params,
+        body: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  prefix: z.string().optional().openapi({ description: 'Literal (no wildcards)', example: 'user:42:' }),
+                  tags: z.array(z.string()).optional(),
+                  keys: z.array(z.string()).optional(),
+                })
+                .openapi({ description: 'Exactly one of prefix, tags, keys' }),
+            },
+          },
+        },
+      },
+      responses: { 200: json(z.object({ deleted: z.number().int() }), 'Live entries deleted'), ...problemResponses(400, 401, 403, 413, 415, 503) },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid('param');
+      validateNamespace(ns);
+      requireScope(c, 'admin', ns);
+      const body = LooseObject.parse(await c.req.json());
+      const given = ['prefix', 'tags', 'keys'].filter((k) => body[k] !== undefined);
+      const unknown = Object.keys(body).filter((k) => !['prefix', 'tags', 'keys'].includes(k));
+      if (unknown.length > 0) throw invalidParam(unknown[0] as string, 'is not a field of this request');
+      if (given.length !== 1) {
+        throw validationProblem([{ name: 'body', reason: 'give exactly one of prefix, tags, keys' }]);
+      }
+      let deleted: number;
+      if (body.prefix !== undefined) {
+        validatePrefix(body.prefix);
+        deleted = await deps.port.deleteByPrefix(ns, body.prefix);
+      } else if (body.tags !== undefined) {
+        validateTags(body.tags, 'tags', false);
+        deleted = await deps.port.invalidateTags(ns, body.tags);
+      } else {
+        const keys = body.keys;
+        if (!Array.isArray(keys)) throw invalidParam('keys', 'must be an array of keys');
+        if (keys.length === 0) throw invalidParam('keys', 'must name at least one key');
+        if (keys.length > deps.config.maxBatch) throw new LimitExceededError('keys', deps.config.maxBatch, keys.length);
+        keys.forEach((key, i) => validateHttpKey(key, `keys[${i}]`));
+        deleted = await deps.port.deleteMany(ns, keys as string[]);
+      }
+      return c.json({ deleted }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/namespaces/{ns}/entries',
+      tags: ['namespaces'],
+      summary: 'Delete every entry of the namespace (configuration stays)',
+      request: { params },
+      responses: { 200: json(z.object({ deleted: z.number().int() }), 'Live entries deleted'), ...problemResponses(400, 401, 403, 503) },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid('param');
+      validateNamespace(ns);
+      requireScope(c, 'admin', ns);
+      return c.json({ deleted: await deps.port.clear(ns) }, 200);
+    },
+  );
+
+  return router;
+}
