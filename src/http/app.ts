@@ -34,6 +34,10 @@ import { batchRoutes } from './routes/batch.js';
 import { counterRoutes } from './routes/counters.js';
 import { entryRoutes } from './routes/entries.js';
 import { namespaceRoutes } from './routes/namespaces.js';
+import { batchRoutes } from './routes/batch.js';
+import { counterRoutes } from './routes/counters.js';
+import { entryRoutes } from './routes/entries.js';
+import { namespaceRoutes } from './routes/namespaces.js';
 import { operationsRoutes } from './routes/operations.js';
 import { presenceRoutes } from './routes/presence.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -53,10 +57,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('/v1/*', authenticate(deps));
 
   app.route('/', operationsRoutes(deps));
+  app.route('/v1', entryRoutes(deps));
+  app.route('/v1', counterRoutes(deps));
+  app.route('/v1', batchRoutes(deps));
+  app.route('/v1', namespaceRoutes(deps));
   app.route('/v1', sessionRoutes(deps));
   app.route('/v1', presenceRoutes(deps));
-  // Route families under /v1. Others' modules are mounted the same way:
-  //   app.route('/v1', rateLimitRoutes(deps)); lockRoutes, sessionRoutes, presenceRoutes.
+  // Still to mount when their modules land: rateLimitRoutes (ratelimit.ts), lockRoutes (locks.ts).
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {
