@@ -25,6 +25,7 @@ export function defineIsolationTests(ctx: ContractContext): void {
       const values = await port.getMany(other, KEYS);
       expect(values.map(text), other).toEqual(KEYS.map((key) => `${other}/${key}`));
       expect((await port.stats(other)).entries, other).toBe(KEYS.length);
+      expect(await port.ttl(other, 'p:1'), other).toBeTypeOf('number');
     }
   }
 

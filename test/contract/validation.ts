@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CachePort } from '../../src/core/port.js';
-import { BackendUnavailableError, ValidationError } from '../../src/core/errors.js';
+import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import { BackendUnavailableError, LimitExceededError, ValidationError } from '../../src/core/errors.js';
 import { createUnreachablePort } from '../support/contract-unreachable.js';
 import { caught, expectThrown, expectValidationError, present, type ContractContext } from './context.js';
 import { invalidCalls } from './invalid-calls.js';
@@ -44,6 +45,21 @@ export function defineValidationTests(ctx: ContractContext): void {
       expect(await port.invalidateTags(ns, [tags[63] as string])).toBe(1);
       expect(await port.deleteByPrefix(ns, 'p'.repeat(1024))).toBe(0);
       expect(await port.increment(ns, 'n', 1, { ttl: 365 * 24 * 60 * 60 * 1000 })).toBe(1n);
+    });
+  });
+
+  describe('batch limits', () => {
+    it('getMany, setMany and deleteMany over maxBatch items throw LimitExceededError and change nothing', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      const keys = Array.from({ length: DEFAULT_ADAPTER_OPTIONS.maxBatch + 1 }, (_, i) => `k${i}`);
+      await port.set(ns, 'k0', 'v');
+      await expectThrown(() => port.getMany(ns, keys), LimitExceededError);
+      await expectThrown(() => port.setMany(ns, keys.map((key) => ({ key, value: 'x' }))), LimitExceededError);
+      await expectThrown(() => port.deleteMany(ns, keys), LimitExceededError);
+      expect(await port.getMany(ns, ['k0', 'k1'])).toEqual([expect.objectContaining({ value: Buffer.from('v') }), undefined]);
+      // Exactly maxBatch is allowed.
+      expect(await port.getMany(ns, keys.slice(1))).toHaveLength(DEFAULT_ADAPTER_OPTIONS.maxBatch);
     });
   });
 
