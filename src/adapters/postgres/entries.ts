@@ -32,6 +32,9 @@ interface EntryRow {
   expires_ms: number | null;
 }
 
+/** A validated write whose ttl may still be the namespace default (undefined). */
+type PendingWrite = Omit<PreparedWrite, 'ttl'> & { ttl: number | null | undefined };
+
 /** A validated write, ready for SQL. */
 interface PreparedWrite {
   key: string;
@@ -51,24 +54,28 @@ export function createPgEntryStore(ctx: PgContext, configs: NamespaceConfigCache
     return tableFor(await configs.get(ns));
   }
 
-  /** Validates one write and resolves its ttl (undefined → namespace default). */
-  async function prepareWrite(ns: string, key: string, value: CacheValue, opts: SetOptions, field = ''): Promise<PreparedWrite> {
+  /** Validates one write; its ttl stays unresolved (undefined → namespace default) until resolveTtl. */
+  function prepareWrite(key: string, value: CacheValue, opts: SetOptions, field = ''): PendingWrite {
     validateKey(key, `${field}key`);
     const bytes = toValueBytes(value, options.maxValueBytes, `${field}value`);
     validateTtl(opts.ttl, `${field}ttl`);
     validateTags(opts.tags ?? [], `${field}tags`);
     validateContentType(opts.contentType, `${field}contentType`);
     validateCondition(opts.condition, `${field}condition`);
-    const ttl = opts.ttl === undefined ? (await configs.get(ns)).defaultTtl : opts.ttl;
     return {
       key,
       value: bytes,
       contentType: opts.contentType ?? DEFAULT_CONTENT_TYPE,
       tags: [...new Set(opts.tags ?? [])],
-      ttl,
+      ttl: opts.ttl,
       condition: opts.condition ?? 'always',
       etag: newEtag(),
     };
+  }
+
+  /** Fills in the namespace default ttl; called only after every input is validated. */
+  async function resolveTtl(ns: string, write: PendingWrite): Promise<PreparedWrite> {
+    return { ...write, ttl: write.ttl === undefined ? (await configs.get(ns)).defaultTtl : write.ttl };
   }
 
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
@@ -112,7 +119,7 @@ export function createPgEntryStore(ctx: PgContext, configs: NamespaceConfigCache
 
   async function set(ns: string, key: string, value: CacheValue, opts: SetOptions = {}): Promise<SetResult> {
     validateNamespace(ns);
-    const write = await prepareWrite(ns, key, value, opts);
+    const write = await resolveTtl(ns, prepareWrite(key, value, opts));
     const table = await tableOf(ns);
     return ctx.run('set', () => writeOne(sql, table, ns, write));
   }
@@ -121,11 +128,10 @@ export function createPgEntryStore(ctx: PgContext, configs: NamespaceConfigCache
     validateNamespace(ns);
     if (!Array.isArray(items)) throw new ValidationError({ name: 'items', reason: 'must be an array' });
     validateBatchSize(items.length, options.maxBatch, 'items');
+    const pending = items.map((item, i) => prepareWrite(item.key, item.value, item, `items[${i}].`));
+    if (pending.length === 0) return [];
     const writes: PreparedWrite[] = [];
-    for (const [i, item] of items.entries()) {
-      writes.push(await prepareWrite(ns, item.key, item.value, item, `items[${i}].`));
-    }
-    if (writes.length === 0) return [];
+    for (const write of pending) writes.push(await resolveTtl(ns, write));
     const table = await tableOf(ns);
     const unique = new Set(writes.map((w) => w.key)).size === writes.length;
     if (!unique) {
