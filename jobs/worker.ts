@@ -133,7 +133,7 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
     for (const job of jobs) {
       const expireInSeconds = Math.ceil((job.name === 'ttl-cleanup' ? cleanupBudget : evictionBudget) / 1000) * 2 + 60;
       // stately: at most one queued and one active job per queue, whichever worker runs it.
-      await boss.createQueue(job.name, { name: job.name, policy: 'stately', retryLimit: 3, retryDelay: 5, expireInSeconds });
+      await ensureQueue(boss, { name: job.name, policy: 'stately', retryLimit: 3, retryDelay: 5, expireInSeconds });
       await boss.work(job.name, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2, batchSize: 1 }, async () => {
         await runJob(job, abort.signal, logger, options.logEveryRun === true);
       });
@@ -174,6 +174,28 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
       return stopping;
     },
   };
+}
+
+/** Postgres errors that mean "another worker was creating the same queue at the same moment". */
+const QUEUE_RACE_CODES = new Set(['40P01', '23505']);
+
+/**
+ * createQueue is not safe to run concurrently (it creates and attaches a
+ * partition): two workers starting together can deadlock. The loser retries
+ * after a pause and then finds the queue.
+ */
+async function ensureQueue(boss: PgBoss, queue: PgBoss.Queue): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    if ((await boss.getQueue(queue.name)) !== null) return;
+    try {
+      await boss.createQueue(queue.name, queue);
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= 5 || typeof code !== 'string' || !QUEUE_RACE_CODES.has(code)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 200));
+    }
+  }
 }
 
 async function runJob(job: JobSpec, signal: AbortSignal, logger: Logger, logEveryRun: boolean): Promise<void> {
