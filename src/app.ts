@@ -13,6 +13,8 @@ import { createAuthenticator } from './http/auth.js';
 import { createApp } from './http/app.js';
 import { runMigrations } from './adapters/postgres/migrate.js';
 import { createPostgresPort } from './adapters/postgres/index.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './adapters/postgres/embedded.js';
+import { createRedisPort } from './adapters/redis/index.js';
 import { startWorker, type WorkerHandle } from '../jobs/worker.js';
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
@@ -35,16 +37,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-interface EmbeddedPostgres {
-  url: string;
-  stop(): Promise<void>;
-}
-
 interface Backend {
   port: CachePort;
   /** Postgres URL for the worker, when the backend is Postgres. */
   databaseUrl: string | undefined;
-  embedded: EmbeddedPostgres | undefined;
+  embedded: EmbeddedPostgresHandle | undefined;
 }
 
 function adapterOptions(config: Config) {
@@ -56,30 +53,25 @@ function adapterOptions(config: Config) {
   };
 }
 
-/** Loaded on demand so the embedded server's package is only touched when used. */
-async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedPostgres> {
-  const specifier = './adapters/postgres/embedded.js';
-  const mod = (await import(specifier)) as { startEmbeddedPostgres(options: { dataDir: string; logger?: Logger }): Promise<EmbeddedPostgres> };
-  logger.info({ dataDir: config.dataDir }, 'DATABASE_URL is not set: starting embedded PostgreSQL');
-  return mod.startEmbeddedPostgres({ dataDir: config.dataDir, logger });
-}
-
-async function createRedisBackend(config: Config): Promise<CachePort> {
-  const specifier = './adapters/redis/index.js';
-  const mod = (await import(specifier)) as { createRedisPort(options: Record<string, unknown>): CachePort };
-  return mod.createRedisPort({
+function createRedisBackend(config: Config, logger: Logger): CachePort {
+  return createRedisPort({
     ...adapterOptions(config),
     timeoutMs: config.redisCommandTimeoutMs,
     url: config.redisUrl,
     prefix: config.redisPrefix,
     clusterNodes: config.redisClusterNodes,
+    onConnectionError: (error) => logger.warn({ err: error }, 'redis connection error'),
   });
 }
 
 async function createBackend(config: Config, logger: Logger): Promise<Backend> {
-  if (config.backend === 'redis') return { port: await createRedisBackend(config), databaseUrl: undefined, embedded: undefined };
-  const embedded = config.databaseUrl === undefined ? await startEmbedded(config, logger) : undefined;
-  const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgres).url;
+  if (config.backend === 'redis') return { port: createRedisBackend(config, logger), databaseUrl: undefined, embedded: undefined };
+  let embedded: EmbeddedPostgresHandle | undefined;
+  if (config.databaseUrl === undefined) {
+    logger.info({ dataDir: config.dataDir }, 'DATABASE_URL is not set: starting embedded PostgreSQL');
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+  }
+  const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgresHandle).url;
   try {
     await runMigrations(databaseUrl, config.schema);
     const port = createPostgresPort({ ...adapterOptions(config), url: databaseUrl, schema: config.schema, poolMax: config.pgPoolMax });

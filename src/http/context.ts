@@ -36,10 +36,15 @@ export type AppContext = Context<AppEnv>;
 /** Turns a failed zod validation (params, query, JSON body) into a 400 problem with invalid-params. */
 export const problemHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
   if (result.success) return;
-  const issues = result.error.issues.map((issue) => ({
-    name: formatPath(issue.path) || String(result.target),
-    reason: issue.message,
-  }));
+  const issues = result.error.issues.map((issue) => {
+    const base = formatPath(issue.path);
+    // An unknown field is named itself, not its parent object.
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0] ?? '';
+      return { name: base ? `${base}.${key}` : key, reason: 'is not a field of this request' };
+    }
+    return { name: base || (result.target === 'json' ? 'body' : String(result.target)), reason: issue.message };
+  });
   throw validationProblem(issues);
 };
 

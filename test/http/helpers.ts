@@ -1,0 +1,25 @@
+/** Small helpers shared by the HTTP tests. */
+import { expect } from 'vitest';
+
+export const JSON_HEADERS = { 'content-type': 'application/json' };
+
+export function jsonInit(method: string, body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method, body: JSON.stringify(body), headers: { ...JSON_HEADERS, ...headers } };
+}
+
+/** Asserts a problem+json response with `status` and returns its body. */
+export async function expectProblem(res: Response, status: number): Promise<{ type: string; title: string; status: number; detail: string; 'invalid-params'?: { name: string; reason: string }[] }> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const body = JSON.parse(text) as { type: string; title: string; status: number; detail: string; 'invalid-params'?: { name: string; reason: string }[] };
+  expect(body.status).toBe(status);
+  expect(typeof body.type).toBe('string');
+  expect(typeof body.title).toBe('string');
+  expect(typeof body.detail).toBe('string');
+  return body;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
