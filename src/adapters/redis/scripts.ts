@@ -28,7 +28,8 @@ export class LuaScript {
 
   constructor(
     readonly name: string,
-    readonly numberOfKeys: number,
+    /** null: any number of keys (e.g. one per entry of a batch). */
+    readonly numberOfKeys: number | null,
     readonly source: string,
   ) {
     this.sha = createHash('sha1').update(source).digest('hex');
@@ -57,7 +58,7 @@ export class LuaScript {
   }
 
   private checkKeys(keys: string[]): void {
-    if (keys.length !== this.numberOfKeys) {
+    if (this.numberOfKeys !== null && keys.length !== this.numberOfKeys) {
       throw new Error(`script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
     }
   }

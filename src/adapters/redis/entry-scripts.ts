@@ -1,0 +1,284 @@
+/**
+ * The Lua scripts of the entry store. Per namespace `ns`, in one cluster slot
+ * (hash tag `{ns}`):
+ *
+ *   P:{ns}:<key>        hash  v (value bytes), c (content type), e (ETag),
+ *                             t (tags, JSON array), x (expiry, epoch ms, or
+ *                             absent), a (last access, epoch ms); native
+ *                             expiry (PEXPIREAT x, so the TTL Redis enforces
+ *                             and the expiresAt we report are the same number,
+ *                             both on the Redis clock)
+ *   P:{ns}#keys         zset  every key, score 0: ZRANGEBYLEX serves prefixes
+ *   P:{ns}#tag:<tag>    set   keys written with that tag
+ *   P:{ns}#tags         set   tag names in use (for clear/drop)
+ *
+ * Redis expires (or, under allkeys-* policies, evicts) entry hashes on its own,
+ * so index members may be stale: every script checks EXISTS before counting a
+ * member, invalidation checks that the entry still carries the tag, and stale
+ * members are removed when met. Keys of entries and tag sets are built inside
+ * the scripts from ARGV prefixes that share KEYS[1]'s hash tag, so they always
+ * live in the script's slot.
+ */
+import { LuaScript } from './scripts.js';
+
+/** Shared Lua: the Redis clock in epoch ms (TIME is allowed in scripts since effects replication, Redis 5+). */
+const NOW_MS = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/** Shared Lua: delete one entry and its index memberships; returns 1 if it existed. */
+const DELETE_ENTRY = `
+local function delete_entry(entry, member, keys_index, tag_prefix)
+  local tags = redis.call('HGET', entry, 't')
+  redis.call('ZREM', keys_index, member)
+  if not tags then return 0 end
+  for _, tag in ipairs(cjson.decode(tags)) do
+    redis.call('SREM', tag_prefix .. tag, member)
+  end
+  redis.call('DEL', entry)
+  return 1
+end
+`;
+
+/**
+ * KEYS: entry keys. ARGV: track ('1' → record access time), now.
+ * Returns per key nil or {value, contentType, etag, tagsJson, expiresAt or ''}.
+ */
+export const getEntries = new LuaScript('cp_get', null, `
+local out = {}
+for i, entry in ipairs(KEYS) do
+  local r = redis.call('HMGET', entry, 'v', 'c', 'e', 't', 'x')
+  if r[1] then
+    if ARGV[1] == '1' then redis.call('HSET', entry, 'a', ARGV[2]) end
+    out[i] = {r[1], r[2], r[3], r[4], r[5] or ''}
+  else
+    out[i] = false
+  end
+end
+return out
+`);
+
+/**
+ * KEYS: entry, keys index, tag-names set.
+ * ARGV: member, value, contentType, etag, tagsJson, ttl ('' = none), condition
+ *       (always|absent|present|etag), expected etag, now, tag prefix, tags...
+ * Returns {written (0/1), created (0/1), firstKey (0/1)}.
+ */
+export const setEntry = new LuaScript('cp_set', 3, `${DELETE_ENTRY}${NOW_MS}
+local entry, keys_index, tag_names = KEYS[1], KEYS[2], KEYS[3]
+local member, condition, tag_prefix = ARGV[1], ARGV[7], ARGV[10]
+local exists = redis.call('EXISTS', entry) == 1
+local first = redis.call('ZCARD', keys_index) == 0 and 1 or 0
+if condition == 'absent' and exists then return {0, 0, 0} end
+if condition == 'present' and not exists then return {0, 0, 0} end
+if condition == 'etag' then
+  if not exists or redis.call('HGET', entry, 'e') ~= ARGV[8] then return {0, 0, 0} end
+end
+if exists then delete_entry(entry, member, keys_index, tag_prefix) end
+redis.call('HSET', entry, 'v', ARGV[2], 'c', ARGV[3], 'e', ARGV[4], 't', ARGV[5], 'a', ARGV[9])
+if ARGV[6] ~= '' then
+  local at = now_ms() + tonumber(ARGV[6])
+  redis.call('HSET', entry, 'x', at)
+  redis.call('PEXPIREAT', entry, at)
+end
+redis.call('ZADD', keys_index, 0, member)
+for i = 11, #ARGV do
+  redis.call('SADD', tag_prefix .. ARGV[i], member)
+  redis.call('SADD', tag_names, ARGV[i])
+end
+return {1, exists and 0 or 1, first}
+`);
+
+/**
+ * KEYS: keys index, then entry keys. ARGV: tag prefix, then members (same order).
+ * Returns the number of entries that existed.
+ */
+export const deleteEntries = new LuaScript('cp_delete', null, `${DELETE_ENTRY}
+local n = 0
+for i = 2, #KEYS do
+  n = n + delete_entry(KEYS[i], ARGV[i], KEYS[1], ARGV[1])
+end
+return n
+`);
+
+/**
+ * KEYS: entry. ARGV: ttl ('' = remove expiry). Returns 1 when the entry exists.
+ * The ETag is kept: only the value's lifetime changes.
+ */
+export const expireEntry = new LuaScript('cp_expire', 1, `${NOW_MS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then
+  redis.call('HDEL', KEYS[1], 'x')
+  redis.call('PERSIST', KEYS[1])
+else
+  local at = now_ms() + tonumber(ARGV[1])
+  redis.call('HSET', KEYS[1], 'x', at)
+  redis.call('PEXPIREAT', KEYS[1], at)
+end
+return 1
+`);
+
+/**
+ * KEYS: entry, keys index. ARGV: member, by (decimal int64), ttl ('' = none), etag, now.
+ * HINCRBY does the 64-bit arithmetic: it rejects a stored value that is not
+ * canonical int64 decimal and a result outside int64, changing nothing. The
+ * result is read back with HGET because Lua numbers are doubles (2^53).
+ * Returns the new value as a decimal string.
+ */
+export const incrementEntry = new LuaScript('cp_incr', 2, `${NOW_MS}
+local entry, keys_index = KEYS[1], KEYS[2]
+local exists = redis.call('EXISTS', entry) == 1
+local first = redis.call('ZCARD', keys_index) == 0 and 1 or 0
+local r = redis.pcall('HINCRBY', entry, 'v', ARGV[2])
+if type(r) == 'table' and r.err then
+  if string.find(r.err, 'overflow', 1, true) then return redis.error_reply('CACHEPORT overflow') end
+  return redis.error_reply('CACHEPORT not_integer')
+end
+if exists then
+  redis.call('HSET', entry, 'e', ARGV[4], 'a', ARGV[5])
+else
+  redis.call('HSET', entry, 'c', 'application/octet-stream', 'e', ARGV[4], 't', '[]', 'a', ARGV[5])
+  if ARGV[3] ~= '' then
+    local at = now_ms() + tonumber(ARGV[3])
+    redis.call('HSET', entry, 'x', at)
+    redis.call('PEXPIREAT', entry, at)
+  end
+  redis.call('ZADD', keys_index, 0, ARGV[1])
+end
+return {redis.call('HGET', entry, 'v'), first}
+`);
+
+/**
+ * Deletes one chunk of a lex range of the keys index (deleteByPrefix, clear).
+ * KEYS: keys index. ARGV: min, max (ZRANGEBYLEX syntax), limit, entry prefix, tag prefix.
+ * Returns {live entries deleted, members processed}.
+ */
+export const deleteRange = new LuaScript('cp_delete_range', 1, `${DELETE_ENTRY}
+local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local n = 0
+for _, member in ipairs(members) do
+  n = n + delete_entry(ARGV[4] .. member, member, KEYS[1], ARGV[5])
+end
+return {n, #members}
+`);
+
+/**
+ * Deletes one chunk of a tag's entries. Members are popped from the tag set;
+ * an entry is deleted only if it still carries the tag (a key re-written
+ * without the tag after its old entry expired leaves a stale member behind).
+ * KEYS: tag set, keys index, tag-names set. ARGV: tag, limit, entry prefix, tag prefix.
+ * Returns {entries deleted, members popped}.
+ */
+export const invalidateTagChunk = new LuaScript('cp_invalidate_tag', 3, `${DELETE_ENTRY}
+local members = redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))
+local n = 0
+for _, member in ipairs(members) do
+  local entry = ARGV[3] .. member
+  local tags = redis.call('HGET', entry, 't')
+  if tags then
+    for _, tag in ipairs(cjson.decode(tags)) do
+      if tag == ARGV[1] then
+        n = n + delete_entry(entry, member, KEYS[2], ARGV[4])
+        break
+      end
+    end
+  end
+end
+if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
+return {n, #members}
+`);
+
+/**
+ * Read-only stats over one chunk of the keys index, in lex order after `cursor`.
+ * KEYS: keys index. ARGV: min (ZRANGEBYLEX syntax), limit, entry prefix.
+ * Returns {live entries, value bytes, stale members, last member or ''}.
+ */
+export const statsChunk = new LuaScript('cp_stats', 1, `
+local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
+local entries, bytes, stale = 0, 0, 0
+for _, member in ipairs(members) do
+  local size = redis.call('HSTRLEN', ARGV[3] .. member, 'v')
+  if redis.call('EXISTS', ARGV[3] .. member) == 1 then
+    entries = entries + 1
+    bytes = bytes + size
+  else
+    stale = stale + 1
+  end
+end
+local last = ''
+if #members == tonumber(ARGV[2]) then last = members[#members] end
+return {entries, bytes, stale, last}
+`);
+
+/**
+ * Removes stale members (entry gone: expired or evicted by Redis) from one
+ * chunk of the keys index. Same arguments as statsChunk. Returns {removed, last member or ''}.
+ */
+export const pruneChunk = new LuaScript('cp_prune', 1, `
+local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
+local removed = 0
+for _, member in ipairs(members) do
+  if redis.call('EXISTS', ARGV[3] .. member) == 0 then
+    redis.call('ZREM', KEYS[1], member)
+    removed = removed + 1
+  end
+end
+local last = ''
+if #members == tonumber(ARGV[2]) then last = members[#members] end
+return {removed, last}
+`);
+
+/**
+ * Approximate LRU eviction, as Redis itself does it: sample members of the
+ * keys index, drop stale ones, evict the least recently accessed (field `a`)
+ * of the sample; repeat while over maxEntries or short of bytesToFree.
+ * KEYS: keys index. ARGV: maxEntries ('' = none), bytesToFree, max evictions
+ * in this call, sample size, entry prefix, tag prefix.
+ * Returns {evicted, bytes freed, done (1 when within bounds)}.
+ */
+export const evictChunk = new LuaScript('cp_evict', 1, `${DELETE_ENTRY}
+local max_entries = tonumber(ARGV[1])
+local to_free = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+local sample = tonumber(ARGV[4])
+local evicted, freed, done = 0, 0, 0
+while budget > 0 do
+  local over_entries = max_entries and redis.call('ZCARD', KEYS[1]) > max_entries
+  if not over_entries and freed >= to_free then done = 1 break end
+  local members = redis.call('ZRANDMEMBER', KEYS[1], sample)
+  if #members == 0 then done = 1 break end
+  local victim, victim_at, victim_size = nil, nil, 0
+  for _, member in ipairs(members) do
+    local entry = ARGV[5] .. member
+    local r = redis.call('HMGET', entry, 'a', 'e')
+    if not r[2] then
+      redis.call('ZREM', KEYS[1], member)
+    else
+      local at = tonumber(r[1]) or 0
+      if victim_at == nil or at < victim_at then victim, victim_at = member, at end
+    end
+  end
+  if victim then
+    victim_size = redis.call('HSTRLEN', ARGV[5] .. victim, 'v')
+    delete_entry(ARGV[5] .. victim, victim, KEYS[1], ARGV[6])
+    evicted = evicted + 1
+    freed = freed + victim_size
+  end
+  budget = budget - 1
+end
+return {evicted, freed, done}
+`);
+
+/**
+ * Stores a namespace's configuration. KEYS: config hash. ARGV: field, value pairs.
+ * Returns 1 when the namespace had no configuration before.
+ */
+export const configureNamespace = new LuaScript('cp_configure', 1, `
+local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return created
+`);

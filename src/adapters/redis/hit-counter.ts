@@ -1,0 +1,82 @@
+/**
+ * Per-namespace hit/miss counters, batched in memory and flushed with HINCRBY
+ * about once a second, so a get costs no extra round trip. Counts not yet
+ * flushed are added by stats(); counts of a flush that failed are kept for
+ * the next one (a crash loses at most one interval).
+ */
+import type { RedisContext } from './context.js';
+import { namespaceKeys } from './namespace-keys.js';
+
+interface Pending {
+  hits: number;
+  misses: number;
+}
+
+export class HitCounter {
+  private pending = new Map<string, Pending>();
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly ctx: RedisContext, intervalMs = 1000) {
+    this.timer = setInterval(() => void this.flush().catch(() => {}), intervalMs);
+    this.timer.unref();
+  }
+
+  hit(ns: string, n = 1): void {
+    this.entry(ns).hits += n;
+  }
+
+  miss(ns: string, n = 1): void {
+    this.entry(ns).misses += n;
+  }
+
+  unflushed(ns: string): Pending {
+    const p = this.pending.get(ns);
+    return { hits: p?.hits ?? 0, misses: p?.misses ?? 0 };
+  }
+
+  forget(ns: string): void {
+    this.pending.delete(ns);
+  }
+
+  /** One HINCRBY pair per namespace with pending counts (separate commands: namespaces live in different slots). */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    const batch = this.pending;
+    if (batch.size === 0) return Promise.resolve();
+    this.pending = new Map();
+    this.flushing = (async () => {
+      try {
+        await Promise.all([...batch].map(async ([ns, counts]) => {
+          const key = namespaceKeys(this.ctx, ns).counters;
+          try {
+            // MULTI on one key: both counts land or neither does.
+            await this.ctx.run('flush counters', () =>
+              this.ctx.redis.multi().hincrby(key, 'hits', counts.hits).hincrby(key, 'misses', counts.misses).exec());
+          } catch {
+            // Keep the counts for the next flush; Redis may be briefly unavailable.
+            this.hit(ns, counts.hits);
+            this.miss(ns, counts.misses);
+          }
+        }));
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  private entry(ns: string): Pending {
+    let p = this.pending.get(ns);
+    if (!p) {
+      p = { hits: 0, misses: 0 };
+      this.pending.set(ns, p);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The Redis adapter: one ioredis client (single node or Cluster), one
+ * context, and the feature modules composed into a CachePort.
+ */
+import type { AdapterOptions } from '../../core/defaults.js';
+import { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
+import { defaultNamespaceConfig } from '../../core/defaults.js';
+import type { CachePort } from '../../core/port.js';
+import { withTimeout } from '../../core/timeout.js';
+import { createRedisClient, type RedisClient } from './connection.js';
+import { createRedisContext, mapRedisError, type RedisContext } from './context.js';
+import { createRedisEntryStore } from './entries.js';
+import { HitCounter } from './hit-counter.js';
+import { createRedisLockManager } from './locks.js';
+import { createRedisNamespaceAdmin, loadStoredConfig, type NamespaceMaintenance } from './namespaces.js';
+import { createRedisPresenceTracker } from './presence.js';
+import { createRedisRateLimiter } from './ratelimit.js';
+import { createRedisSessionStore } from './sessions.js';
+
+export interface RedisPortOptions extends AdapterOptions {
+  url: string;
+  /** REDIS_CLUSTER_NODES; switches to Redis Cluster. */
+  clusterNodes?: { host: string; port: number }[];
+  /** REDIS_PREFIX: every key starts with `prefix:`. */
+  prefix: string;
+  /** How long another process's namespace configuration change may go unseen (default 1 s). */
+  configMaxAgeMs?: number;
+  /** Connection-level errors (reconnect attempts); they also surface on failing calls. */
+  onConnectionError?: (error: Error) => void;
+}
+
+export interface RedisPort extends CachePort, NamespaceMaintenance {
+  readonly redis: RedisClient;
+  /** For other modules built on the same connection. */
+  readonly context: RedisContext;
+  /** Alias of enforceBounds (maxEntries and maxBytes). */
+  enforceMaxEntries(ns: string): Promise<number>;
+}
+
+export function createRedisPort(options: RedisPortOptions): RedisPort {
+  const redis = createRedisClient({
+    url: options.url,
+    clusterNodes: options.clusterNodes,
+    timeoutMs: options.timeoutMs,
+    onError: options.onConnectionError,
+  });
+  const ctx = createRedisContext(redis, options.prefix, options);
+  const configs = new NamespaceConfigCache(
+    async (ns) => (await ctx.run('load namespace config', () => loadStoredConfig(ctx, ns))) ?? defaultNamespaceConfig(options.defaultTtl),
+    options.configMaxAgeMs ?? 1000,
+  );
+  const counter = new HitCounter(ctx);
+  const entries = createRedisEntryStore(ctx, configs, counter);
+  const namespaces = createRedisNamespaceAdmin(ctx, configs, counter);
+
+  async function ping(timeoutMs = options.timeoutMs): Promise<number> {
+    const started = performance.now();
+    try {
+      await withTimeout(ctx.run('ping', () => redis.ping()), timeoutMs, 'ping');
+    } catch (error) {
+      throw mapRedisError(error, 'ping', timeoutMs);
+    }
+    return performance.now() - started;
+  }
+
+  async function close(): Promise<void> {
+    await counter.close();
+    if (redis.status === 'ready') {
+      await withTimeout(redis.quit().then(() => undefined), options.timeoutMs, 'close').catch(() => redis.disconnect());
+    } else {
+      redis.disconnect();
+    }
+  }
+
+  return {
+    backend: 'redis',
+    redis,
+    context: ctx,
+    ...entries,
+    ...namespaces,
+    ...createRedisRateLimiter(ctx),
+    ...createRedisLockManager(ctx),
+    ...createRedisSessionStore(ctx),
+    ...createRedisPresenceTracker(ctx),
+    enforceMaxEntries: namespaces.enforceBounds,
+    ping,
+    close,
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Key names of one namespace's entries and indexes (see entry-scripts.ts for
+ * the layout). All share the hash tag `{ns}`, so a namespace lives in one
+ * Redis Cluster slot and every script over it is single-slot.
+ */
+import type { RedisContext } from './context.js';
+
+export interface NamespaceKeys {
+  /** `P:{ns}:` — an entry's key is this plus the user key. */
+  entryPrefix: string;
+  /** zset of all keys, score 0. */
+  keysIndex: string;
+  /** `P:{ns}#tag:` — a tag's set is this plus the tag. */
+  tagPrefix: string;
+  /** set of tag names in use. */
+  tagNames: string;
+  /** hash: the namespace configuration. */
+  config: string;
+  /** hash: hits, misses. */
+  counters: string;
+}
+
+export function namespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
+  return {
+    entryPrefix: ctx.key(ns, ''),
+    keysIndex: ctx.nsKey(ns, 'keys'),
+    tagPrefix: `${ctx.nsKey(ns, 'tag')}:`,
+    tagNames: ctx.nsKey(ns, 'tags'),
+    config: ctx.nsKey(ns, 'config'),
+    counters: ctx.nsKey(ns, 'counters'),
+  };
+}
+
+/** Global set of namespace names (configured or holding entries); its own slot. */
+export function namespaceRegistryKey(ctx: RedisContext): string {
+  return ctx.globalKey('namespaces');
+}
