@@ -3,17 +3,9 @@
  * A condition that fails writes nothing: value, etag, ttl and tags stay.
  */
 import { describe, expect, it } from 'vitest';
-import type { CacheEntry } from '../../src/core/port.js';
-import { LONG_TTL, present, text, writtenEtag, type ContractContext } from './context.js';
+import { LONG_TTL, expectSameEntry, present, text, writtenEtag, type ContractContext } from './context.js';
 
 export function defineConditionTests(ctx: ContractContext): void {
-  /** Everything observable about a key, to prove a failed write changed nothing. */
-  async function snapshot(ns: string, key: string): Promise<{ entry: CacheEntry | undefined; ttlSet: boolean }> {
-    const entry = await ctx.port().get(ns, key);
-    const ttl = await ctx.port().ttl(ns, key);
-    return { entry, ttlSet: typeof ttl === 'number' };
-  }
-
   describe('conditional set', () => {
     it("'always' writes whether or not the key exists", async () => {
       const port = ctx.port();
@@ -27,10 +19,10 @@ export function defineConditionTests(ctx: ContractContext): void {
       const port = ctx.port();
       const ns = ctx.ns();
       expect(await port.set(ns, 'k', 'first', { condition: 'absent' })).toMatchObject({ written: true, created: true });
-      const before = await snapshot(ns, 'k');
+      const before = present(await port.get(ns, 'k'));
       expect(await port.set(ns, 'k', 'second', { condition: 'absent', ttl: null, tags: ['x'] })).toEqual({ written: false });
-      expect(await snapshot(ns, 'k')).toEqual(before);
-      expect(text(before.entry)).toBe('first');
+      expectSameEntry(await port.get(ns, 'k'), before);
+      expect(text(before)).toBe('first');
     });
 
     it("'present' writes only when a live entry exists", async () => {
@@ -51,12 +43,12 @@ export function defineConditionTests(ctx: ContractContext): void {
       const first = writtenEtag(await port.set(ns, 'k', 'v1', { ttl: LONG_TTL }));
       const second = writtenEtag(await port.set(ns, 'k', 'v2', { condition: { etag: first } }));
       expect(second).not.toBe(first);
-      const before = await snapshot(ns, 'k');
+      const before = present(await port.get(ns, 'k'));
       // The old ETag no longer matches.
       expect(await port.set(ns, 'k', 'v3', { condition: { etag: first }, ttl: null })).toEqual({ written: false });
       expect(await port.set(ns, 'k', 'v3', { condition: { etag: 'no-such-etag' } })).toEqual({ written: false });
-      expect(await snapshot(ns, 'k')).toEqual(before);
-      expect(text(before.entry)).toBe('v2');
+      expectSameEntry(await port.get(ns, 'k'), before);
+      expect(text(before)).toBe('v2');
       const third = await port.set(ns, 'k', 'v3', { condition: { etag: second } });
       expect(third).toMatchObject({ written: true, created: false });
       expect(text(await port.get(ns, 'k'))).toBe('v3');

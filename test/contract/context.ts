@@ -102,3 +102,20 @@ export function writtenEtag(result: { written: boolean; etag?: string }): string
   expect((result.etag as string).length).toBeGreaterThan(0);
   return result.etag as string;
 }
+
+/**
+ * Asserts `actual` is the same entry as `before`: identical value, content
+ * type, ETag and tags, and the same expiry. An adapter may derive expiresAt
+ * from the remaining ttl at read time (Redis PTTL), so it may drift by a few
+ * ms between reads; any real change of ttl moves it by far more than 1 s.
+ */
+export function expectSameEntry(actual: CacheEntry | undefined, before: CacheEntry, label = 'entry'): void {
+  const entry = present(actual);
+  expect({ ...entry, expiresAt: null }, label).toEqual({ ...before, expiresAt: null });
+  if (before.expiresAt === null) {
+    expect(entry.expiresAt, `${label}: expiresAt`).toBeNull();
+  } else {
+    expect(entry.expiresAt, `${label}: expiresAt`).not.toBeNull();
+    expect(Math.abs((entry.expiresAt as number) - before.expiresAt), `${label}: expiresAt drift`).toBeLessThan(1000);
+  }
+}

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
-import { LONG_TTL, present, text, writtenEtag, type ContractContext } from './context.js';
+import { LONG_TTL, expectSameEntry, present, text, writtenEtag, type ContractContext } from './context.js';
 
 export function defineEntryTests(ctx: ContractContext): void {
   describe('get / set', () => {
@@ -112,8 +112,8 @@ export function defineEntryTests(ctx: ContractContext): void {
       expect(results).toHaveLength(6);
       expect(results.map(text)).toEqual(['B', undefined, 'A', 'B', 'A', undefined]);
       const single = present(await port.get(ns, 'b'));
-      expect(results[0]).toEqual(single);
-      expect(results[3]).toEqual(single);
+      expectSameEntry(results[0], single);
+      expectSameEntry(results[3], single);
     });
 
     it('of no keys is an empty array', async () => {

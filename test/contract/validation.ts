@@ -8,7 +8,7 @@ import type { CachePort } from '../../src/core/port.js';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { BackendUnavailableError, LimitExceededError, ValidationError } from '../../src/core/errors.js';
 import { createUnreachablePort } from '../support/contract-unreachable.js';
-import { caught, expectThrown, expectValidationError, present, type ContractContext } from './context.js';
+import { caught, expectSameEntry, expectThrown, expectValidationError, present, type ContractContext } from './context.js';
 import { invalidCalls } from './invalid-calls.js';
 
 export function defineValidationTests(ctx: ContractContext): void {
@@ -28,7 +28,7 @@ export function defineValidationTests(ctx: ContractContext): void {
         else if (!error.invalidParams.some((p) => invalid.field.test(p.name))) wrong.push(`${invalid.title}: names ${JSON.stringify(error.invalidParams)}`);
       }
       expect(wrong).toEqual([]);
-      expect(await port.get(ns, 'k')).toEqual(before);
+      expectSameEntry(await port.get(ns, 'k'), before);
       expect(await port.getMany(ns, ['ok', 'a', 'b'])).toEqual([undefined, undefined, undefined]);
       expect((await port.describe(ns)).configured).toBe(false);
       expect((await port.stats(ns)).entries).toBe(1);
