@@ -199,6 +199,7 @@ export function createPgEntryStore(ctx: PgContext, configs: NamespaceConfigCache
   async function expire(ns: string, key: string, ttlMs: number | null): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
+    if (ttlMs === undefined) throw new ValidationError({ name: 'ttl', reason: 'is required (milliseconds, or null for no expiry)' });
     validateTtl(ttlMs);
     const table = await tableOf(ns);
     const rows = await ctx.run('expire', () => sql`
