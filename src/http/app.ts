@@ -33,9 +33,11 @@ import { HttpProblem, problemResponse, toProblem } from './problem.js';
 import { batchRoutes } from './routes/batch.js';
 import { counterRoutes } from './routes/counters.js';
 import { entryRoutes } from './routes/entries.js';
+import { lockRoutes } from './routes/locks.js';
 import { namespaceRoutes } from './routes/namespaces.js';
 import { operationsRoutes } from './routes/operations.js';
 import { presenceRoutes } from './routes/presence.js';
+import { rateLimitRoutes } from './routes/ratelimit.js';
 import { sessionRoutes } from './routes/sessions.js';
 
 export type { AppDeps, AppEnv } from './context.js';
@@ -59,7 +61,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', namespaceRoutes(deps));
   app.route('/v1', sessionRoutes(deps));
   app.route('/v1', presenceRoutes(deps));
-  // Still to mount when their modules land: rateLimitRoutes (ratelimit.ts), lockRoutes (locks.ts).
+  app.route('/v1', rateLimitRoutes(deps));
+  app.route('/v1', lockRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {
