@@ -1,0 +1,115 @@
+/**
+ * Cleanup bench (standalone): how fast TTL cleanup deletes expired rows, and
+ * what it does to foreground get latency. One run:
+ *   1. fill a fresh schema with N expired rows and 10,000 live "hot" keys;
+ *   2. foreground gets alone for a few seconds (baseline p50/p99);
+ *   3. the same gets while runTtlCleanup deletes all N rows.
+ * Prints a markdown table. N = 1,000,000 (BENCH_QUICK=1 → 100,000).
+ *
+ *   npx tsx bench/cleanup.ts      (DATABASE_URL, default the local test database)
+ */
+import { performance } from 'node:perf_hooks';
+import postgres from 'postgres';
+import { runMigrations } from '../src/adapters/postgres/migrate.js';
+import { createPgClient } from '../src/adapters/postgres/connection.js';
+import { createPostgresPort, type PostgresPort } from '../src/adapters/postgres/index.js';
+import { DEFAULT_ADAPTER_OPTIONS } from '../src/core/defaults.js';
+import { runTtlCleanup } from '../jobs/ttl-cleanup.js';
+
+const URL = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
+const QUICK = process.env.BENCH_QUICK === '1';
+const EXPIRED_ROWS = QUICK ? 100_000 : 1_000_000;
+const HOT_KEYS = 10_000;
+const INSERT_CHUNK = 100_000;
+const BASELINE_MS = QUICK ? 3000 : 5000;
+const FOREGROUND_LOOPS = 4;
+
+interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** Runs FOREGROUND_LOOPS closed loops of gets on hot keys until `until` resolves. */
+async function foregroundGets(port: PostgresPort, until: Promise<unknown>): Promise<LatencySummary> {
+  let done = false;
+  void until.finally(() => (done = true));
+  const samples: number[] = [];
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: FOREGROUND_LOOPS }, async (_, loop) => {
+      for (let i = loop; !done; i += FOREGROUND_LOOPS) {
+        const started = performance.now();
+        try {
+          await port.get('bench', `hot-${(i * 7919) % HOT_KEYS}`);
+          samples.push(performance.now() - started);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  samples.sort((a, b) => a - b);
+  return { count: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), errors };
+}
+
+const ms = (n: number): string => (Number.isNaN(n) ? '–' : `${n.toFixed(2)} ms`);
+
+async function main(): Promise<void> {
+  const schema = `bench_cleanup_${Date.now().toString(36)}`;
+  await runMigrations(URL, schema);
+  const sql = createPgClient({ url: URL, schema, max: 2, timeoutMs: 120_000, applicationName: 'cacheport-bench-cleanup' });
+  const port = createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, url: URL, schema, poolMax: FOREGROUND_LOOPS + 1 });
+  try {
+    const fillStarted = performance.now();
+    for (let from = 1; from <= EXPIRED_ROWS; from += INSERT_CHUNK) {
+      const to = Math.min(EXPIRED_ROWS, from + INSERT_CHUNK - 1);
+      await sql`
+        INSERT INTO entries (ns, key, value, content_type, etag, size, expires_at)
+        SELECT 'bench', 'old-' || g, '\\x00'::bytea, 'application/octet-stream', 'e', 1, now() - interval '1 second'
+        FROM generate_series(${from}::int, ${to}::int) g
+      `;
+    }
+    await sql`
+      INSERT INTO entries (ns, key, value, content_type, etag, size, expires_at)
+      SELECT 'bench', 'hot-' || g, '\\x00'::bytea, 'application/octet-stream', 'e', 1, now() + interval '1 hour'
+      FROM generate_series(0, ${HOT_KEYS - 1}::int) g
+    `;
+    await sql`ANALYZE entries`;
+    console.error(`filled ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s`);
+
+    const baseline = await foregroundGets(port, new Promise((resolve) => setTimeout(resolve, BASELINE_MS)));
+    const baselineSeconds = BASELINE_MS / 1000;
+
+    const cleanup = runTtlCleanup(sql, { timeBudgetMs: 600_000 });
+    const during = await foregroundGets(port, cleanup);
+    const result = await cleanup;
+    const cleanupSeconds = result.durationMs / 1000;
+
+    console.log(`\n### TTL cleanup: ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows, batches of 5,000, ${FOREGROUND_LOOPS} foreground get loops\n`);
+    console.log('| phase | duration | rows deleted | rows/s | gets | get p50 | get p99 | get errors |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log(`| gets alone | ${baselineSeconds.toFixed(1)} s | – | – | ${baseline.count} | ${ms(baseline.p50)} | ${ms(baseline.p99)} | ${baseline.errors} |`);
+    console.log(
+      `| gets during cleanup | ${cleanupSeconds.toFixed(1)} s | ${result.deleted.entries.toLocaleString('en-US')} | ${Math.round(result.deleted.entries / cleanupSeconds).toLocaleString('en-US')} | ${during.count} | ${ms(during.p50)} | ${ms(during.p99)} | ${during.errors} |`,
+    );
+    if (!result.complete) console.log('\n(cleanup hit its time budget before finishing)');
+  } finally {
+    await port.close();
+    await sql.end({ timeout: 5 });
+    const admin = postgres(URL, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
