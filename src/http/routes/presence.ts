@@ -11,18 +11,19 @@ import { DEFAULT_PRESENCE_LIMIT, MAX_PRESENCE_LIMIT } from '../../core/validatio
 import { isJsonContentType } from '../body.js';
 import { createRouter, parseDurationField, requireScope, type AppDeps } from '../context.js';
 import { HttpProblem } from '../problem.js';
+import { DurationSchema, ProblemSchema, problemResponses } from './openapi-shared.js';
 
 export const DEFAULT_PRESENCE_TTL = '60s';
 
 const NAME_DOC = '^[A-Za-z0-9_.:-]{1,200}$';
-const Problem = { 'application/problem+json': { schema: z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string() }) } };
+const Problem = { 'application/problem+json': { schema: ProblemSchema } };
 
 const ChannelParam = z.string().openapi({ param: { name: 'channel', in: 'path' }, description: `Channel name, ${NAME_DOC}` });
 const MemberParam = z.string().openapi({ param: { name: 'member', in: 'path' }, description: `Member name, ${NAME_DOC}` });
 
 const HeartbeatBody = z
   .object({
-    ttl: z.union([z.string(), z.number()]).optional().openapi({ description: 'How long this heartbeat keeps the member present (default 60s)', example: '60s' }),
+    ttl: DurationSchema.optional().openapi({ description: 'How long this heartbeat keeps the member present (default 60s)', example: '60s' }),
     data: z
       .record(z.string(), z.unknown())
       .nullable()
@@ -69,6 +70,7 @@ export function presenceRoutes(deps: AppDeps) {
         body: { required: false, content: { 'application/json': { schema: HeartbeatBody } } },
       },
       responses: {
+        ...problemResponses(401, 403, 503),
         204: { description: 'Present until now + ttl' },
         400: { description: 'Invalid channel, member, ttl or data', content: Problem },
         413: { description: 'data over 4 KiB serialized', content: Problem },
@@ -97,7 +99,7 @@ export function presenceRoutes(deps: AppDeps) {
       tags: ['presence'],
       summary: 'Leave; 204 whether or not the member was present',
       request: { params: z.object({ channel: ChannelParam, member: MemberParam }) },
-      responses: { 204: { description: 'Gone' }, 400: { description: 'Invalid channel or member', content: Problem } },
+      responses: { 204: { description: 'Gone' }, ...problemResponses(401, 403, 503), 400: { description: 'Invalid channel or member', content: Problem } },
     }),
     async (c) => {
       requireScope(c, 'write');
@@ -115,6 +117,7 @@ export function presenceRoutes(deps: AppDeps) {
       summary: 'Live members and their total (an unknown channel is count 0)',
       request: { params: z.object({ channel: ChannelParam }), query: LimitQuery },
       responses: {
+        ...problemResponses(401, 403, 503),
         200: { description: 'Live members', content: { 'application/json': { schema: ListSchema } } },
         400: { description: 'Invalid channel or limit', content: Problem },
       },

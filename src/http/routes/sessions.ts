@@ -11,13 +11,13 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { JsonObject } from '../../core/port.js';
 import { createRouter, parseDurationField, requireScope, type AppDeps } from '../context.js';
 import { HttpProblem } from '../problem.js';
+import { DurationSchema, ProblemSchema, problemResponses } from './openapi-shared.js';
 
 export const DEFAULT_SESSION_TTL = '30m';
 export const DEFAULT_SESSION_MAX_AGE = '7d';
 
-const Duration = z.union([z.string(), z.number()]);
 const JsonObjectSchema = z.record(z.string(), z.unknown()).openapi({ type: 'object', description: 'Any JSON object' });
-const Problem = { 'application/problem+json': { schema: z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string() }) } };
+const Problem = { 'application/problem+json': { schema: ProblemSchema } };
 const NO_STORE = { 'cache-control': 'no-store' };
 
 const SessionId = z.object({
@@ -28,8 +28,8 @@ const CreateBody = z
   .object({
     subject: z.string().openapi({ description: 'Who the session belongs to (1–256 characters, no NUL), e.g. a user id' }),
     data: JsonObjectSchema.optional().openapi({ description: 'Application data, a JSON object of at most 64 KiB serialized (default {})' }),
-    ttl: Duration.optional().openapi({ description: 'Sliding expiry: each GET extends the session by this much (default 30m)', example: '30m' }),
-    maxAge: Duration.optional().openapi({
+    ttl: DurationSchema.optional().openapi({ description: 'Sliding expiry: each GET extends the session by this much (default 30m)', example: '30m' }),
+    maxAge: DurationSchema.optional().openapi({
       description: 'Absolute lifetime from creation; sliding never extends past it (default 7d). Must not be below ttl.',
       example: '7d',
     }),
@@ -71,6 +71,7 @@ export function sessionRoutes(deps: AppDeps) {
       summary: 'Create a session (on login)',
       request: { body: { required: true, content: { 'application/json': { schema: CreateBody } } } },
       responses: {
+        ...problemResponses(401, 403, 503),
         201: { description: 'Created', content: { 'application/json': { schema: CreatedSchema } } },
         400: { description: 'Invalid subject, data, ttl or maxAge (maxAge below ttl)', content: Problem },
         413: { description: 'data over 64 KiB serialized', content: Problem },
@@ -94,6 +95,7 @@ export function sessionRoutes(deps: AppDeps) {
       summary: 'Read a session and slide its expiry (never past maxAge); needs the write scope',
       request: { params: SessionId },
       responses: {
+        ...problemResponses(401, 403, 503),
         200: { description: 'The live session, with its new expiry', content: { 'application/json': { schema: SessionSchema } } },
         404: { description: 'Unknown, revoked or expired', content: Problem },
       },
@@ -118,6 +120,7 @@ export function sessionRoutes(deps: AppDeps) {
         body: { required: true, content: { 'application/json': { schema: z.object({ data: JsonObjectSchema }).openapi('UpdateSession') } } },
       },
       responses: {
+        ...problemResponses(401, 403, 503),
         200: { description: 'Replaced; echoes the new data', content: { 'application/json': { schema: z.object({ data: JsonObjectSchema }) } } },
         404: { description: 'Unknown, revoked or expired', content: Problem },
         413: { description: 'data over 64 KiB serialized', content: Problem },
@@ -139,7 +142,7 @@ export function sessionRoutes(deps: AppDeps) {
       tags: ['sessions'],
       summary: 'Revoke one session (logout); 204 whether or not it existed',
       request: { params: SessionId },
-      responses: { 204: { description: 'Revoked (or was not there)' } },
+      responses: { 204: { description: 'Revoked (or was not there)' }, ...problemResponses(401, 403, 503) },
     }),
     async (c) => {
       requireScope(c, 'write');
@@ -156,6 +159,7 @@ export function sessionRoutes(deps: AppDeps) {
       summary: 'Revoke every session of a subject (log out everywhere)',
       request: { query: z.object({ subject: z.string().openapi({ description: 'The subject whose sessions to revoke' }) }) },
       responses: {
+        ...problemResponses(401, 403, 503),
         200: {
           description: 'How many live sessions were revoked (0 for an unknown subject)',
           content: { 'application/json': { schema: z.object({ revoked: z.number().int() }).openapi('RevokedSessions') } },
