@@ -1,14 +1,15 @@
 /**
  * CACHE_BACKEND=redis: Redis expires entries natively (PX) and its own
  * maxmemory policy evicts under memory pressure, so the only job left is
- * per-namespace maxEntries, which the Redis adapter enforces on request.
+ * per-namespace maxEntries (and maxBytes), which the Redis adapter enforces
+ * on request (approximate LRU by sampling, as Redis itself does).
  */
 import type { CachePort } from '../src/core/port.js';
 import { rowsEvicted } from './metrics.js';
 
 /** What the Redis adapter exposes beyond CachePort for this job. */
 export interface MaxEntriesEnforcer {
-  /** Evicts least recently used entries of `ns` down to its maxEntries; returns how many. */
+  /** Evicts least recently used entries of `ns` down to its maxEntries (and maxBytes); returns how many. */
   enforceMaxEntries(ns: string): Promise<number>;
 }
 
@@ -25,7 +26,7 @@ export async function runRedisMaxEntries(port: RedisEvictionPort, signal?: Abort
   const evicted: Record<string, number> = {};
   for (const info of await port.list()) {
     if (signal?.aborted === true) break;
-    if (info.config.eviction !== 'lru' || info.config.maxEntries === null) continue;
+    if (info.config.eviction !== 'lru' || (info.config.maxEntries === null && info.config.maxBytes === null)) continue;
     const count = await port.enforceMaxEntries(info.name);
     if (count > 0) {
       evicted[info.name] = count;
