@@ -185,6 +185,8 @@ for _, member in ipairs(members) do
         break
       end
     end
+  else
+    redis.call('ZREM', KEYS[2], member) -- the entry is gone: its index member is stale too
   end
 end
 if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
