@@ -31,8 +31,8 @@ describe('TTL cleanup of sessions and presence on postgres', () => {
 
     const result = await runTtlCleanup(sql);
     expect(result.deleted).toMatchObject({ sessions: 1, presence: 1 });
-    const [{ n }] = await sql<{ n: bigint }[]>`SELECT count(*) AS n FROM sessions`;
-    expect(n).toBe(1n);
+    const rows = await sql<{ n: bigint }[]>`SELECT count(*) AS n FROM sessions`;
+    expect(rows[0]?.n).toBe(1n);
     expect(await rawPresenceRows(backend.scope, 'chan')).toBe(1);
     expect((await port.getSession(live.id))?.subject).toBe('new');
     expect((await port.members('chan')).members.map((m) => m.member)).toEqual(['here']);
