@@ -20,9 +20,9 @@ export function defineExpiryTests(ctx: ContractContext): void {
     it('an entry is readable before its ttl and never returned after it', async () => {
       const port = ctx.port();
       const ns = ctx.ns();
-      await port.set(ns, 'k', 'v', { ttl: 1500 });
+      await port.set(ns, 'k', 'v', { ttl: 2000 });
       expect(text(await port.get(ns, 'k'))).toBe('v');
-      await sleep(2500);
+      await sleep(3000);
       expect(await port.get(ns, 'k')).toBeUndefined();
       expect(await port.getMany(ns, ['k', 'k'])).toEqual([undefined, undefined]);
     });
