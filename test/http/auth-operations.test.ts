@@ -10,7 +10,7 @@ import { createRedisPort } from '../../src/adapters/redis/index.js';
 import { createLogger } from '../../src/logger.js';
 import { BACKENDS } from '../support/backends.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { expectProblem, jsonInit } from './helpers.js';
+import { expectProblem, jsonInit, namespaceJson } from './helpers.js';
 
 const TOKENS = [
   { token: 'admin-token-0001', scopes: ['read', 'write', 'admin'], namespaces: ['*'] },
@@ -53,7 +53,7 @@ describe.each(BACKENDS)('HTTP auth and operations on $name', (factory) => {
     await expectProblem(await s.fetch('/v1/namespaces/app1/entries', { method: 'DELETE', headers: writer }), 403);
     await expectProblem(await s.fetch('/v1/namespaces/app1', { method: 'DELETE', headers: writer }), 403);
     expect(await (await s.fetch('/v1/cache/app1/k', { headers: admin })).text()).toBe('v');
-    expect((await (await s.fetch('/v1/namespaces/app1', { headers: admin })).json()).config.defaultTtl).toBe('1h');
+    expect((await namespaceJson(s.fetch('/v1/namespaces/app1', { headers: admin }))).config.defaultTtl).toBe('1h');
   });
 
   it('namespace patterns confine entries, counters, batch and namespace lists', async () => {

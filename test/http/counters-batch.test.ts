@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../support/backends.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { expectProblem, jsonInit } from './helpers.js';
+import { expectProblem, jsonInit, namespaceJson } from './helpers.js';
 
 describe.each(BACKENDS)('HTTP counters and batch on $name', (factory) => {
   let s: TestServer;
@@ -108,7 +108,7 @@ describe.each(BACKENDS)('HTTP counters and batch on $name', (factory) => {
     expect(results).toHaveLength(1000);
     expect(results.every((r) => r.status === 201)).toBe(true);
     await expectProblem(await batch(ops(1001, 'b3')), 413);
-    expect((await (await s.fetch('/v1/namespaces/b3')).json()).stats.entries).toBe(0);
+    expect((await namespaceJson(s.fetch('/v1/namespaces/b3'))).stats.entries).toBe(0);
   });
 
   it('a body that is not a batch fails whole: malformed JSON 400, no ops 400, wrong type 415', async () => {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../support/backends.js';
 import { rawRequest, startTestServer, type TestServer } from '../support/server.js';
-import { expectProblem, jsonInit, sleep } from './helpers.js';
+import { expectProblem, jsonInit, namespaceJson, sleep } from './helpers.js';
 
 describe.each(BACKENDS)('HTTP entries on $name', (factory) => {
   let s: TestServer;
@@ -135,7 +135,7 @@ describe.each(BACKENDS)('HTTP entries on $name', (factory) => {
       const body = JSON.parse(res.body) as { 'invalid-params': { name: string }[] };
       expect(['key', 'namespace']).toContain(body['invalid-params'][0]?.name);
     }
-    const stats = await (await s.fetch('/v1/namespaces/e5')).json();
+    const stats = await namespaceJson(s.fetch('/v1/namespaces/e5'));
     expect(stats.stats.entries).toBe(0);
     const exactly = await put(`e5/${'k'.repeat(1024)}`, 'x');
     expect(exactly.status).toBe(201);

@@ -23,3 +23,14 @@ export async function expectProblem(res: Response, status: number): Promise<{ ty
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+export interface NamespaceJson {
+  name: string;
+  config: { defaultTtl: string | null; maxEntries: number | null; maxBytes: number | null; eviction: string; durable: boolean };
+  stats: { entries: number; bytes: number; hits: number; misses: number; expiredPending: number };
+}
+
+/** GET /v1/namespaces/{ns} as typed JSON. */
+export async function namespaceJson(res: Response | Promise<Response>): Promise<NamespaceJson> {
+  return (await (await res).json()) as NamespaceJson;
+}

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../support/backends.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { expectProblem, jsonInit } from './helpers.js';
+import { expectProblem, jsonInit, namespaceJson } from './helpers.js';
 
 describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
   let s: TestServer;
@@ -15,7 +15,7 @@ describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
 
   const put = (ns: string, key: string, value = 'v', headers: Record<string, string> = {}) =>
     s.fetch(`/v1/cache/${ns}/${key}`, { method: 'PUT', body: value, headers });
-  const describeNs = async (ns: string) => (await s.fetch(`/v1/namespaces/${ns}`)).json();
+  const describeNs = (ns: string) => namespaceJson(s.fetch(`/v1/namespaces/${ns}`));
 
   it('an unused namespace answers 200 with defaults and zero stats', async () => {
     expect(await describeNs('n-unused')).toMatchObject({
@@ -28,7 +28,7 @@ describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
   it('PUT configures (201, then 200), reads durations back as strings, and the default ttl applies', async () => {
     const first = await s.fetch('/v1/namespaces/n1', jsonInit('PUT', { defaultTtl: 90, maxEntries: 100 }));
     expect(first.status).toBe(201);
-    expect((await first.json()).config).toEqual({ defaultTtl: '90s', maxEntries: 100, maxBytes: null, eviction: 'lru', durable: false });
+    expect((await namespaceJson(first)).config).toEqual({ defaultTtl: '90s', maxEntries: 100, maxBytes: null, eviction: 'lru', durable: false });
     const second = await s.fetch('/v1/namespaces/n1', jsonInit('PUT', { defaultTtl: '2h', eviction: 'none' }));
     expect(second.status).toBe(200);
     expect((await describeNs('n1')).config).toEqual({ defaultTtl: '2h', maxEntries: null, maxBytes: null, eviction: 'none', durable: false });
