@@ -7,3 +7,4 @@ export { prefixUpperBound } from './keys.js';
 export { newEtag } from './etag.js';
 export { withTimeout } from './timeout.js';
 export { NamespaceConfigCache } from './namespace-config-cache.js';
+export { withLock, LeaseLostError } from './with-lock.js';
