@@ -87,7 +87,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const expected = typeof w.condition === 'string' ? '' : w.condition.etag;
     const reply = (await setEntry.run(redis, [ctx.key(ns, w.key), k.keysIndex, k.tagNames], [
       w.key, w.value, w.contentType, w.etag, JSON.stringify(w.tags), w.ttl ?? '',
-      mode, expected, Date.now(), k.tagPrefix, ...w.tags,
+      mode, expected, Date.now(), k.tagPrefix, k.entryPrefix, ...w.tags,
     ])) as [number, number, number];
     if (reply[0] !== 1) return { written: false };
     await register(ns, reply[2]);

@@ -64,8 +64,11 @@ return out
 /**
  * KEYS: entry, keys index, tag-names set.
  * ARGV: member, value, contentType, etag, tagsJson, ttl ('' = none), condition
- *       (always|absent|present|etag), expected etag, now, tag prefix, tags...
+ *       (always|absent|present|etag), expected etag, now, tag prefix, entry prefix, tags...
  * Returns {written (0/1), created (0/1), firstKey (0/1)}.
+ * Each write also samples two index members and removes them if their entry
+ * is gone (Redis's own active-expiry idea), so stale members of expired
+ * entries do not pile up in namespaces that are never pruned.
  */
 export const setEntry = new LuaScript('cp_set', 3, `${DELETE_ENTRY}${NOW_MS}
 local entry, keys_index, tag_names = KEYS[1], KEYS[2], KEYS[3]
@@ -85,9 +88,12 @@ if ARGV[6] ~= '' then
   redis.call('PEXPIREAT', entry, at)
 end
 redis.call('ZADD', keys_index, 0, member)
-for i = 11, #ARGV do
+for i = 12, #ARGV do
   redis.call('SADD', tag_prefix .. ARGV[i], member)
   redis.call('SADD', tag_names, ARGV[i])
+end
+for _, sampled in ipairs(redis.call('ZRANDMEMBER', keys_index, 2)) do
+  if redis.call('EXISTS', ARGV[11] .. sampled) == 0 then redis.call('ZREM', keys_index, sampled) end
 end
 return {1, exists and 0 or 1, first}
 `);
