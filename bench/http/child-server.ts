@@ -1,0 +1,55 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface ChildServer {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  stop(): Promise<void>;
+}
+
+const ENTRY = fileURLToPath(new URL('./server-process.ts', import.meta.url));
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 8_000;
+
+/** Forks server-process.ts (under tsx) and waits for it to report its URL. */
+export function startChildServer(kind: 'bare-hono' | 'app', env: Record<string, string>): Promise<ChildServer> {
+  const child = fork(ENTRY, [kind], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000);
+  });
+
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`${kind} server did not start within ${START_TIMEOUT_MS} ms: ${stderr.trim()}`));
+    }, START_TIMEOUT_MS);
+    child.once('message', (message: unknown) => {
+      clearTimeout(timer);
+      const url = typeof message === 'object' && message !== null && 'url' in message ? String((message as { url: unknown }).url) : undefined;
+      if (url === undefined) {
+        void stop();
+        reject(new Error(`${kind} server sent no URL`));
+        return;
+      }
+      resolve({ url, stop });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${kind} server exited (${code ?? 'signal'}): ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`));
+    });
+  });
+}

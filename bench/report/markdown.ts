@@ -1,0 +1,131 @@
+/** Renders a run's results as the markdown of bench/results/latest.md. */
+import { ratio, type CaseOutcome } from '../lib/measurement.js';
+import { PORT_OP_LABELS } from '../lib/port-ops.js';
+import { HTTP_TARGETS, type HttpTarget } from '../sections/http.js';
+import type { PortRow } from '../sections/port-cases.js';
+import type { BenchResults } from './results.js';
+import { checkTargets } from './targets.js';
+
+const HTTP_LABELS: Record<HttpTarget, string> = {
+  'bare-hono': 'baseline C: bare Hono route, constant 1 KiB',
+  postgres: 'cacheport server, Postgres backend',
+  redis: 'cacheport server, Redis backend',
+  webdis: 'webdis `/GET/<key>.txt` (reference)',
+};
+
+function ops(o: CaseOutcome): string {
+  return o.status === 'ok' ? Math.round(o.best.opsPerSec).toLocaleString('en-US') : o.status;
+}
+
+function ms(o: CaseOutcome, which: 'p50' | 'p99'): string {
+  if (o.status !== 'ok') return '';
+  const v = o.best[which];
+  return v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+function times(r: number | undefined): string {
+  return r === undefined ? 'n/a' : `${r.toFixed(2)}×`;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+function portTable(rows: PortRow[]): string[] {
+  return table(
+    ['op', 'c', 'adapter ops/s', 'p50 ms', 'p99 ms', 'baseline op', 'baseline ops/s', 'p50 ms', 'p99 ms', 'ratio'],
+    rows.map((r) => [
+      PORT_OP_LABELS[r.op], String(r.concurrency),
+      ops(r.adapter), ms(r.adapter, 'p50'), ms(r.adapter, 'p99'),
+      r.baselineLabel, ops(r.baseline), ms(r.baseline, 'p50'), ms(r.baseline, 'p99'),
+      times(ratio(r.adapter, r.baseline)),
+    ]),
+  );
+}
+
+/** Why cells say n/a or skipped, one line per distinct reason. */
+function reasons(results: BenchResults): string[] {
+  const byReason = new Map<string, string[]>();
+  const add = (name: string, o: CaseOutcome): void => {
+    if (o.status === 'ok') return;
+    const list = byReason.get(o.reason) ?? [];
+    list.push(name);
+    byReason.set(o.reason, list);
+  };
+  for (const r of [...results.postgres.rows, ...results.redis.rows]) {
+    add(`${r.backend} ${r.op} c=${r.concurrency}`, r.adapter);
+    add(`${r.backend} baseline ${r.baselineLabel} c=${r.concurrency}`, r.baseline);
+  }
+  for (const r of results.postgres.sweep) add(`pool ${r.poolMax}`, r.adapter);
+  for (const r of results.http.rows) add(`http ${r.target} c=${r.connections}`, r.outcome);
+  return [...byReason].map(([reason, names]) => `- ${reason} — ${[...new Set(names)].join(', ')}`);
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const { meta, settings } = results;
+  const top = Math.max(...settings.concurrencies);
+  const lines: string[] = [
+    '# cacheport benchmark results',
+    '',
+    `${meta.mode === 'quick' ? 'Quick smoke run (`BENCH_QUICK=1`)' : 'Full run'}, ${meta.startedAt}, ${meta.elapsedSeconds} s; Node ${meta.node}, ${meta.cpus} CPUs, ` +
+      `1-min load average ${meta.loadAverage.start.toFixed(2)} at start, ${meta.loadAverage.end.toFixed(2)} at end.`,
+    '',
+    `Workload: ${settings.keyCount.toLocaleString('en-US')} pre-populated keys, ${settings.valueBytes} B values, uniform random key per call; ` +
+      `closed loop (c workers each awaiting its call), ${settings.warmupMs} ms warm-up + ${settings.durationMs} ms measured per run; ` +
+      `HTTP: autocannon, ${settings.httpWarmupMs} ms warm-up + ${settings.httpDurationMs} ms. ${meta.selection}`,
+    '',
+    '**Ratio** = subject ops/s ÷ baseline ops/s from the same run (higher is better). Absolute numbers depend on the machine and on whatever else it is running; compare ratios.',
+    '',
+    '## Targets',
+    '',
+    ...table(['target', 'measured', 'status'], checkTargets(results).map((t) => [
+      t.later ? `${t.target} — later` : t.target,
+      times(t.measured),
+      t.status === 'met' ? 'met' : t.status === 'not met' ? '**not met**' : 'n/a',
+    ])),
+    '',
+    `## Postgres adapter vs baseline A (raw postgres.js, UNLOGGED table of the same shape, pool ${settings.poolMax})`,
+    '',
+    ...portTable(results.postgres.rows),
+    '',
+    'Rate-limit and lock have no raw equivalent: their ratio is against one single-row upsert, i.e. how many write round trips they cost.',
+    '',
+    '## Redis adapter vs baseline B (raw ioredis)',
+    '',
+    ...portTable(results.redis.rows),
+    '',
+    `## Postgres pool size sweep (get, c=${top}; adapter and baseline A at the same pool size)`,
+    '',
+    ...table(['poolMax', 'adapter ops/s', 'p50 ms', 'p99 ms', 'baseline A ops/s', 'p50 ms', 'p99 ms', 'ratio'], results.postgres.sweep.map((r) => [
+      String(r.poolMax), ops(r.adapter), ms(r.adapter, 'p50'), ms(r.adapter, 'p99'), ops(r.baseline), ms(r.baseline, 'p50'), ms(r.baseline, 'p99'), times(ratio(r.adapter, r.baseline)),
+    ])),
+    '',
+    '## HTTP GET of a cached 1 KiB entry (autocannon, keep-alive connections)',
+    '',
+  ];
+
+  const httpRows: string[][] = [];
+  for (const connections of settings.httpConnections) {
+    const base = results.http.rows.find((r) => r.target === 'bare-hono' && r.connections === connections)?.outcome;
+    for (const target of HTTP_TARGETS) {
+      const row = results.http.rows.find((r) => r.target === target && r.connections === connections);
+      if (row === undefined) continue;
+      httpRows.push([HTTP_LABELS[target], String(connections), ops(row.outcome), ms(row.outcome, 'p50'), ms(row.outcome, 'p99'), target === 'bare-hono' ? '1.00×' : times(ratio(row.outcome, base))]);
+    }
+  }
+  lines.push(...table(['server', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'ratio vs C'], httpRows), '');
+
+  lines.push('## Cleanup worker (bench/cleanup.ts)', '');
+  const cleanup = results.cleanup;
+  if (cleanup.status !== 'ok') {
+    lines.push(`${cleanup.status}: ${cleanup.reason}`, '');
+  } else {
+    lines.push(`Standalone script, run ${cleanup.runs.length}× as a child process; every run's own output follows (no selection).${cleanup.note === undefined ? '' : ` Note: ${cleanup.note}.`}`, '');
+    cleanup.runs.forEach((run, i) => lines.push(`**Run ${i + 1}** (${run.seconds} s)`, '', run.output.replace(/^#+ (.*)$/gm, '_$1_').trim(), ''));
+  }
+
+  const why = reasons(results);
+  const notes = results.notes.map((n) => `- ${n}`);
+  if (why.length > 0 || notes.length > 0) lines.push('## Notes', '', ...notes, ...why, '');
+  return lines.join('\n');
+}

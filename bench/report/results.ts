@@ -1,0 +1,26 @@
+import type { CleanupOutcome } from '../sections/cleanup-case.js';
+import type { HttpRow } from '../sections/http.js';
+import type { PortRow } from '../sections/port-cases.js';
+import type { SweepRow } from '../sections/postgres.js';
+import type { BenchSettings } from '../lib/settings.js';
+
+/** Everything one run measured; latest.json is this object. */
+export interface BenchResults {
+  meta: {
+    startedAt: string;
+    finishedAt: string;
+    elapsedSeconds: number;
+    mode: 'quick' | 'full';
+    node: string;
+    cpus: number;
+    /** 1-minute load average when the run started and ended: how busy the shared machine was. */
+    loadAverage: { start: number; end: number };
+    selection: string;
+  };
+  settings: BenchSettings;
+  postgres: { rows: PortRow[]; sweep: SweepRow[] };
+  redis: { rows: PortRow[] };
+  http: { rows: HttpRow[] };
+  cleanup: CleanupOutcome;
+  notes: string[];
+}

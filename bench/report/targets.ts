@@ -1,0 +1,58 @@
+/**
+ * The performance targets from the issue, checked against this run's ratios.
+ * `later` targets depend on request coalescing, which is not built yet.
+ */
+import { ratio, type CaseOutcome } from '../lib/measurement.js';
+import type { PortOpName } from '../lib/port-ops.js';
+import type { HttpTarget } from '../sections/http.js';
+import type { BackendName } from '../sections/port-cases.js';
+import type { BenchResults } from './results.js';
+
+export interface TargetCheck {
+  target: string;
+  threshold: number;
+  measured: number | undefined;
+  status: 'met' | 'not met' | 'n/a';
+  later: boolean;
+}
+
+function portRow(results: BenchResults, backend: BackendName, op: PortOpName, concurrency: number) {
+  const rows = backend === 'postgres' ? results.postgres.rows : results.redis.rows;
+  return rows.find((r) => r.op === op && r.concurrency === concurrency);
+}
+
+function httpOutcome(results: BenchResults, target: HttpTarget, connections: number): CaseOutcome | undefined {
+  return results.http.rows.find((r) => r.target === target && r.connections === connections)?.outcome;
+}
+
+function check(target: string, threshold: number, measured: number | undefined, later = false): TargetCheck {
+  const status = measured === undefined ? 'n/a' : measured >= threshold ? 'met' : 'not met';
+  return { target, threshold, measured, status, later };
+}
+
+export function checkTargets(results: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const concurrencies = results.settings.concurrencies;
+  const top = Math.max(...concurrencies);
+
+  for (const [backend, name, base] of [['postgres', 'Postgres', 'A'], ['redis', 'Redis', 'B']] as const) {
+    for (const op of ['get', 'set'] as const) {
+      for (const c of concurrencies) {
+        const row = portRow(results, backend, op, c);
+        checks.push(check(`${name} adapter ${op} ≥ 0.9× ${base} (c=${c})`, 0.9, row && ratio(row.adapter, row.baseline)));
+      }
+    }
+  }
+
+  const pgGet = portRow(results, 'postgres', 'get', top);
+  const redisRawGet = portRow(results, 'redis', 'get', top);
+  checks.push(check(`Postgres adapter get ≥ 2× A (c=${top}, with coalescing)`, 2, pgGet && ratio(pgGet.adapter, pgGet.baseline), true));
+  checks.push(check(`Postgres adapter get ≥ 0.35× B (c=${top}, with coalescing)`, 0.35, pgGet && redisRawGet && ratio(pgGet.adapter, redisRawGet.baseline), true));
+
+  for (const [backend, name, threshold] of [['postgres', 'Postgres', 0.5], ['redis', 'Redis', 0.7]] as const) {
+    for (const c of results.settings.httpConnections) {
+      checks.push(check(`HTTP GET ${name} ≥ ${threshold}× C (${c} conn.)`, threshold, ratio(httpOutcome(results, backend, c), httpOutcome(results, 'bare-hono', c))));
+    }
+  }
+  return checks;
+}

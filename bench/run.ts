@@ -1,0 +1,124 @@
+/**
+ * `npm run bench`: every case, each against a baseline measured in the same
+ * run, reported as ratios in bench/results/latest.{md,json}.
+ * BENCH_QUICK=1 → ~1 minute smoke run; otherwise < 10 minutes.
+ *
+ * Everything runs against 127.0.0.1, stops by itself (fixed durations plus an
+ * overall budget), and removes what it created: the bench schema and every
+ * key of the bench Redis prefix, also when interrupted (Ctrl-C).
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createBudget } from './lib/budget.js';
+import type { InterleaveContext } from './lib/interleave.js';
+import { errorMessage } from './lib/measurement.js';
+import { loadBenchSettings } from './lib/settings.js';
+import { createWorkload } from './lib/workload.js';
+import { renderMarkdown } from './report/markdown.js';
+import type { BenchResults } from './report/results.js';
+import { runCleanupCase, type CleanupOutcome } from './sections/cleanup-case.js';
+import { runHttpSection, type HttpResults } from './sections/http.js';
+import { dropPostgresSchema, preparePostgres, runPostgresSection, type PostgresResults } from './sections/postgres.js';
+import { deleteBenchKeys, runRedisSection, type RedisResults } from './sections/redis.js';
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/** A section that throws is reported, and the run goes on with the next one. */
+async function section<T>(name: string, failures: string[], fallback: T, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    const message = `${name} section failed: ${errorMessage(error)}`;
+    log(message);
+    failures.push(message);
+    return fallback;
+  }
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.tmp`, text);
+  await rename(`${path}.tmp`, path);
+}
+
+async function removeLeftovers(settings: ReturnType<typeof loadBenchSettings>, failures: string[]): Promise<void> {
+  await dropPostgresSchema(settings).catch((error: unknown) => failures.push(`dropping schema ${settings.schema}: ${errorMessage(error)}`));
+  await deleteBenchKeys(settings).catch((error: unknown) => failures.push(`deleting Redis keys ${settings.redisPrefix}:*: ${errorMessage(error)}`));
+}
+
+async function main(): Promise<number> {
+  const settings = loadBenchSettings();
+  const budget = createBudget(settings.budgetMs);
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    log('interrupted: finishing the current measurement, then cleaning up (Ctrl-C again to quit at once)');
+    budget.abort('interrupted');
+  });
+
+  const startedAt = new Date();
+  const loadStart = loadavg()[0] ?? 0;
+  const ctx: InterleaveContext = { reps: settings.reps, budget, log };
+  const w = createWorkload(settings.keyCount, settings.valueBytes);
+  const failures: string[] = [];
+  log(`cacheport bench (${settings.quick ? 'quick' : 'full'}): ${settings.reps} runs per case, budget ${Math.round(settings.budgetMs / 1000)} s`);
+
+  let pg: PostgresResults = { rows: [], sweep: [], notes: [] };
+  let redis: RedisResults = { rows: [], notes: [] };
+  let http: HttpResults = { rows: [], notes: [] };
+  let cleanup: CleanupOutcome = { status: 'skipped', reason: 'not run' };
+  try {
+    // A previous run that was killed may have left its schema or keys behind.
+    await removeLeftovers(settings, failures);
+    pg = await section('postgres', failures, pg, async () => {
+      await preparePostgres(settings, w);
+      return runPostgresSection(settings, w, ctx);
+    });
+    redis = await section('redis', failures, redis, () => runRedisSection(settings, w, ctx));
+    http = await section('http', failures, http, () => runHttpSection(settings, w, ctx));
+    cleanup = await section('cleanup', failures, cleanup, () => runCleanupCase(settings, settings.reps, budget, log));
+  } finally {
+    await removeLeftovers(settings, failures);
+  }
+
+  const finishedAt = new Date();
+  const results: BenchResults = {
+    meta: {
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      elapsedSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+      mode: settings.quick ? 'quick' : 'full',
+      node: process.versions.node,
+      cpus: availableParallelism(),
+      loadAverage: { start: loadStart, end: loadavg()[0] ?? 0 },
+      selection: `Each case ran ${settings.reps} times, interleaved with its baseline (A B A B …); reported: the best run (highest ops/s) with that run's p50/p99.`,
+    },
+    settings,
+    postgres: { rows: pg.rows, sweep: pg.sweep },
+    redis: { rows: redis.rows },
+    http: { rows: http.rows },
+    cleanup,
+    notes: [...failures, ...pg.notes, ...redis.notes, ...http.notes],
+  };
+
+  const markdown = renderMarkdown(results);
+  await mkdir(RESULTS_DIR, { recursive: true });
+  await writeAtomically(`${RESULTS_DIR}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
+  await writeAtomically(`${RESULTS_DIR}latest.md`, markdown);
+  process.stdout.write(markdown);
+  log(`\nwritten: bench/results/latest.md, bench/results/latest.json (${results.meta.elapsedSeconds} s)`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);
