@@ -1,0 +1,109 @@
+/**
+ * What every route family must do while its backend is down, and that the
+ * same server recovers by itself once the backend is back. Shared by the
+ * Postgres and Redis outage tests; the caller stops and restarts the backend.
+ */
+import { expect } from 'vitest';
+import type { ChildServer } from '../support/fault-server.js';
+
+/** BACKEND_TIMEOUT_MS the servers under test run with. */
+export const TIMEOUT_MS = 1000;
+/** Generous slack on a shared 2-core machine: the point is "bounded", not "fast". */
+export const SLACK_MS = 4000;
+/** The issue's bound on recovery without a restart. */
+export const RECOVERY_MS = 15_000;
+
+export interface Answer {
+  status: number;
+  ms: number;
+  contentType: string;
+  body: string;
+}
+
+export async function timedFetch(server: ChildServer, path: string, init: RequestInit = {}): Promise<Answer> {
+  const started = Date.now();
+  const response = await server.fetch(path, { ...init, signal: AbortSignal.timeout(30_000) });
+  const body = await response.text();
+  return { status: response.status, ms: Date.now() - started, contentType: response.headers.get('content-type') ?? '', body };
+}
+
+const json = (value: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+
+/** One request per cache route family that needs the backend (locks included: they fail closed). */
+export function backendRequests(tag: string): { name: string; path: string; init: RequestInit }[] {
+  return [
+    { name: 'get entry', path: `/v1/cache/faults/${tag}-k`, init: {} },
+    { name: 'put entry', path: `/v1/cache/faults/${tag}-k`, init: { method: 'PUT', body: 'v' } },
+    { name: 'delete entry', path: `/v1/cache/faults/${tag}-k`, init: { method: 'DELETE' } },
+    { name: 'incr', path: `/v1/counters/faults/${tag}-c`, init: json({ by: 1 }) },
+    { name: 'batch', path: '/v1/batch', init: json({ ops: [{ op: 'get', ns: 'faults', key: 'x' }] }) },
+    { name: 'namespace', path: '/v1/namespaces/faults', init: {} },
+    { name: 'lock acquire', path: `/v1/locks/${tag}-lock`, init: json({ ttl: '30s' }) },
+    { name: 'lock read', path: `/v1/locks/${tag}-lock`, init: {} },
+    { name: 'session create', path: '/v1/sessions', init: json({ subject: 'u1' }) },
+    { name: 'presence', path: `/v1/presence/${tag}-room`, init: {} },
+  ];
+}
+
+/**
+ * With the backend down: every backend route answers 503 problem+json within
+ * the timeout, also when many arrive at once (no unbounded queue); liveness
+ * stays 200, readiness is 503; rate limits follow the server's fail mode.
+ */
+export async function expectDegraded(server: ChildServer, failClosedServer: ChildServer, tag: string): Promise<void> {
+  // 4 rounds of every route at once: far more requests than pool connections.
+  const requests = Array.from({ length: 4 }, () => backendRequests(tag)).flat();
+  const answers = await Promise.all(requests.map((r) => timedFetch(server, r.path, r.init).then((a) => ({ ...a, name: r.name }))));
+  for (const answer of answers) {
+    expect({ route: answer.name, status: answer.status, type: answer.contentType }).toEqual({ route: answer.name, status: 503, type: 'application/problem+json' });
+    expect(answer.ms, answer.name).toBeLessThan(TIMEOUT_MS + SLACK_MS);
+    const problem = JSON.parse(answer.body) as { status: number; title: string };
+    expect(problem.status).toBe(503);
+  }
+
+  const health = await timedFetch(server, '/health');
+  expect(health.status).toBe(200);
+  const ready = await timedFetch(server, '/health/ready');
+  expect(ready.status).toBe(503);
+  expect(ready.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
+
+  const limit = { key: `${tag}-rl`, limit: 5, window: '10s' };
+  const open = await timedFetch(server, '/v1/ratelimit', json(limit));
+  expect(open.status).toBe(200);
+  expect(JSON.parse(open.body)).toMatchObject({ allowed: true, degraded: true });
+  expect(open.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
+  const closed = await timedFetch(failClosedServer, '/v1/ratelimit', json(limit));
+  expect(closed.status).toBe(503);
+  expect(closed.contentType).toBe('application/problem+json');
+  expect(closed.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
+
+  // Still alive after all of that.
+  expect(server.alive()).toBe(true);
+  expect(failClosedServer.alive()).toBe(true);
+}
+
+/** Polls a write until it succeeds; returns how long recovery took. Fails after RECOVERY_MS. */
+export async function expectRecovery(server: ChildServer, tag: string): Promise<number> {
+  const started = Date.now();
+  let last: Answer | undefined;
+  while (Date.now() - started < RECOVERY_MS) {
+    last = await timedFetch(server, `/v1/cache/faults/${tag}-back`, { method: 'PUT', body: 'back' });
+    if (last.status === 201 || last.status === 204) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const took = Date.now() - started;
+  expect(last?.status, `still failing after ${took} ms: ${last?.body}`).toBeOneOf([201, 204]);
+  expect(took).toBeLessThan(RECOVERY_MS);
+  // Every family works again, not just the one that was polled.
+  const get = await timedFetch(server, `/v1/cache/faults/${tag}-back`);
+  expect(get.status).toBe(200);
+  expect(get.body).toBe('back');
+  const lock = await timedFetch(server, `/v1/locks/${tag}-after`, json({ ttl: '30s' }));
+  expect(lock.status).toBe(201);
+  const limited = await timedFetch(server, '/v1/ratelimit', json({ key: `${tag}-rl2`, limit: 5, window: '10s' }));
+  expect(limited.status).toBe(200);
+  expect(JSON.parse(limited.body)).not.toHaveProperty('degraded', true);
+  const ready = await timedFetch(server, '/health/ready');
+  expect(ready.status).toBe(200);
+  return took;
+}
