@@ -16,6 +16,7 @@ import {
   toIncrementBy, toValueBytes, validateBatchSize, validateCondition, validateContentType, validateKey, validateKeys,
   validateNamespace, validatePrefix, validateTags, validateTtl,
 } from '../../core/validation.js';
+import { Coalescer, type CoalescerOptions, type CoalescerStats } from './coalescer.js';
 import type { Sql } from './connection.js';
 import type { PgContext } from './context.js';
 import type { ReadTracker } from './read-tracker.js';
@@ -25,6 +26,8 @@ const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
 interface EntryRow {
   key: string;
+  /** 1-based position of the request in a coalesced batch (batched reads only). */
+  i?: number;
   value: Buffer;
   content_type: string;
   etag: string;
@@ -47,8 +50,71 @@ interface PreparedWrite {
   etag: string;
 }
 
-export function createPgEntryStore(ctx: PgContext, configs: NamespaceConfigCache, tracker: ReadTracker): EntryStore {
+/** A single-key read waiting to be coalesced. */
+interface KeyRequest {
+  ns: string;
+  key: string;
+}
+
+/** An unconditional single-key write waiting to be coalesced. */
+interface WriteRequest {
+  ns: string;
+  write: PreparedWrite;
+}
+
+/** The entry store plus the coalescing counters tests read. */
+export type PgEntryStore = EntryStore & { coalescingStats(): CoalescingStats };
+
+/** Per operation kind, summed over both tables. */
+export interface CoalescingStats {
+  get: CoalescerStats;
+  set: CoalescerStats;
+}
+
+/**
+ * @param coalescing how concurrent single-key gets and `always` sets are merged
+ *   into one statement, or false to send one statement per call.
+ */
+export function createPgEntryStore(
+  ctx: PgContext,
+  configs: NamespaceConfigCache,
+  tracker: ReadTracker,
+  coalescing: CoalescerOptions | false = false,
+): PgEntryStore {
   const { sql, options } = ctx;
+  const getBatchers = new Map<EntryTable, Coalescer<KeyRequest, EntryRow | undefined>>();
+  const setBatchers = new Map<EntryTable, Coalescer<WriteRequest, SetResult>>();
+
+  function getBatcher(table: EntryTable, settings: CoalescerOptions): Coalescer<KeyRequest, EntryRow | undefined> {
+    let batcher = getBatchers.get(table);
+    if (!batcher) {
+      batcher = new Coalescer((requests) => readBatch(sql, table, requests), settings);
+      getBatchers.set(table, batcher);
+    }
+    return batcher;
+  }
+
+  function setBatcher(table: EntryTable, settings: CoalescerOptions): Coalescer<WriteRequest, SetResult> {
+    let batcher = setBatchers.get(table);
+    if (!batcher) {
+      batcher = new Coalescer((requests) => upsertBatch(sql, table, requests), settings, (r) => r.ns + '\u0000' + r.write.key);
+      setBatchers.set(table, batcher);
+    }
+    return batcher;
+  }
+
+  function coalescingStats(): CoalescingStats {
+    const sum = (batchers: Iterable<{ stats(): CoalescerStats }>): CoalescerStats => {
+      const total = { calls: 0, batches: 0 };
+      for (const b of batchers) {
+        const s = b.stats();
+        total.calls += s.calls;
+        total.batches += s.batches;
+      }
+      return total;
+    };
+    return { get: sum(getBatchers.values()), set: sum(setBatchers.values()) };
+  }
 
   async function tableOf(ns: string): Promise<EntryTable> {
     return tableFor(await configs.get(ns));
@@ -82,11 +148,9 @@ export function createPgEntryStore(ctx: PgContext, configs: NamespaceConfigCache
     validateNamespace(ns);
     validateKey(key);
     const table = await tableOf(ns);
-    const rows = await ctx.run('get', () => sql<EntryRow[]>`
-      SELECT key, value, content_type, etag, tags, floor(extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms
-        FROM ${sql(table)}
-       WHERE ns = ${ns} AND key = ${key} AND (expires_at IS NULL OR expires_at > now())`);
-    const row = rows[0];
+    const row = await ctx.run('get', () => (coalescing
+      ? getBatcher(table, coalescing).submit({ ns, key })
+      : readOne(sql, table, ns, key)));
     if (!row) {
       tracker.miss(ns);
       return undefined;
@@ -121,6 +185,8 @@ export function createPgEntryStore(ctx: PgContext, configs: NamespaceConfigCache
     validateNamespace(ns);
     const write = await resolveTtl(ns, prepareWrite(key, value, opts));
     const table = await tableOf(ns);
+    // Only unconditional writes coalesce: a conditional one keeps its single guarded statement.
+    if (coalescing && write.condition === 'always') return ctx.run('set', () => setBatcher(table, coalescing).submit({ ns, write }));
     return ctx.run('set', () => writeOne(sql, table, ns, write));
   }
 
@@ -265,7 +331,88 @@ export function createPgEntryStore(ctx: PgContext, configs: NamespaceConfigCache
     return ctx.run('clear', () => clearNamespace(sql, ns));
   }
 
-  return { get, getMany, set, setMany, delete: deleteOne, deleteMany, has, ttl, expire, increment, deleteByPrefix, invalidateTags, clear };
+  return {
+    get, getMany, set, setMany, delete: deleteOne, deleteMany, has, ttl, expire, increment, deleteByPrefix, invalidateTags, clear,
+    coalescingStats,
+  };
+}
+
+/** One live entry by key, or undefined. */
+async function readOne(sql: Sql, table: EntryTable, ns: string, key: string): Promise<EntryRow | undefined> {
+  const rows = await sql<EntryRow[]>`
+    SELECT key, value, content_type, etag, tags, floor(extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms
+      FROM ${sql(table)}
+     WHERE ns = ${ns} AND key = ${key} AND (expires_at IS NULL OR expires_at > now())`;
+  return rows[0];
+}
+
+/**
+ * Coalesced gets: one statement for many (ns, key) requests, possibly of
+ * several namespaces and repeated keys; row `i` answers request `i`. A batch
+ * of one uses the single-key statement.
+ */
+async function readBatch(sql: Sql, table: EntryTable, requests: KeyRequest[]): Promise<(EntryRow | undefined)[]> {
+  if (requests.length === 1) {
+    const only = requests[0] as KeyRequest;
+    return [await readOne(sql, table, only.ns, only.key)];
+  }
+  const nss = requests.map((r) => r.ns);
+  const keys = requests.map((r) => r.key);
+  // COLLATE "C" matches the key column, so the join probes the primary key.
+  const rows = await sql<EntryRow[]>`
+    SELECT q.i::int4 AS i, e.key, e.value, e.content_type, e.etag, e.tags,
+           floor(extract(epoch FROM e.expires_at) * 1000)::float8 AS expires_ms
+      FROM unnest(${nss}::text[], ${keys}::text[]) WITH ORDINALITY AS q(ns, key, i)
+      JOIN ${sql(table)} AS e ON e.ns = q.ns AND e.key = q.key COLLATE "C"
+     WHERE e.expires_at IS NULL OR e.expires_at > now()`;
+  const results: (EntryRow | undefined)[] = new Array<EntryRow | undefined>(requests.length).fill(undefined);
+  for (const row of rows) results[(row.i as number) - 1] = row;
+  return results;
+}
+
+/**
+ * Coalesced unconditional sets: one unnest upsert, rows proposed in (ns, key)
+ * byte order so concurrent batches lock rows in one order (no deadlock). The
+ * coalescer never puts one key twice in a batch (ON CONFLICT cannot touch a row
+ * twice). `created` as in writeOne. A batch of one uses writeOne.
+ */
+async function upsertBatch(sql: Sql, table: EntryTable, requests: WriteRequest[]): Promise<SetResult[]> {
+  if (requests.length === 1) {
+    const only = requests[0] as WriteRequest;
+    return [await writeOne(sql, table, only.ns, only.write)];
+  }
+  const sorted = [...requests].sort((a, b) => compareBytes(a.ns, b.ns) || compareBytes(a.write.key, b.write.key));
+  const nss = sorted.map((r) => r.ns);
+  const keys = sorted.map((r) => r.write.key);
+  const values = sorted.map((r) => r.write.value);
+  const contentTypes = sorted.map((r) => r.write.contentType);
+  const etags = sorted.map((r) => r.write.etag);
+  const tags = sorted.map((r) => JSON.stringify(r.write.tags));
+  const ttls = sorted.map((r) => r.write.ttl);
+  const rows = await sql<{ ns: string; key: string; created: boolean }[]>`
+    INSERT INTO ${sql(table)} AS e (ns, key, value, content_type, etag, tags, size, expires_at)
+    SELECT ns, key, value, content_type, etag,
+           ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), octet_length(value),
+           now() + ttl * interval '1 millisecond'
+      FROM unnest(
+        ${nss}::text[], ${keys}::text[], ${sql.array(values)}::bytea[], ${contentTypes}::text[], ${etags}::text[],
+        ${tags}::text[], ${sql.array(ttls)}::float8[]
+      ) WITH ORDINALITY AS i(ns, key, value, content_type, etag, tags, ttl, ord)
+     ORDER BY ord
+    ON CONFLICT (ns, key) DO UPDATE SET
+      value = excluded.value, content_type = excluded.content_type, etag = excluded.etag,
+      tags = excluded.tags, size = excluded.size, expires_at = excluded.expires_at,
+      updated_at = now(), accessed_at = now(),
+      created_at = CASE WHEN e.expires_at IS NULL OR e.expires_at > now() THEN e.created_at ELSE now() END,
+      hits = CASE WHEN e.expires_at IS NULL OR e.expires_at > now() THEN e.hits ELSE 0 END
+    RETURNING e.ns, e.key, (xmax = 0 OR e.created_at = now()) AS created`;
+  const created = new Map(rows.map((r) => [r.ns + '\u0000' + r.key, r.created]));
+  return requests.map((r) => {
+    const wasCreated = created.get(r.ns + '\u0000' + r.write.key);
+    // An unconditional upsert writes every row; a missing one would be a bug, not a miss.
+    if (wasCreated === undefined) throw new Error(`coalesced set of ${JSON.stringify(r.write.key)} returned no row`);
+    return { written: true, etag: r.write.etag, created: wasCreated };
+  });
 }
 
 /**
