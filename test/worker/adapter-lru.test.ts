@@ -23,6 +23,8 @@ describe('eviction of entries written and read through the adapter', () => {
   it('keeps the keys read most recently', async () => {
     await port.configure('reads', { maxEntries: 5 });
     for (let i = 1; i <= 20; i++) await port.set('reads', `k${i}`, `v${i}`, { ttl: 3_600_000 });
+    // Let a few idle recency intervals pass first: touches must still happen after them.
+    await new Promise((resolve) => setTimeout(resolve, 200));
     const read = ['k3', 'k7', 'k11', 'k16', 'k20'];
     for (const key of read) expect(await port.get('reads', key)).toBeDefined();
     // The touch is coarse and asynchronous: wait until every read key is more recent than every unread one.

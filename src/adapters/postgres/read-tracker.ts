@@ -117,6 +117,9 @@ export class ReadTracker {
 
   async flushRecency(): Promise<void> {
     if (this.recencyFlush) return this.recencyFlush;
+    // Nothing to touch: return before the IIFE, whose `finally` would otherwise run before the
+    // assignment below and leave a settled promise in recencyFlush, so no later flush would run.
+    if (this.recency.entries.keys.size === 0 && this.recency.durable_entries.keys.size === 0) return;
     this.recencyFlush = (async () => {
       try {
         for (const table of ['entries', 'durable_entries'] as const) {
