@@ -34,3 +34,17 @@ export async function populateThroughPort(port: CachePort, ns: string, w: Worklo
     }
   }
 }
+
+/** Reads must measure hits: checks a few pre-populated keys come back whole. */
+export async function verifyPopulated(port: CachePort, ns: string, w: Workload): Promise<string | undefined> {
+  for (const i of [0, Math.floor(w.keyCount / 2), w.keyCount - 1]) {
+    try {
+      const entry = await port.get(ns, w.key(i));
+      if (entry === undefined) return `pre-populated key ${w.key(i)} not found`;
+      if (!entry.value.equals(w.value)) return `pre-populated key ${w.key(i)} came back with ${entry.value.length} different bytes`;
+    } catch (error) {
+      return `reading a pre-populated key failed: ${errorMessage(error)}`;
+    }
+  }
+  return undefined;
+}

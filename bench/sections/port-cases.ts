@@ -27,7 +27,7 @@ export interface PortCasesInput {
   /** Undefined when the adapter could not be created; `adapterNa` says why. */
   port: CachePort | undefined;
   adapterNa?: string;
-  /** Undefined when the read ops have nothing to read (population failed). */
+  /** Set when the read ops would have nothing to read (population failed): why. */
   populateNa?: string;
   baseline: Partial<Record<PortOpName, BaselineOp>>;
   settings: BenchSettings;

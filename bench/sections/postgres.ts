@@ -11,7 +11,7 @@ import { createPostgresAdapter } from '../lib/adapters.js';
 import { runClosedLoop } from '../lib/closed-loop.js';
 import { measureInterleaved, type InterleaveContext, type Variant } from '../lib/interleave.js';
 import type { CaseOutcome } from '../lib/measurement.js';
-import { populateThroughPort } from '../lib/populate.js';
+import { populateThroughPort, verifyPopulated } from '../lib/populate.js';
 import { portOperation } from '../lib/port-ops.js';
 import type { BenchSettings } from '../lib/settings.js';
 import type { Workload } from '../lib/workload.js';
@@ -64,12 +64,15 @@ export async function runPostgresSection(settings: BenchSettings, w: Workload, c
 
   let rows: PortRow[];
   try {
+    let populateNa: string | undefined;
     if (adapter.ok) {
       const failed = await populateThroughPort(adapter.value, settings.ns, w);
       if (failed !== undefined) {
         notes.push(`Postgres: ${failed}; entries were inserted into the table directly.`);
         await populateEntriesTable(settings, w);
       }
+      populateNa = await verifyPopulated(adapter.value, settings.ns, w);
+      if (populateNa !== undefined) notes.push(`Postgres: ${populateNa}; read cases are n/a.`);
     } else {
       notes.push(`Postgres adapter: ${adapter.reason}`);
     }
@@ -77,6 +80,7 @@ export async function runPostgresSection(settings: BenchSettings, w: Workload, c
       backend: 'postgres',
       port: adapter.ok ? adapter.value : undefined,
       ...(adapter.ok ? {} : { adapterNa: adapter.reason }),
+      ...(populateNa === undefined ? {} : { populateNa }),
       baseline: raw.ops,
       settings,
       workload: w,

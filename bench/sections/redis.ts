@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { createRawRedis } from '../baselines/raw-redis.js';
 import { createRedisAdapter } from '../lib/adapters.js';
 import type { InterleaveContext } from '../lib/interleave.js';
-import { populateThroughPort } from '../lib/populate.js';
+import { populateThroughPort, verifyPopulated } from '../lib/populate.js';
 import type { BenchSettings } from '../lib/settings.js';
 import type { Workload } from '../lib/workload.js';
 import { runPortCases, type PortRow } from './port-cases.js';
@@ -23,7 +23,7 @@ export async function runRedisSection(settings: BenchSettings, w: Workload, ctx:
   try {
     let populateNa: string | undefined;
     if (adapter.ok) {
-      populateNa = await populateThroughPort(adapter.value, settings.ns, w);
+      populateNa = (await populateThroughPort(adapter.value, settings.ns, w)) ?? (await verifyPopulated(adapter.value, settings.ns, w));
       if (populateNa !== undefined) notes.push(`Redis: ${populateNa}; read cases are n/a.`);
     } else {
       notes.push(`Redis adapter: ${adapter.reason}`);
