@@ -87,10 +87,13 @@ describe('ttl-cleanup', () => {
     const worker = await startWorker({ config: workerConfig(schema), pollingIntervalSeconds: 0.5 });
     try {
       expect(await waitFor(async () => (await countRows(sql, 'entries', 'boss')) === 10)).toBe(true);
-      const completed = await sql<{ n: bigint }[]>`
-        SELECT count(*)::bigint AS n FROM ${sql(`${schema}_boss`)}.job WHERE name = 'ttl-cleanup' AND state = 'completed'
-      `;
-      expect(Number(completed[0]?.n)).toBeGreaterThan(0);
+      // The run that deleted them is recorded as completed once its handler returns.
+      expect(await waitFor(async () => {
+        const [completed] = await sql<{ n: bigint }[]>`
+          SELECT count(*)::bigint AS n FROM ${sql(`${schema}_boss`)}.job WHERE name = 'ttl-cleanup' AND state = 'completed'
+        `;
+        return Number(completed?.n) > 0;
+      })).toBe(true);
       const queue = await sql<{ policy: string }[]>`SELECT policy FROM ${sql(`${schema}_boss`)}.queue WHERE name = 'ttl-cleanup'`;
       expect(queue).toEqual([{ policy: 'stately' }]);
     } finally {
