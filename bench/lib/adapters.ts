@@ -6,7 +6,13 @@ import { DEFAULT_ADAPTER_OPTIONS, type AdapterOptions } from '../../src/core/def
 import type { CachePort } from '../../src/core/port.js';
 import { errorMessage } from './measurement.js';
 
-export type PostgresPortOptions = AdapterOptions & { url: string; schema: string; poolMax: number };
+export type PostgresPortOptions = AdapterOptions & {
+  url: string;
+  schema: string;
+  poolMax: number;
+  /** false: one statement per call (request coalescing is on by default). */
+  coalesce?: false;
+};
 export type RedisPortOptions = AdapterOptions & { url: string; prefix: string };
 
 export type Loaded<T> = { ok: true; value: T } | { ok: false; reason: string };

@@ -56,7 +56,7 @@ export function loadBenchSettings(): BenchSettings {
     poolMax: 10,
     poolSweep: [2, 4, 8, 16],
     warmupMs: quick ? 100 : 500,
-    durationMs: intFromEnv('BENCH_DURATION_MS', quick ? 250 : 2500),
+    durationMs: intFromEnv('BENCH_DURATION_MS', quick ? 250 : 2000),
     httpWarmupMs: quick ? 250 : 1000,
     httpDurationMs: quick ? 1000 : 3000,
     httpConnections: [1, 64],

@@ -21,8 +21,8 @@ export type CleanupOutcome =
   | { status: 'n/a' | 'skipped'; reason: string };
 
 const CASE_FILE = fileURLToPath(new URL('../cleanup.ts', import.meta.url));
-/** Below this much budget left, a run is not started. */
-const MIN_RUN_MS = 20_000;
+/** Below this much budget left, a run is not started (a run stopped midway leaves its schema behind). */
+const MIN_RUN_MS = { quick: 20_000, full: 90_000 };
 
 function runOnce(settings: BenchSettings, timeoutMs: number): Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string; seconds: number }> {
   const started = performance.now();
@@ -52,7 +52,7 @@ export async function runCleanupCase(settings: BenchSettings, reps: number, budg
   if (!existsSync(CASE_FILE)) return { status: 'n/a', reason: 'bench/cleanup.ts does not exist yet' };
   const runs: CleanupRun[] = [];
   for (let rep = 1; rep <= reps; rep++) {
-    if (budget.exhausted() || budget.remainingMs() < MIN_RUN_MS) break;
+    if (budget.exhausted() || budget.remainingMs() < (settings.quick ? MIN_RUN_MS.quick : MIN_RUN_MS.full)) break;
     log(`[cleanup] bench/cleanup.ts run ${rep}/${reps} (limit ${Math.round(budget.remainingMs() / 1000)} s)`);
     const result = await runOnce(settings, budget.remainingMs());
     if (result.timedOut) {

@@ -23,8 +23,17 @@ export interface SweepRow {
   baseline: CaseOutcome;
 }
 
+/** Adapter with request coalescing turned off vs baseline A, measured as a pair. */
+export interface CoalescingOffRow {
+  op: 'get' | 'set';
+  concurrency: number;
+  off: CaseOutcome;
+  baseline: CaseOutcome;
+}
+
 export interface PostgresResults {
   rows: PortRow[];
+  coalescingOff: CoalescingOffRow[];
   sweep: SweepRow[];
   notes: string[];
 }
@@ -91,8 +100,41 @@ export async function runPostgresSection(settings: BenchSettings, w: Workload, c
     if (adapter.ok) await adapter.value.close();
   }
 
+  const coalescingOff = await runCoalescingOff(settings, w, ctx);
   const sweep = await runPoolSweep(settings, w, ctx);
-  return { rows, sweep, notes };
+  return { rows, coalescingOff, sweep, notes };
+}
+
+/**
+ * The adapter coalesces concurrent single-key gets and sets by default; with
+ * it off, the ratio to baseline A is the adapter's per-call overhead alone.
+ */
+async function runCoalescingOff(settings: BenchSettings, w: Workload, ctx: InterleaveContext): Promise<CoalescingOffRow[]> {
+  const adapter = await createPostgresAdapter({ url: settings.pgUrl, schema: settings.schema, poolMax: settings.poolMax, coalesce: false });
+  const raw = createRawPostgres({ url: settings.pgUrl, schema: settings.schema, timeoutMs: DEFAULT_ADAPTER_OPTIONS.timeoutMs, poolMax: settings.poolMax }, settings.ns, w, settings.batchSize);
+  const rows: CoalescingOffRow[] = [];
+  const missing: CaseOutcome = { status: 'n/a', reason: 'missing' };
+  try {
+    for (const op of ['get', 'set'] as const) {
+      for (const concurrency of settings.concurrencies) {
+        ctx.log(`[postgres] ${op} c=${concurrency}, coalescing off`);
+        const loop = { concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs };
+        const base = raw.ops[op];
+        const variants: Variant[] = [
+          base === undefined ? { id: 'baseline', naReason: 'no baseline' } : { id: 'baseline', run: () => runClosedLoop(base.op, loop) },
+          adapter.ok
+            ? { id: 'off', run: () => runClosedLoop(portOperation(adapter.value, op, settings.ns, w, settings.batchSize), loop) }
+            : { id: 'off', naReason: adapter.reason },
+        ];
+        const outcomes = await measureInterleaved(variants, ctx);
+        rows.push({ op, concurrency, off: outcomes.get('off') ?? missing, baseline: outcomes.get('baseline') ?? missing });
+      }
+    }
+  } finally {
+    await raw.close();
+    if (adapter.ok) await adapter.value.close();
+  }
+  return rows;
 }
 
 /** Adapter get vs baseline A get at the highest concurrency, both at each pool size. */
