@@ -356,6 +356,8 @@ async function readBatch(sql: Sql, table: EntryTable, requests: KeyRequest[]): P
     const only = requests[0] as KeyRequest;
     return [await readOne(sql, table, only.ns, only.key)];
   }
+  const ns = (requests[0] as KeyRequest).ns;
+  if (requests.every((r) => r.ns === ns)) return readOneNamespace(sql, table, ns, requests);
   const nss = requests.map((r) => r.ns);
   const keys = requests.map((r) => r.key);
   // COLLATE "C" matches the key column, so the join probes the primary key.
@@ -368,6 +370,30 @@ async function readBatch(sql: Sql, table: EntryTable, requests: KeyRequest[]): P
   const results: (EntryRow | undefined)[] = new Array<EntryRow | undefined>(requests.length).fill(undefined);
   for (const row of rows) results[(row.i as number) - 1] = row;
   return results;
+}
+
+/**
+ * The common batch: one namespace, so `key = ANY($2)` (one index scan, about
+ * half the server time of the unnest join). A key asked twice is fetched once;
+ * each later caller gets its own copy of the value.
+ */
+async function readOneNamespace(sql: Sql, table: EntryTable, ns: string, requests: KeyRequest[]): Promise<(EntryRow | undefined)[]> {
+  const keys = [...new Set(requests.map((r) => r.key))];
+  const rows = await sql<EntryRow[]>`
+    SELECT key, value, content_type, etag, tags, floor(extract(epoch FROM expires_at) * 1000)::float8 AS expires_ms
+      FROM ${sql(table)}
+     WHERE ns = ${ns} AND key = ANY(${keys}::text[]) AND (expires_at IS NULL OR expires_at > now())`;
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const handedOut = new Set<string>();
+  return requests.map((r) => {
+    const row = byKey.get(r.key);
+    if (!row) return undefined;
+    if (!handedOut.has(r.key)) {
+      handedOut.add(r.key);
+      return row;
+    }
+    return { ...row, value: Buffer.from(row.value), tags: [...row.tags] };
+  });
 }
 
 /**
@@ -392,7 +418,8 @@ async function upsertBatch(sql: Sql, table: EntryTable, requests: WriteRequest[]
   const rows = await sql<{ ns: string; key: string; created: boolean }[]>`
     INSERT INTO ${sql(table)} AS e (ns, key, value, content_type, etag, tags, size, expires_at)
     SELECT ns, key, value, content_type, etag,
-           ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), octet_length(value),
+           CASE WHEN i.tags = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)) END,
+           octet_length(value),
            now() + ttl * interval '1 millisecond'
       FROM unnest(
         ${nss}::text[], ${keys}::text[], ${sql.array(values)}::bytea[], ${contentTypes}::text[], ${etags}::text[],
