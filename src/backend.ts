@@ -1,0 +1,65 @@
+/**
+ * Builds the configured backend: the one place (with src/app.ts, which calls
+ * it) that imports adapters. Used by the server (`npm start`) and by the
+ * standalone worker (`npm run worker`).
+ */
+import type { Config } from './config.js';
+import type { AdapterOptions } from './core/defaults.js';
+import type { CachePort } from './core/port.js';
+import type { Logger } from './logger.js';
+import { runMigrations } from './adapters/postgres/migrate.js';
+import { createPostgresPort } from './adapters/postgres/index.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './adapters/postgres/embedded.js';
+import { createRedisPort, type RedisPort } from './adapters/redis/index.js';
+
+export interface Backend {
+  port: CachePort;
+  /** Postgres URL for the worker, when the backend is Postgres. */
+  databaseUrl: string | undefined;
+  /** Started when DATABASE_URL is unset; stopped by whoever closes the backend. */
+  embedded: EmbeddedPostgresHandle | undefined;
+  /** The Redis adapter's maintenance side (bounds, index pruning), when the backend is Redis. */
+  redis: RedisPort | undefined;
+}
+
+export function adapterOptions(config: Config): AdapterOptions {
+  return {
+    defaultTtl: config.defaultTtl,
+    maxValueBytes: config.maxValueBytes,
+    timeoutMs: config.backendTimeoutMs,
+    maxBatch: config.maxBatch,
+  };
+}
+
+export function createRedisBackend(config: Config, logger: Logger): RedisPort {
+  return createRedisPort({
+    ...adapterOptions(config),
+    timeoutMs: config.redisCommandTimeoutMs,
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    clusterNodes: config.redisClusterNodes,
+    onConnectionError: (error) => logger.warn({ err: error }, 'redis connection error'),
+  });
+}
+
+/** Postgres: DATABASE_URL or an embedded server, migrated; Redis: REDIS_URL / REDIS_CLUSTER_NODES. */
+export async function openBackend(config: Config, logger: Logger): Promise<Backend> {
+  if (config.backend === 'redis') {
+    const redis = createRedisBackend(config, logger);
+    return { port: redis, databaseUrl: undefined, embedded: undefined, redis };
+  }
+  let embedded: EmbeddedPostgresHandle | undefined;
+  if (config.databaseUrl === undefined) {
+    logger.info({ dataDir: config.dataDir }, 'DATABASE_URL is not set: starting embedded PostgreSQL');
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+  }
+  const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgresHandle).url;
+  try {
+    await runMigrations(databaseUrl, config.schema);
+    const port = createPostgresPort({ ...adapterOptions(config), url: databaseUrl, schema: config.schema, poolMax: config.pgPoolMax });
+    return { port, databaseUrl, embedded, redis: undefined };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}
