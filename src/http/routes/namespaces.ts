@@ -8,6 +8,7 @@ import { LimitExceededError } from '../../core/errors.js';
 import type { NamespaceConfig } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig, validatePrefix, validateTags } from '../../core/validation.js';
 import { canSeeNamespace, createRouter, requireScope, type AppDeps } from '../context.js';
+import { readJson } from '../body.js';
 import { validateHttpKey } from '../path-key.js';
 import { invalidParam, validationProblem } from '../problem.js';
 import { namespaceToJson, parseTtlOrNone } from '../values.js';
@@ -107,7 +108,7 @@ export function namespaceRoutes(deps: AppDeps) {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
       requireScope(c, 'admin', ns);
-      const body = LooseObject.parse(await c.req.json());
+      const body = LooseObject.parse(await readJson(c));
       const config: Partial<NamespaceConfig> = { ...body } as Partial<NamespaceConfig>;
       if ('defaultTtl' in body) {
         if (body.defaultTtl === 'none') throw invalidParam('defaultTtl', 'use null for no expiry');
@@ -167,7 +168,7 @@ export function namespaceRoutes(deps: AppDeps) {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
       requireScope(c, 'admin', ns);
-      const body = LooseObject.parse(await c.req.json());
+      const body = LooseObject.parse(await readJson(c));
       const given = ['prefix', 'tags', 'keys'].filter((k) => body[k] !== undefined);
       const unknown = Object.keys(body).filter((k) => !['prefix', 'tags', 'keys'].includes(k));
       if (unknown.length > 0) throw invalidParam(unknown[0] as string, 'is not a field of this request');
