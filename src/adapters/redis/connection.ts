@@ -30,8 +30,9 @@ export function reconnectDelay(attempt: number): number {
  * - `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`: a
  *   command in flight when the connection drops fails instead of being re-sent,
  *   so a non-idempotent script (increment, set with condition) never runs twice.
- * - `commandTimeout`: the server-side half of the bound; RedisContext.run adds
- *   the caller-side half (withTimeout), which also covers waiting for `ready`.
+ * - `commandTimeout`: bounds every command; it is the only timer on the hot
+ *   path (RedisContext.runCommand). RedisContext.run adds a caller-side bound
+ *   (withTimeout) for multi-command calls and for waiting for `ready`.
  */
 function commonOptions(options: RedisConnectionOptions): RedisOptions {
   return {

@@ -37,6 +37,12 @@ export interface RedisContext {
    * plain Error when no mapping is given). Typed errors pass through.
    */
   run<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T>;
+  /**
+   * `run` for a call that sends ONE command (or one back-to-back batch) on a
+   * ready connection: ioredis' commandTimeout already bounds it, so the hot
+   * path skips the extra timer and readiness promise. Not ready → `run`.
+   */
+  runCommand<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T>;
   /** An entry's key: `prefix:{ns}:key`. */
   key(ns: string, key: string): string;
   /** A per-namespace structure in the namespace's slot: `prefix:{ns}#kind`. */
@@ -149,17 +155,22 @@ class Readiness {
 
 export function createRedisContext(redis: RedisClient, prefix: string, options: AdapterOptions): RedisContext {
   const readiness = new Readiness(redis);
+  async function run<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T> {
+    try {
+      return await withTimeout(readiness.waitFor(operation).then(call), options.timeoutMs, operation);
+    } catch (error) {
+      throw mapRedisError(error, operation, options.timeoutMs, onScriptError);
+    }
+  }
   return {
     redis,
     prefix,
     options,
-    async run(operation, call, onScriptError) {
+    run,
+    async runCommand(operation, call, onScriptError) {
+      if (redis.status !== 'ready') return run(operation, call, onScriptError);
       try {
-        return await withTimeout(
-          readiness.waitFor(operation).then(call),
-          options.timeoutMs,
-          operation,
-        );
+        return await call();
       } catch (error) {
         throw mapRedisError(error, operation, options.timeoutMs, onScriptError);
       }

@@ -31,6 +31,17 @@ import { namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** Members per script call in bulk deletes. */
 export const CHUNK = 500;
+/**
+ * 1 write in STALE_SAMPLE_EVERY samples STALE_SAMPLE_SIZE index members and
+ * drops stale ones: on average 2 members per write (enough to keep stale
+ * members at most about as many as live ones when every write adds a key
+ * that later expires), without the sampling cost on every write.
+ */
+const STALE_SAMPLE_EVERY = 8;
+const STALE_SAMPLE_SIZE = 16;
+/** Fields of an entry hash a read returns, in this order. */
+const READ_FIELDS = ['v', 'c', 'e', 't', 'x'] as const;
+const EMPTY_TAGS_JSON = '[]';
 
 interface PreparedWrite {
   key: string;
@@ -48,8 +59,23 @@ export function tracksRecency(config: NamespaceConfig): boolean {
   return config.eviction === 'lru' && (config.maxEntries !== null || config.maxBytes !== null);
 }
 
+/** Decodes the READ_FIELDS of one entry; undefined when it does not exist. */
+function toEntry(row: (Buffer | null)[] | null | false): CacheEntry | undefined {
+  if (!row || !row[0]) return undefined;
+  const [value, contentType, etag, tags, expiresAt] = row as [Buffer, Buffer, Buffer, Buffer, Buffer | null];
+  const tagsJson = tags.toString();
+  return {
+    value,
+    contentType: contentType.toString(),
+    etag: etag.toString(),
+    expiresAt: expiresAt && expiresAt.length > 0 ? Number(expiresAt.toString()) : null,
+    tags: tagsJson === EMPTY_TAGS_JSON ? [] : (JSON.parse(tagsJson) as string[]),
+  };
+}
+
 export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfigCache, counter: HitCounter): EntryStore {
   const { redis, options } = ctx;
+  let writes = 0;
 
   /** The first key of a namespace registers it for list(); cheap and idempotent. */
   async function register(ns: string, first: unknown): Promise<void> {
@@ -85,9 +111,11 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const k = namespaceKeys(ctx, ns);
     const mode = typeof w.condition === 'string' ? w.condition : 'etag';
     const expected = typeof w.condition === 'string' ? '' : w.condition.etag;
+    const sample = ++writes % STALE_SAMPLE_EVERY === 0 ? STALE_SAMPLE_SIZE : 0;
+    const tagsJson = w.tags.length === 0 ? EMPTY_TAGS_JSON : JSON.stringify(w.tags);
     const reply = (await setEntry.run(redis, [ctx.key(ns, w.key), k.keysIndex, k.tagNames], [
-      w.key, w.value, w.contentType, w.etag, JSON.stringify(w.tags), w.ttl ?? '',
-      mode, expected, Date.now(), k.tagPrefix, k.entryPrefix, ...w.tags,
+      w.key, w.value, w.contentType, w.etag, tagsJson, w.ttl ?? '',
+      mode, expected, Date.now(), k.tagPrefix, k.entryPrefix, sample, ...w.tags,
     ])) as [number, number, number];
     if (reply[0] !== 1) return { written: false };
     await register(ns, reply[2]);
@@ -96,29 +124,24 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
 
   async function readEntries(ns: string, keys: string[], operation: string): Promise<(CacheEntry | undefined)[]> {
     const track = tracksRecency(await configs.get(ns));
-    const reply = await ctx.run(operation, () =>
+    const reply = await ctx.runCommand(operation, () =>
       getEntries.runBuffer(redis, keys.map((key) => ctx.key(ns, key)), [track ? '1' : '0', Date.now()]));
-    return (reply as (Buffer[] | null)[]).map((row) => {
-      if (!row) {
-        counter.miss(ns);
-        return undefined;
-      }
-      counter.hit(ns);
-      const [value, contentType, etag, tags, expiresAt] = row as [Buffer, Buffer, Buffer, Buffer, Buffer];
-      return {
-        value,
-        contentType: contentType.toString(),
-        etag: etag.toString(),
-        expiresAt: expiresAt.length > 0 ? Number(expiresAt.toString()) : null,
-        tags: JSON.parse(tags.toString()) as string[],
-      };
-    });
+    return (reply as (Buffer[] | null)[]).map((row) => count(ns, toEntry(row)));
   }
 
+  function count(ns: string, entry: CacheEntry | undefined): CacheEntry | undefined {
+    if (entry) counter.hit(ns);
+    else counter.miss(ns);
+    return entry;
+  }
+
+  /** Without recency tracking a get is one plain HMGET: no script, no write. */
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
     validateNamespace(ns);
     validateKey(key);
-    return (await readEntries(ns, [key], 'get'))[0];
+    if (tracksRecency(await configs.get(ns))) return (await readEntries(ns, [key], 'get'))[0];
+    const row = await ctx.runCommand('get', () => redis.hmgetBuffer(ctx.key(ns, key), ...READ_FIELDS));
+    return count(ns, toEntry(row));
   }
 
   async function getMany(ns: string, keys: string[]): Promise<(CacheEntry | undefined)[]> {
@@ -133,7 +156,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateNamespace(ns);
     const write = prepareWrite(key, value, opts);
     await resolveTtl(ns, [write]);
-    return ctx.run('set', () => writeOne(ns, write));
+    return ctx.runCommand('set', () => writeOne(ns, write));
   }
 
   async function setMany(ns: string, items: SetManyItem[]): Promise<SetResult[]> {
@@ -161,7 +184,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const unique = [...new Set(keys)];
     if (unique.length === 0) return 0;
     const k = namespaceKeys(ctx, ns);
-    const reply = await ctx.run(operation, () =>
+    const reply = await ctx.runCommand(operation, () =>
       deleteEntries.run(redis, [k.keysIndex, ...unique.map((key) => ctx.key(ns, key))], [k.tagPrefix, ...unique]));
     return Number(reply);
   }
@@ -175,13 +198,13 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   async function has(ns: string, key: string): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
-    return (await ctx.run('has', () => redis.exists(ctx.key(ns, key)))) === 1;
+    return (await ctx.runCommand('has', () => redis.exists(ctx.key(ns, key)))) === 1;
   }
 
   async function ttl(ns: string, key: string): Promise<number | null | undefined> {
     validateNamespace(ns);
     validateKey(key);
-    const remaining = await ctx.run('ttl', () => redis.pttl(ctx.key(ns, key)));
+    const remaining = await ctx.runCommand('ttl', () => redis.pttl(ctx.key(ns, key)));
     if (remaining === -2) return undefined;
     if (remaining === -1) return null;
     return Math.max(1, remaining);
@@ -191,7 +214,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateNamespace(ns);
     validateKey(key);
     validateTtl(ttlMs);
-    const reply = await ctx.run('expire', () => expireEntry.run(redis, [ctx.key(ns, key)], [ttlMs === null ? '' : ttlMs]));
+    const reply = await ctx.runCommand('expire', () => expireEntry.run(redis, [ctx.key(ns, key)], [ttlMs === null ? '' : ttlMs]));
     return Number(reply) === 1;
   }
 
@@ -202,12 +225,12 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateTtl(opts.ttl);
     const ttlMs = opts.ttl === undefined ? (await configs.get(ns)).defaultTtl : opts.ttl;
     const k = namespaceKeys(ctx, ns);
-    const reply = (await ctx.run(
+    const reply = (await ctx.runCommand(
       'increment',
       () => incrementEntry.run(redis, [ctx.key(ns, key), k.keysIndex], [key, delta.toString(), ttlMs === null ? '' : ttlMs, newEtag(), Date.now()]),
       (code) => (code === 'overflow' ? new IntegerOverflowError(key) : new NotAnIntegerError(key)),
     )) as [string, number];
-    await ctx.run('increment', () => register(ns, reply[1]));
+    if (reply[1] === 1) await ctx.run('increment', () => register(ns, reply[1]));
     return BigInt(reply[0]);
   }
 

@@ -20,7 +20,27 @@ export interface NamespaceKeys {
   counters: string;
 }
 
+/** Per context: key names are built (and kinds checked) once per namespace, not per call. */
+const memo = new WeakMap<RedisContext, Map<string, NamespaceKeys>>();
+/** Bound on remembered namespaces per context; past it the memo starts over. */
+const MEMO_LIMIT = 10_000;
+
 export function namespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
+  let byNs = memo.get(ctx);
+  if (!byNs) {
+    byNs = new Map();
+    memo.set(ctx, byNs);
+  }
+  let keys = byNs.get(ns);
+  if (!keys) {
+    if (byNs.size >= MEMO_LIMIT) byNs.clear();
+    keys = buildNamespaceKeys(ctx, ns);
+    byNs.set(ns, keys);
+  }
+  return keys;
+}
+
+function buildNamespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
   return {
     entryPrefix: ctx.key(ns, ''),
     keysIndex: ctx.nsKey(ns, 'keys'),
