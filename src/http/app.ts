@@ -104,8 +104,12 @@ function requestLog(deps: AppDeps) {
     const incoming = c.req.header('x-request-id');
     const requestId = incoming && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
     c.set('requestId', requestId);
+    // On the Node server the header goes on the outgoing message, which merges it into whatever response is
+    // written. Setting it on the finished Response instead would rebuild it around a body stream (slow path).
+    const outgoing = c.env?.outgoing;
+    outgoing?.setHeader('x-request-id', requestId);
     await next();
-    c.header('x-request-id', requestId);
+    if (!outgoing) c.header('x-request-id', requestId);
     const seconds = (performance.now() - started) / 1000;
     const labels = { method: c.req.method, route: routeLabel(c), status: String(c.res.status) };
     httpRequests.inc(labels);

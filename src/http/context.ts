@@ -3,7 +3,7 @@
  * (AppEnv), a router factory, and the helpers route authors need: scope
  * checks, duration parsing and zod-validation → problem+json.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
@@ -23,7 +23,7 @@ export interface AppDeps {
 
 export interface AppEnv {
   /** Set by @hono/node-server; absent under app.request() in tests. */
-  Bindings: { incoming?: IncomingMessage };
+  Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse };
   Variables: {
     requestId: string;
     /** Set by the auth middleware on /v1/*; undefined on public routes. */

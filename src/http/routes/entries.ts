@@ -101,7 +101,8 @@ export function entryRoutes(deps: AppDeps) {
     }
     headers['content-type'] = entry.contentType;
     headers['content-length'] = String(entry.value.byteLength);
-    return c.body(new Uint8Array(entry.value), 200, headers);
+    // A view on the stored bytes, not a copy.
+    return c.body(new Uint8Array(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength) as Uint8Array<ArrayBuffer>, 200, headers);
   });
 
   router.delete(path, async (c) => {
