@@ -11,7 +11,7 @@ import type { CachePort } from './core/port.js';
 import { createLogger, type Logger } from './logger.js';
 import { createAuthenticator } from './http/auth.js';
 import { createApp } from './http/app.js';
-import { openBackend, type Backend } from './backend.js';
+import { openBackend, type Backend, type OpenBackendOptions } from './backend.js';
 import { startWorker, type WorkerHandle } from '../jobs/worker.js';
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
@@ -23,6 +23,8 @@ export interface ServerOverrides {
   logger?: Logger;
   /** Start the cleanup worker (default: config.worker === 'inline', and never with an injected port). */
   worker?: boolean;
+  /** How to open the configured backend (a cluster worker: database already prepared, its share of the pool). */
+  backend?: OpenBackendOptions;
 }
 
 export interface RunningServer {
@@ -40,7 +42,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const auth = createAuthenticator(config);
   const backend: Backend = overrides.port
     ? { port: overrides.port, databaseUrl: config.databaseUrl, embedded: undefined, redis: undefined }
-    : await openBackend(config, logger);
+    : await openBackend(config, logger, overrides.backend);
   const ownsPort = overrides.port === undefined;
 
   let worker: WorkerHandle | undefined;

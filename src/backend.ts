@@ -42,12 +42,13 @@ export function createRedisBackend(config: Config, logger: Logger): RedisPort {
   });
 }
 
-/** Postgres: DATABASE_URL or an embedded server, migrated; Redis: REDIS_URL / REDIS_CLUSTER_NODES. */
-export async function openBackend(config: Config, logger: Logger): Promise<Backend> {
-  if (config.backend === 'redis') {
-    const redis = createRedisBackend(config, logger);
-    return { port: redis, databaseUrl: undefined, embedded: undefined, redis };
-  }
+export interface PreparedDatabase {
+  databaseUrl: string;
+  embedded: EmbeddedPostgresHandle | undefined;
+}
+
+/** DATABASE_URL or an embedded server (started here), migrated. The cluster primary does this once for all workers. */
+export async function prepareDatabase(config: Config, logger: Logger): Promise<PreparedDatabase> {
   let embedded: EmbeddedPostgresHandle | undefined;
   if (config.databaseUrl === undefined) {
     logger.info({ dataDir: config.dataDir }, 'DATABASE_URL is not set: starting embedded PostgreSQL');
@@ -56,7 +57,31 @@ export async function openBackend(config: Config, logger: Logger): Promise<Backe
   const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgresHandle).url;
   try {
     await runMigrations(databaseUrl, config.schema);
-    const port = createPostgresPort({ ...adapterOptions(config), url: databaseUrl, schema: config.schema, poolMax: config.pgPoolMax });
+    return { databaseUrl, embedded };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}
+
+export interface OpenBackendOptions {
+  /** false: the database is already prepared (cluster worker: DATABASE_URL is set and migrated by the primary). */
+  prepare?: boolean;
+  /** Postgres pool size (default PG_POOL_MAX; a cluster worker gets its share). */
+  poolMax?: number;
+}
+
+/** Postgres: DATABASE_URL or an embedded server, migrated; Redis: REDIS_URL / REDIS_CLUSTER_NODES. */
+export async function openBackend(config: Config, logger: Logger, options: OpenBackendOptions = {}): Promise<Backend> {
+  if (config.backend === 'redis') {
+    const redis = createRedisBackend(config, logger);
+    return { port: redis, databaseUrl: undefined, embedded: undefined, redis };
+  }
+  const { databaseUrl, embedded } = options.prepare === false && config.databaseUrl !== undefined
+    ? { databaseUrl: config.databaseUrl, embedded: undefined }
+    : await prepareDatabase(config, logger);
+  try {
+    const port = createPostgresPort({ ...adapterOptions(config), url: databaseUrl, schema: config.schema, poolMax: options.poolMax ?? config.pgPoolMax });
     return { port, databaseUrl, embedded, redis: undefined };
   } catch (error) {
     await embedded?.stop();

@@ -2,6 +2,7 @@
  * All configuration, from environment variables, validated once at startup.
  * A bad value stops the process with a message naming the variable.
  */
+import { availableParallelism } from 'node:os';
 import { parseDuration } from './core/duration.js';
 
 export interface Config {
@@ -17,6 +18,8 @@ export interface Config {
   port: number;
   schema: string;
   pgPoolMax: number;
+  /** HTTP worker processes (WEB_CONCURRENCY=N or `auto` = one per core); 1 = no cluster. */
+  webConcurrency: number;
   /** ms, or null for no expiry (`CACHE_DEFAULT_TTL=none`). */
   defaultTtl: number | null;
   maxValueBytes: number;
@@ -108,6 +111,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: int(env, 'PORT', 8080, 0, 65535),
     schema,
     pgPoolMax: int(env, 'PG_POOL_MAX', 10, 1, 1000),
+    webConcurrency: env.WEB_CONCURRENCY === 'auto' ? availableParallelism() : int(env, 'WEB_CONCURRENCY', 1, 1, 256),
     defaultTtl: duration(env, 'CACHE_DEFAULT_TTL', '1h', true),
     maxValueBytes: int(env, 'CACHE_MAX_VALUE_BYTES', 1024 * 1024, 1, 512 * 1024 * 1024),
     maxBatch: int(env, 'CACHE_MAX_BATCH', 1000, 1, 100_000),

@@ -1,13 +1,17 @@
 /**
  * `npm start`: load the config, start the server, stop gracefully on
  * SIGTERM/SIGINT. A configuration error exits 1 with a message naming the variable.
+ * WEB_CONCURRENCY > 1: this process becomes the cluster primary (src/cluster.ts)
+ * and each forked worker runs this file again as an HTTP worker.
  */
 import { ConfigError, loadConfig } from './config.js';
 import { startServer } from './app.js';
+import { isClusterWorker, runPrimary, startClusterWorker } from './cluster.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const server = await startServer(config);
+  if (config.webConcurrency > 1 && !isClusterWorker()) return runPrimary(config);
+  const server = isClusterWorker() ? await startClusterWorker(config) : await startServer(config);
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -23,6 +27,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // A cluster worker whose primary went away stops too.
+  if (isClusterWorker()) process.on('disconnect', () => shutdown('SIGTERM'));
 }
 
 main().catch((error: unknown) => {
