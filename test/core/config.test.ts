@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('has working defaults with an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      backend: 'postgres',
+      host: '127.0.0.1',
+      port: 8080,
+      schema: 'cacheport',
+      pgPoolMax: 10,
+      defaultTtl: 3_600_000,
+      maxValueBytes: 1024 * 1024,
+      maxBatch: 1000,
+      backendTimeoutMs: 2000,
+      worker: 'inline',
+      rateLimitFailOpen: true,
+      redisPrefix: 'cacheport',
+    });
+  });
+
+  it('reads durations, none and cluster nodes', () => {
+    const config = loadConfig({ CACHE_DEFAULT_TTL: 'none', CLEANUP_INTERVAL: '5s', REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001' });
+    expect(config.defaultTtl).toBeNull();
+    expect(config.cleanupIntervalMs).toBe(5000);
+    expect(config.redisClusterNodes).toEqual([
+      { host: '127.0.0.1', port: 7000 },
+      { host: '127.0.0.1', port: 7001 },
+    ]);
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['PG_POOL_MAX', '0'],
+    ['CACHE_BACKEND', 'memcached'],
+    ['CACHE_SCHEMA', 'Robert"); drop table x;--'],
+    ['CACHE_DEFAULT_TTL', '1.5s'],
+    ['CLEANUP_INTERVAL', 'none'],
+    ['RATE_LIMIT_FAIL_OPEN', 'maybe'],
+    ['REDIS_CLUSTER_NODES', 'localhost'],
+    ['REDIS_PREFIX', 'has space'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['LOG_LEVEL', 'loud'],
+  ])('rejects %s=%j with an error naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+});
