@@ -32,8 +32,8 @@ const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** Members per script call in bulk deletes. */
 export const CHUNK = 500;
 /**
- * 1 write in STALE_SAMPLE_EVERY samples STALE_SAMPLE_SIZE index members and
- * drops stale ones: on average 2 members per write (enough to keep stale
+ * 1 write in STALE_SAMPLE_EVERY checks STALE_SAMPLE_SIZE index members (a
+ * window at a random rank) and drops stale ones: on average 2 members per write (enough to keep stale
  * members at most about as many as live ones when every write adds a key
  * that later expires), without the sampling cost on every write.
  */
@@ -109,13 +109,11 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
 
   async function writeOne(ns: string, w: PreparedWrite): Promise<SetResult> {
     const k = namespaceKeys(ctx, ns);
-    const mode = typeof w.condition === 'string' ? w.condition : 'etag';
-    const expected = typeof w.condition === 'string' ? '' : w.condition.etag;
-    const sample = ++writes % STALE_SAMPLE_EVERY === 0 ? STALE_SAMPLE_SIZE : 0;
+    const condition = typeof w.condition === 'string' ? w.condition : `etag:${w.condition.etag}`;
+    const sample = ++writes % STALE_SAMPLE_EVERY === 0 ? `${STALE_SAMPLE_SIZE}:${Math.random()}` : '';
     const tagsJson = w.tags.length === 0 ? EMPTY_TAGS_JSON : JSON.stringify(w.tags);
-    const reply = (await setEntry.run(redis, [ctx.key(ns, w.key), k.keysIndex, k.tagNames], [
-      w.key, w.value, w.contentType, w.etag, tagsJson, w.ttl ?? '',
-      mode, expected, Date.now(), k.tagPrefix, k.entryPrefix, sample, ...w.tags,
+    const reply = (await setEntry.run(redis, [k.entryPrefix + w.key, k.keysIndex, k.tagNames], [
+      w.value, w.contentType, w.etag, tagsJson, w.ttl ?? '', condition, Date.now(), sample, ...w.tags,
     ])) as [number, number, number];
     if (reply[0] !== 1) return { written: false };
     await register(ns, reply[2]);

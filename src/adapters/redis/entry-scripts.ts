@@ -63,54 +63,62 @@ return out
 
 /**
  * KEYS: entry, keys index, tag-names set.
- * ARGV: member, value, contentType, etag, tagsJson, ttl ('' = none), condition
- *       (always|absent|present|etag), expected etag, now, tag prefix, entry
- *       prefix, stale sample size (0 = none), tags...
+ * ARGV: value, contentType, etag, tagsJson, ttl ('' = none), condition
+ *       (always|absent|present|etag:<etag>), now, stale sample
+ *       ('' = none, else '<size>:<position 0..1>'), tags...
  * Returns {written (0/1), created (0/1), firstKey (0/1)}.
  *
- * Kept lean because it is the hot path (each redis.call costs ~1 µs of Lua
- * overhead): the entry is overwritten in place (HSET) instead of deleted and
- * re-created, the old entry's tag memberships are dropped only when it had
- * tags, the expiry field is in the same HSET, and the keys-index check for
- * "first key" (registry) runs only when ZADD added a member. The caller asks
- * for a stale-member sample on 1 write in N (with N members), so stale members
- * of expired entries do not pile up in never-pruned namespaces, at the same
- * average rate as sampling a couple of members on every write.
+ * Kept lean because it is the hot path: every ARGV and every redis.call
+ * costs (a no-op EVALSHA with 13 arguments is already ~0.6× of a plain SET).
+ * The member, entry prefix and tag prefix are derived from the keys-index
+ * name (`P:{ns}#keys`, see namespace-keys.ts) instead of being sent. The
+ * entry is overwritten in place (HSET) instead of deleted and re-created, the
+ * old entry's tag memberships are dropped only when it had tags, the expiry
+ * field is in the same HSET, and the keys index is touched only when the
+ * entry is new (a live entry's member is always in the index: members are
+ * removed only with their entry or once it is gone). The caller asks for a
+ * stale-member sample on 1 write in N: a window of members at a random rank
+ * (ZRANGE by rank is O(log n); ZRANDMEMBER costs ~2.5 µs per member), so
+ * stale members of expired entries do not pile up in never-pruned namespaces.
  */
 export const setEntry = new LuaScript('cp_set', 3, `${NOW_MS}
 local entry, keys_index, tag_names = KEYS[1], KEYS[2], KEYS[3]
-local member, condition, tag_prefix = ARGV[1], ARGV[7], ARGV[10]
+local base = string.sub(keys_index, 1, -6)
+local member, tag_prefix = string.sub(entry, #base + 2), base .. '#tag:'
+local condition = ARGV[6]
 local old = redis.call('HMGET', entry, 't', 'e', 'x')
 local exists = old[2] ~= false
 if condition == 'absent' and exists then return {0, 0, 0} end
 if condition == 'present' and not exists then return {0, 0, 0} end
-if condition == 'etag' and old[2] ~= ARGV[8] then return {0, 0, 0} end
+if string.sub(condition, 1, 5) == 'etag:' and old[2] ~= string.sub(condition, 6) then return {0, 0, 0} end
 if old[1] and old[1] ~= '[]' then
   for _, tag in ipairs(cjson.decode(old[1])) do
     redis.call('SREM', tag_prefix .. tag, member)
   end
 end
-if ARGV[6] ~= '' then
-  local at = now_ms() + tonumber(ARGV[6])
-  redis.call('HSET', entry, 'v', ARGV[2], 'c', ARGV[3], 'e', ARGV[4], 't', ARGV[5], 'a', ARGV[9], 'x', at)
+if ARGV[5] ~= '' then
+  local at = now_ms() + tonumber(ARGV[5])
+  redis.call('HSET', entry, 'v', ARGV[1], 'c', ARGV[2], 'e', ARGV[3], 't', ARGV[4], 'a', ARGV[7], 'x', at)
   redis.call('PEXPIREAT', entry, at)
 else
-  redis.call('HSET', entry, 'v', ARGV[2], 'c', ARGV[3], 'e', ARGV[4], 't', ARGV[5], 'a', ARGV[9])
+  redis.call('HSET', entry, 'v', ARGV[1], 'c', ARGV[2], 'e', ARGV[3], 't', ARGV[4], 'a', ARGV[7])
   if old[3] then
     redis.call('HDEL', entry, 'x')
     redis.call('PERSIST', entry)
   end
 end
 local first = 0
-if redis.call('ZADD', keys_index, 0, member) == 1 and redis.call('ZCARD', keys_index) == 1 then first = 1 end
-for i = 13, #ARGV do
+if not exists and redis.call('ZADD', keys_index, 0, member) == 1 and redis.call('ZCARD', keys_index) == 1 then first = 1 end
+for i = 9, #ARGV do
   redis.call('SADD', tag_prefix .. ARGV[i], member)
   redis.call('SADD', tag_names, ARGV[i])
 end
-local sample = tonumber(ARGV[12])
-if sample > 0 then
-  for _, sampled in ipairs(redis.call('ZRANDMEMBER', keys_index, sample)) do
-    if redis.call('EXISTS', ARGV[11] .. sampled) == 0 then redis.call('ZREM', keys_index, sampled) end
+if ARGV[8] ~= '' then
+  local colon = string.find(ARGV[8], ':', 1, true)
+  local size = tonumber(string.sub(ARGV[8], 1, colon - 1))
+  local start = math.floor(tonumber(string.sub(ARGV[8], colon + 1)) * redis.call('ZCARD', keys_index))
+  for _, sampled in ipairs(redis.call('ZRANGE', keys_index, start, start + size - 1)) do
+    if redis.call('EXISTS', base .. ':' .. sampled) == 0 then redis.call('ZREM', keys_index, sampled) end
   end
 end
 return {1, exists and 0 or 1, first}

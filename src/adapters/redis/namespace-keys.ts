@@ -8,7 +8,7 @@ import type { RedisContext } from './context.js';
 export interface NamespaceKeys {
   /** `P:{ns}:` — an entry's key is this plus the user key. */
   entryPrefix: string;
-  /** zset of all keys, score 0. */
+  /** zset of all keys, score 0. The set script derives the entry and tag prefixes from this name: keep `#keys` last. */
   keysIndex: string;
   /** `P:{ns}#tag:` — a tag's set is this plus the tag. */
   tagPrefix: string;
