@@ -7,7 +7,7 @@
  * configured token (no early exit), so timing reveals neither a match nor a
  * common prefix.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Config } from '../config.js';
@@ -37,8 +37,9 @@ export interface Authenticator {
 
 const ANONYMOUS: Principal = { anonymous: true, scopes: new Set(SCOPES), namespaces: ['*'] };
 
+/** One-shot hash: no Hash object per request (this runs on every authenticated request). */
 function digest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
+  return hash('sha256', token, 'buffer');
 }
 
 /** True when the principal's namespace patterns allow `ns`. */
