@@ -1,4 +1,5 @@
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
+import { freePort } from '../lib/free-port.js';
 import { fileURLToPath } from 'node:url';
 
 export interface ChildServer {
@@ -52,4 +53,47 @@ export function startChildServer(kind: 'bare-hono' | 'app', env: Record<string, 
       reject(new Error(`${kind} server exited (${code ?? 'signal'}): ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`));
     });
   });
+}
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+/**
+ * `npm start` itself (src/main.ts under tsx) on a free port, e.g. with
+ * WEB_CONCURRENCY for multi-process mode; ready once GET /health answers.
+ */
+export async function startMainServer(env: Record<string, string>): Promise<ChildServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS + 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      await response.arrayBuffer();
+      return { url, stop };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`server did not start within ${START_TIMEOUT_MS} ms: ${stderr.trim()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

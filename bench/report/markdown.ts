@@ -1,7 +1,7 @@
 /** Renders a run's results as the markdown of bench/results/latest.md. */
 import { ratio, type CaseOutcome } from '../lib/measurement.js';
 import { PORT_OP_LABELS } from '../lib/port-ops.js';
-import { HTTP_TARGETS, type HttpTarget } from '../sections/http.js';
+import { BENCH_WEB_CONCURRENCY, HTTP_TARGETS, type HttpTarget } from '../sections/http.js';
 import type { PortRow } from '../sections/port-cases.js';
 import type { BenchResults } from './results.js';
 import { checkTargets } from './targets.js';
@@ -11,6 +11,7 @@ const HTTP_LABELS: Record<HttpTarget, string> = {
   postgres: 'cacheport server, Postgres backend',
   redis: 'cacheport server, Redis backend',
   webdis: 'webdis `/GET/<key>.txt` (reference)',
+  'postgres-cluster': `cacheport server, Postgres backend, WEB_CONCURRENCY=${BENCH_WEB_CONCURRENCY}`,
 };
 
 function ops(o: CaseOutcome): string {

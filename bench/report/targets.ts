@@ -53,5 +53,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
       checks.push(check(`HTTP GET ${name} ≥ ${threshold}× C (${c} conn.)`, threshold, ratio(httpOutcome(results, backend, c), httpOutcome(results, 'bare-hono', c))));
     }
   }
+  const topHttp = Math.max(...results.settings.httpConnections);
+  checks.push(check(`HTTP GET Postgres, multi-process ≥ 0.5× webdis (${topHttp} conn.)`, 0.5, ratio(httpOutcome(results, 'postgres-cluster', topHttp), httpOutcome(results, 'webdis', topHttp))));
   return checks;
 }

@@ -4,7 +4,7 @@
  * installed. Every server runs in its own child process; autocannon runs here.
  */
 import { rawRedisKey } from '../baselines/raw-redis.js';
-import { startChildServer, type ChildServer } from '../http/child-server.js';
+import { startChildServer, startMainServer, type ChildServer } from '../http/child-server.js';
 import { runHttpLoad } from '../http/load.js';
 import { findWebdis, startWebdis } from '../http/webdis.js';
 import { measureInterleaved, type InterleaveContext, type Variant } from '../lib/interleave.js';
@@ -12,7 +12,10 @@ import { errorMessage, type CaseOutcome } from '../lib/measurement.js';
 import type { BenchSettings } from '../lib/settings.js';
 import type { Workload } from '../lib/workload.js';
 
-export const HTTP_TARGETS = ['bare-hono', 'postgres', 'redis', 'webdis'] as const;
+export const HTTP_TARGETS = ['bare-hono', 'postgres', 'redis', 'webdis', 'postgres-cluster'] as const;
+
+/** Worker processes of the `postgres-cluster` target (multi-process mode). */
+export const BENCH_WEB_CONCURRENCY = process.env.BENCH_WEB_CONCURRENCY ?? 'auto';
 export type HttpTarget = (typeof HTTP_TARGETS)[number];
 
 export interface HttpRow {
@@ -71,6 +74,7 @@ async function startTarget(name: HttpTarget, settings: BenchSettings, w: Workloa
   try {
     if (name === 'bare-hono') server = await startChildServer('bare-hono', {});
     else if (name === 'postgres' || name === 'redis') server = await startChildServer('app', appEnv(settings, name));
+    else if (name === 'postgres-cluster') server = await startMainServer({ ...appEnv(settings, 'postgres'), WEB_CONCURRENCY: BENCH_WEB_CONCURRENCY });
     else {
       const binary = findWebdis();
       if (binary === undefined) return { nextPath, naReason: 'webdis is not installed (Debian package `webdis`)' };
