@@ -18,6 +18,8 @@ export interface ChildServer {
   alive(): boolean;
   /** Resident set size in bytes, from /proc. */
   rssBytes(): number;
+  /** RSS right after a full GC; needs the server started with GC_PRELOAD_ARGS. */
+  rssAfterGc(): Promise<number>;
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** SIGTERM (graceful), SIGKILL after 15 s; resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -28,8 +30,8 @@ export interface ChildExit {
   output: string;
 }
 
-function spawnServer(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+function spawnServer(env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: '0', WORKER: 'off', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,8 +43,19 @@ function spawnServer(env: Record<string, string>): { child: ChildProcess; output
 }
 
 /** Starts the server and waits for its "listening" log line (bounded). */
-export async function startChildServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ChildServer> {
-  const { child, output } = spawnServer(env);
+function readRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!kb) throw new Error('no VmRSS in /proc status');
+  return Number(kb[1]) * 1024;
+}
+
+/** Node arguments that let rssAfterGc() force a full GC in the server (test-only preload). */
+export const GC_PRELOAD_ARGS = ['--expose-gc', '--import', fileURLToPath(new URL('./gc-on-signal.mjs', import.meta.url))];
+
+/** `nodeArgs` go before the script, e.g. test-only `--expose-gc --import` preloads. */
+export async function startChildServer(env: Record<string, string>, timeoutMs = 30_000, nodeArgs: string[] = []): Promise<ChildServer> {
+  const { child, output } = spawnServer(env, nodeArgs);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`server did not start within ${timeoutMs} ms:\n${output()}`)); }, timeoutMs);
@@ -58,11 +71,17 @@ export async function startChildServer(env: Record<string, string>, timeoutMs = 
     pid,
     output,
     alive: () => child.exitCode === null && child.signalCode === null,
-    rssBytes() {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const kb = /VmRSS:\s+(\d+) kB/.exec(status);
-      if (!kb) throw new Error('no VmRSS in /proc status');
-      return Number(kb[1]) * 1024;
+    rssBytes: () => readRss(pid),
+    async rssAfterGc() {
+      const done = () => output().split('gc-on-signal: done').length;
+      const before = done();
+      child.kill('SIGUSR2');
+      const deadline = Date.now() + 10_000;
+      while (done() === before) {
+        if (Date.now() > deadline) throw new Error('the server did not report a GC within 10 s (started without GC_PRELOAD_ARGS?)');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return readRss(pid);
     },
     fetch: (path, init) => fetch(url + path, init),
     async stop() {
