@@ -10,10 +10,11 @@
 import { IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
 import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
+import { validateWrite, type ValidatedWrite } from '../../core/write.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
-import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, SetManyItem, SetOptions, SetResult, WriteCondition } from '../../core/port.js';
+import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, SetManyItem, SetOptions, SetResult } from '../../core/port.js';
 import {
-  toIncrementBy, toValueBytes, validateBatchSize, validateCondition, validateContentType, validateKey, validateKeys,
+  toIncrementBy, validateBatchSize, validateKey, validateKeys,
   validateNamespace, validatePrefix, validateTags, validateTtl,
 } from '../../core/validation.js';
 import { Coalescer, type CoalescerOptions, type CoalescerStats } from './coalescer.js';
@@ -21,8 +22,6 @@ import type { Sql } from './connection.js';
 import type { PgContext } from './context.js';
 import type { ReadTracker } from './read-tracker.js';
 import { tableFor, type EntryTable } from './tables.js';
-
-const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
 interface EntryRow {
   key: string;
@@ -36,19 +35,10 @@ interface EntryRow {
 }
 
 /** A validated write whose ttl may still be the namespace default (undefined). */
-type PendingWrite = Omit<PreparedWrite, 'ttl'> & { ttl: number | null | undefined };
+type PendingWrite = ValidatedWrite;
 
-/** A validated write, ready for SQL. */
-interface PreparedWrite {
-  key: string;
-  value: Buffer;
-  contentType: string;
-  tags: string[];
-  /** Resolved: ms or null (no expiry). */
-  ttl: number | null;
-  condition: WriteCondition;
-  etag: string;
-}
+/** A validated write with its ttl resolved (ms or null = no expiry), ready for SQL. */
+type PreparedWrite = Omit<ValidatedWrite, 'ttl'> & { ttl: number | null };
 
 /** A single-key read waiting to be coalesced. */
 interface KeyRequest {
@@ -120,24 +110,6 @@ export function createPgEntryStore(
     return tableFor(await configs.get(ns));
   }
 
-  /** Validates one write; its ttl stays unresolved (undefined → namespace default) until resolveTtl. */
-  function prepareWrite(key: string, value: CacheValue, opts: SetOptions, field = ''): PendingWrite {
-    validateKey(key, `${field}key`);
-    const bytes = toValueBytes(value, options.maxValueBytes, `${field}value`);
-    validateTtl(opts.ttl, `${field}ttl`);
-    validateTags(opts.tags ?? [], `${field}tags`);
-    validateContentType(opts.contentType, `${field}contentType`);
-    validateCondition(opts.condition, `${field}condition`);
-    return {
-      key,
-      value: bytes,
-      contentType: opts.contentType ?? DEFAULT_CONTENT_TYPE,
-      tags: [...new Set(opts.tags ?? [])],
-      ttl: opts.ttl,
-      condition: opts.condition ?? 'always',
-      etag: newEtag(),
-    };
-  }
 
   /** Fills in the namespace default ttl; called only after every input is validated. */
   async function resolveTtl(ns: string, write: PendingWrite): Promise<PreparedWrite> {
@@ -183,7 +155,7 @@ export function createPgEntryStore(
 
   async function set(ns: string, key: string, value: CacheValue, opts: SetOptions = {}): Promise<SetResult> {
     validateNamespace(ns);
-    const write = await resolveTtl(ns, prepareWrite(key, value, opts));
+    const write = await resolveTtl(ns, validateWrite(key, value, opts, options.maxValueBytes));
     const table = await tableOf(ns);
     // Only unconditional writes coalesce: a conditional one keeps its single guarded statement.
     if (coalescing && write.condition === 'always') return ctx.run('set', () => setBatcher(table, coalescing).submit({ ns, write }));
@@ -194,7 +166,7 @@ export function createPgEntryStore(
     validateNamespace(ns);
     if (!Array.isArray(items)) throw new ValidationError({ name: 'items', reason: 'must be an array' });
     validateBatchSize(items.length, options.maxBatch, 'items');
-    const pending = items.map((item, i) => prepareWrite(item.key, item.value, item, `items[${i}].`));
+    const pending = items.map((item, i) => validateWrite(item.key, item.value, item, options.maxValueBytes, `items[${i}].`));
     if (pending.length === 0) return [];
     const writes: PreparedWrite[] = [];
     for (const write of pending) writes.push(await resolveTtl(ns, write));

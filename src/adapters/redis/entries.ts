@@ -15,10 +15,11 @@
 import { IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
 import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
+import { validateWrite, type ValidatedWrite } from '../../core/write.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
-import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, NamespaceConfig, SetManyItem, SetOptions, SetResult, WriteCondition } from '../../core/port.js';
+import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, NamespaceConfig, SetManyItem, SetOptions, SetResult } from '../../core/port.js';
 import {
-  toIncrementBy, toValueBytes, validateBatchSize, validateCondition, validateContentType, validateKey, validateKeys,
+  toIncrementBy, validateBatchSize, validateKey, validateKeys,
   validateNamespace, validatePrefix, validateTags, validateTtl,
 } from '../../core/validation.js';
 import type { RedisContext } from './context.js';
@@ -28,7 +29,6 @@ import {
 import type { HitCounter } from './hit-counter.js';
 import { namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
 
-const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** Members per script call in bulk deletes. */
 export const CHUNK = 500;
 /**
@@ -43,16 +43,8 @@ const STALE_SAMPLE_SIZE = 16;
 const READ_FIELDS = ['v', 'c', 'e', 't', 'x'] as const;
 const EMPTY_TAGS_JSON = '[]';
 
-interface PreparedWrite {
-  key: string;
-  value: Buffer;
-  contentType: string;
-  tags: string[];
-  /** undefined → the namespace default, resolved after validation. */
-  ttl: number | null | undefined;
-  condition: WriteCondition;
-  etag: string;
-}
+/** ttl undefined → the namespace default, resolved after validation (resolveTtl). */
+type PreparedWrite = ValidatedWrite;
 
 /** Recency is recorded on reads only where it is used: bounded namespaces with LRU eviction. */
 export function tracksRecency(config: NamespaceConfig): boolean {
@@ -82,24 +74,6 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     if (first === 1 || first === '1') await redis.sadd(namespaceRegistryKey(ctx), ns);
   }
 
-  /** Validates one write; its ttl stays undefined (namespace default) until resolveTtl. */
-  function prepareWrite(key: string, value: CacheValue, opts: SetOptions, field = ''): PreparedWrite {
-    validateKey(key, `${field}key`);
-    const bytes = toValueBytes(value, options.maxValueBytes, `${field}value`);
-    validateTtl(opts.ttl, `${field}ttl`);
-    validateTags(opts.tags ?? [], `${field}tags`);
-    validateContentType(opts.contentType, `${field}contentType`);
-    validateCondition(opts.condition, `${field}condition`);
-    return {
-      key,
-      value: bytes,
-      contentType: opts.contentType ?? DEFAULT_CONTENT_TYPE,
-      tags: [...new Set(opts.tags ?? [])],
-      ttl: opts.ttl,
-      condition: opts.condition ?? 'always',
-      etag: newEtag(),
-    };
-  }
 
   async function resolveTtl(ns: string, writes: PreparedWrite[]): Promise<void> {
     if (!writes.some((w) => w.ttl === undefined)) return;
@@ -152,7 +126,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
 
   async function set(ns: string, key: string, value: CacheValue, opts: SetOptions = {}): Promise<SetResult> {
     validateNamespace(ns);
-    const write = prepareWrite(key, value, opts);
+    const write = validateWrite(key, value, opts, options.maxValueBytes);
     await resolveTtl(ns, [write]);
     return ctx.runCommand('set', () => writeOne(ns, write));
   }
@@ -163,7 +137,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateBatchSize(items.length, options.maxBatch, 'items');
     const writes: PreparedWrite[] = [];
     for (const [i, item] of items.entries()) {
-      writes.push(prepareWrite(item.key, item.value, item, `items[${i}].`));
+      writes.push(validateWrite(item.key, item.value, item, options.maxValueBytes, `items[${i}].`));
     }
     if (writes.length === 0) return [];
     await resolveTtl(ns, writes);
