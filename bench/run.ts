@@ -68,7 +68,7 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   log(`cacheport bench (${settings.quick ? 'quick' : 'full'}): ${settings.reps} runs per case, budget ${Math.round(settings.budgetMs / 1000)} s`);
 
-  let pg: PostgresResults = { rows: [], coalescingOff: [], sweep: [], notes: [] };
+  let pg: PostgresResults = { rows: [], coalescingOff: [], durability: [], sweep: [], notes: [] };
   let redis: RedisResults = { rows: [], notes: [] };
   let http: HttpResults = { rows: [], notes: [] };
   let cleanup: CleanupOutcome = { status: 'skipped', reason: 'not run' };
@@ -99,7 +99,7 @@ async function main(): Promise<number> {
       selection: `Each case ran ${settings.reps} times, interleaved with its baseline (A B A B …); reported: the best run (highest ops/s) with that run's p50/p99.`,
     },
     settings,
-    postgres: { rows: pg.rows, coalescingOff: pg.coalescingOff, sweep: pg.sweep },
+    postgres: { rows: pg.rows, coalescingOff: pg.coalescingOff, durability: pg.durability, sweep: pg.sweep },
     redis: { rows: redis.rows },
     http: { rows: http.rows },
     cleanup,

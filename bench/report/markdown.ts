@@ -58,6 +58,10 @@ function reasons(results: BenchResults): string[] {
     add(`${r.backend} baseline ${r.baselineLabel} c=${r.concurrency}`, r.baseline);
   }
   for (const r of results.postgres.coalescingOff) add(`postgres ${r.op} c=${r.concurrency} coalescing off`, r.off);
+  for (const r of results.postgres.durability) {
+    add(`postgres set c=${r.concurrency} default namespace`, r.unlogged);
+    add(`postgres set c=${r.concurrency} durable namespace`, r.logged);
+  }
   for (const r of results.postgres.sweep) add(`pool ${r.poolMax}`, r.adapter);
   for (const r of results.http.rows) add(`http ${r.target} c=${r.connections}`, r.outcome);
   return [...byReason].map(([reason, names]) => `- ${reason} — ${[...new Set(names)].join(', ')}`);
@@ -103,6 +107,14 @@ export function renderMarkdown(results: BenchResults): string {
         ops(r.off), ms(r.off, 'p50'), ms(r.off, 'p99'), ops(r.baseline), ms(r.baseline, 'p50'), ms(r.baseline, 'p99'), times(ratio(r.off, r.baseline)),
       ];
     })),
+    '',
+    '### UNLOGGED vs logged (durable namespace)',
+    '',
+    'The adapter\'s set (1 KiB, random existing key) into the default namespace (UNLOGGED `entries`, no WAL) vs into a `durable: true` namespace (logged `durable_entries`, same shape). Ratio = default ÷ durable: what crash safety costs a write. A logged commit waits for its WAL flush (synchronous_commit on); concurrent commits share flushes, so the gap is widest at c=1.',
+    '',
+    ...table(['op', 'c', 'default (UNLOGGED) ops/s', 'p50 ms', 'p99 ms', 'durable (logged) ops/s', 'p50 ms', 'p99 ms', 'ratio default/durable'], results.postgres.durability.map((r) => [
+      'set', String(r.concurrency), ops(r.unlogged), ms(r.unlogged, 'p50'), ms(r.unlogged, 'p99'), ops(r.logged), ms(r.logged, 'p50'), ms(r.logged, 'p99'), times(ratio(r.unlogged, r.logged)),
+    ])),
     '',
     '## Redis adapter vs baseline B (raw ioredis)',
     '',

@@ -1,7 +1,7 @@
 import type { CleanupOutcome } from '../sections/cleanup-case.js';
 import type { HttpRow } from '../sections/http.js';
 import type { PortRow } from '../sections/port-cases.js';
-import type { CoalescingOffRow, SweepRow } from '../sections/postgres.js';
+import type { CoalescingOffRow, DurabilityRow, SweepRow } from '../sections/postgres.js';
 import type { BenchSettings } from '../lib/settings.js';
 
 /** Everything one run measured; latest.json is this object. */
@@ -18,7 +18,7 @@ export interface BenchResults {
     selection: string;
   };
   settings: BenchSettings;
-  postgres: { rows: PortRow[]; coalescingOff: CoalescingOffRow[]; sweep: SweepRow[] };
+  postgres: { rows: PortRow[]; coalescingOff: CoalescingOffRow[]; durability: DurabilityRow[]; sweep: SweepRow[] };
   redis: { rows: PortRow[] };
   http: { rows: HttpRow[] };
   cleanup: CleanupOutcome;

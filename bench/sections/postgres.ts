@@ -10,7 +10,7 @@ import { createRawPostgres, prepareRawPostgresTable } from '../baselines/raw-pos
 import { createPostgresAdapter } from '../lib/adapters.js';
 import { runClosedLoop } from '../lib/closed-loop.js';
 import { measureInterleaved, type InterleaveContext, type Variant } from '../lib/interleave.js';
-import type { CaseOutcome } from '../lib/measurement.js';
+import { errorMessage, type CaseOutcome } from '../lib/measurement.js';
 import { populateThroughPort, verifyPopulated } from '../lib/populate.js';
 import { portOperation } from '../lib/port-ops.js';
 import type { BenchSettings } from '../lib/settings.js';
@@ -31,9 +31,17 @@ export interface CoalescingOffRow {
   baseline: CaseOutcome;
 }
 
+/** Adapter set into the default namespace (UNLOGGED `entries`) vs a durable one (logged `durable_entries`). */
+export interface DurabilityRow {
+  concurrency: number;
+  unlogged: CaseOutcome;
+  logged: CaseOutcome;
+}
+
 export interface PostgresResults {
   rows: PortRow[];
   coalescingOff: CoalescingOffRow[];
+  durability: DurabilityRow[];
   sweep: SweepRow[];
   notes: string[];
 }
@@ -101,8 +109,9 @@ export async function runPostgresSection(settings: BenchSettings, w: Workload, c
   }
 
   const coalescingOff = await runCoalescingOff(settings, w, ctx);
+  const durability = await runDurability(settings, w, ctx, notes);
   const sweep = await runPoolSweep(settings, w, ctx);
-  return { rows, coalescingOff, sweep, notes };
+  return { rows, coalescingOff, durability, sweep, notes };
 }
 
 /**
@@ -132,6 +141,47 @@ async function runCoalescingOff(settings: BenchSettings, w: Workload, ctx: Inter
     }
   } finally {
     await raw.close();
+    if (adapter.ok) await adapter.value.close();
+  }
+  return rows;
+}
+
+/**
+ * What crash safety costs a write: the same adapter's set into the default
+ * namespace (UNLOGGED, no WAL) and into a `durable: true` namespace (logged),
+ * both pre-populated so every set is an update of an existing row.
+ */
+async function runDurability(settings: BenchSettings, w: Workload, ctx: InterleaveContext, notes: string[]): Promise<DurabilityRow[]> {
+  const adapter = await createPostgresAdapter({ url: settings.pgUrl, schema: settings.schema, poolMax: settings.poolMax });
+  const durableNs = `${settings.ns}.durable`;
+  let loggedNa: string | undefined = adapter.ok ? undefined : adapter.reason;
+  if (adapter.ok) {
+    try {
+      await adapter.value.configure(durableNs, { durable: true });
+      loggedNa = await populateThroughPort(adapter.value, durableNs, w);
+    } catch (error) {
+      loggedNa = `configuring ${durableNs} durable failed: ${errorMessage(error)}`;
+    }
+    if (loggedNa !== undefined) notes.push(`Postgres durable namespace: ${loggedNa}.`);
+  }
+  const rows: DurabilityRow[] = [];
+  const missing: CaseOutcome = { status: 'n/a', reason: 'missing' };
+  try {
+    for (const concurrency of settings.concurrencies) {
+      ctx.log(`[postgres] set c=${concurrency}, UNLOGGED vs logged (durable namespace)`);
+      const loop = { concurrency, warmupMs: settings.warmupMs, durationMs: settings.durationMs };
+      const variant = (id: string, ns: string, na: string | undefined): Variant =>
+        adapter.ok && na === undefined
+          ? { id, run: () => runClosedLoop(portOperation(adapter.value, 'set', ns, w, settings.batchSize), loop) }
+          : { id, naReason: na ?? 'adapter not available' };
+      const variants = [
+        variant(`unlogged c=${concurrency}`, settings.ns, adapter.ok ? undefined : adapter.reason),
+        variant(`logged c=${concurrency}`, durableNs, loggedNa),
+      ];
+      const outcomes = await measureInterleaved(variants, ctx);
+      rows.push({ concurrency, unlogged: outcomes.get(`unlogged c=${concurrency}`) ?? missing, logged: outcomes.get(`logged c=${concurrency}`) ?? missing });
+    }
+  } finally {
     if (adapter.ok) await adapter.value.close();
   }
   return rows;
