@@ -23,6 +23,7 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
+import { DOCS_ASSETS_BASE, serveDocsAsset } from './docs-assets.js';
 import { bodyLimit } from 'hono/body-limit';
 import { matchedRoutes } from 'hono/route';
 import { TrieRouter } from 'hono/router/trie-router';
@@ -76,7 +77,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     },
     security: [{ bearer: [] }],
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: DOCS_ASSETS_BASE }));
+  app.get(`${DOCS_ASSETS_BASE}/swagger-ui-dist/:file`, serveDocsAsset);
 
   app.notFound(methodAwareNotFound(app));
   app.onError((error, c) => {

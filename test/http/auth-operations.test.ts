@@ -97,7 +97,19 @@ describe.each(BACKENDS)('HTTP auth and operations on $name', (factory) => {
     expect(Object.keys(doc.paths['/v1/cache/{ns}/{key}'] ?? {}).sort()).toEqual(['delete', 'get', 'patch', 'put']);
     const docs = await s.fetch('/docs');
     expect(docs.status).toBe(200);
-    expect(await docs.text()).toContain('/openapi.json');
+    const page = await docs.text();
+    expect(page).toContain('/openapi.json');
+    // Self-contained: the page loads Swagger UI from this server, not from a CDN.
+    expect(page).not.toMatch(/https?:\/\//);
+    const assets = [...page.matchAll(/(?:href|src)="(\/docs\/assets\/[^"]+)"/g)].map((m) => m[1] as string);
+    expect(assets.length).toBe(2);
+    for (const asset of assets) {
+      const res = await s.fetch(asset);
+      expect(res.status, asset).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/(css|javascript)/);
+      expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+    }
+    await expectProblem(await s.fetch('/docs/assets/swagger-ui-dist/package.json'), 404);
     const denied = await s.fetch('/metrics');
     await expectProblem(denied, 401);
     await expectProblem(await s.fetch('/metrics', { headers: bearer('admin-token-0001') }), 401);
