@@ -99,6 +99,25 @@ function routeLabel(c: AppContext): string {
   return route?.path ?? 'unmatched';
 }
 
+type RequestMetrics = { count: { inc(): void }; duration: { observe(value: number): void } };
+const requestMetricsCache = new Map<string, RequestMetrics>();
+
+/**
+ * The label-bound children of the request metrics, created once per
+ * (method, route pattern, status): prom-client would otherwise hash the label
+ * object on every call. Bounded: routes and statuses are a fixed set.
+ */
+function requestMetrics(method: string, route: string, status: number): RequestMetrics {
+  const key = `${method} ${route} ${status}`;
+  let metrics = requestMetricsCache.get(key);
+  if (!metrics) {
+    const labels = { method, route, status: String(status) };
+    metrics = { count: httpRequests.labels(labels), duration: httpDuration.labels(labels) };
+    requestMetricsCache.set(key, metrics);
+  }
+  return metrics;
+}
+
 /** One info line per request and the request metrics. Never logs headers (tokens). */
 function requestLog(deps: AppDeps) {
   return async (c: AppContext, next: () => Promise<void>) => {
@@ -113,13 +132,13 @@ function requestLog(deps: AppDeps) {
     await next();
     if (!outgoing) c.header('x-request-id', requestId);
     const seconds = (performance.now() - started) / 1000;
-    const labels = { method: c.req.method, route: routeLabel(c), status: String(c.res.status) };
-    httpRequests.inc(labels);
-    httpDuration.observe(labels, seconds);
-    deps.logger.info(
-      { requestId, method: labels.method, route: labels.route, status: c.res.status, durationMs: Math.round(seconds * 10_000) / 10 },
-      'request',
-    );
+    // Any token is a valid method: unknown ones share one label so clients cannot grow the metrics.
+    const method = (METHODS as readonly string[]).includes(c.req.method) ? c.req.method : 'OTHER';
+    const route = routeLabel(c);
+    const metrics = requestMetrics(method, route, c.res.status);
+    metrics.count.inc();
+    metrics.duration.observe(seconds);
+    deps.logger.info({ requestId, method, route, status: c.res.status, durationMs: Math.round(seconds * 10_000) / 10 }, 'request');
   };
 }
 
