@@ -40,13 +40,17 @@ export const backendErrors = new Counter({
   registers: [registry],
 });
 
-/**
- * Connection pool usage. Adapters that can report it set these gauges
- * (labels: backend, state = total | idle | waiting).
- */
-export const poolConnections = new Gauge({
-  name: 'cacheport_pool_connections',
-  help: 'Backend connection pool usage by state',
-  labelNames: ['backend', 'state'] as const,
+/** Backend usage, read from the port at scrape time (CachePort.usage()). */
+export const backendInFlight = new Gauge({
+  name: 'cacheport_backend_calls_in_flight',
+  help: 'Backend calls started and not yet finished',
+  labelNames: ['backend'] as const,
+  registers: [registry],
+});
+
+export const backendPoolSize = new Gauge({
+  name: 'cacheport_backend_pool_size',
+  help: 'Connections the adapter may open (Postgres pool size; 1 for Redis, one multiplexed connection)',
+  labelNames: ['backend'] as const,
   registers: [registry],
 });

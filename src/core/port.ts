@@ -247,8 +247,17 @@ export interface PresenceTracker {
   count(channel: string): Promise<number>;
 }
 
+/** What the adapter is using of its backend right now (exported as metrics). */
+export interface BackendUsage {
+  /** Backend calls started and not yet finished (a coalesced batch counts each caller). */
+  inFlight: number;
+  /** Connections the adapter may open (pool size), or null for one multiplexed connection. */
+  poolSize: number | null;
+}
+
 export interface Lifecycle {
   readonly backend: 'postgres' | 'redis';
+  usage(): BackendUsage;
   /** Round-trip latency in ms; throws BackendUnavailableError / BackendTimeoutError. */
   ping(timeoutMs?: number): Promise<number>;
   /** Drains in-flight calls and releases connections. */

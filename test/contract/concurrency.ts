@@ -86,5 +86,19 @@ export function defineConcurrencyTests(ctx: ContractContext): void {
       await Promise.all(Array.from({ length: 100 }, (_, i) => port.increment(ns, 'n', i % 2 === 0 ? 3 : -1)));
       expect(await port.increment(ns, 'n', 0)).toBe(100n);
     });
+
+    it('usage() counts calls in flight and returns to 0 when they finish', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      const idle = port.usage();
+      expect(idle.inFlight).toBe(0);
+      expect(idle.poolSize === null || idle.poolSize >= 1).toBe(true);
+      const calls = Array.from({ length: 20 }, (_, i) => port.set(ns, `u${i}`, 'v'));
+      // Let the calls pass their validation and cache lookups (microtasks only: no I/O can complete).
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      expect(port.usage().inFlight).toBeGreaterThan(0);
+      await Promise.all(calls);
+      expect(port.usage().inFlight).toBe(0);
+    });
   });
 }

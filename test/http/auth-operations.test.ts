@@ -118,6 +118,8 @@ describe.each(BACKENDS)('HTTP auth and operations on $name', (factory) => {
     const text = await metrics.text();
     expect(text).toMatch(/cacheport_http_requests_total\{method="GET",route="\/v1\/cache\/:ns\/\*",status="200"\} \d+/);
     expect(text).toContain('cacheport_http_request_duration_seconds_bucket');
+    expect(text).toMatch(new RegExp(`cacheport_backend_calls_in_flight\\{backend="${factory.name}"\\} 0`));
+    expect(text).toMatch(new RegExp(`cacheport_backend_pool_size\\{backend="${factory.name}"\\} ${factory.name === 'postgres' ? 4 : 1}`));
     expect(text).toMatch(/cacheport_cache_lookups_total\{namespace="app1",result="hit"\}/);
   });
 

@@ -9,6 +9,8 @@ export interface PgContext {
   options: AdapterOptions;
   /** Runs one backend call with the timeout and error mapping every call needs. */
   run<T>(operation: string, call: () => Promise<T>): Promise<T>;
+  /** Calls inside run() right now. */
+  inFlight(): number;
 }
 
 /** postgres.js client-side connection failures. */
@@ -33,15 +35,20 @@ export function mapPgError(error: unknown, operation: string, timeoutMs: number)
 }
 
 export function createPgContext(sql: Sql, options: AdapterOptions): PgContext {
+  let inFlight = 0;
   return {
     sql,
     options,
     async run(operation, call) {
+      inFlight++;
       try {
         return await withTimeout(call(), options.timeoutMs, operation);
       } catch (error) {
         throw mapPgError(error, operation, options.timeoutMs);
+      } finally {
+        inFlight--;
       }
     },
+    inFlight: () => inFlight,
   };
 }

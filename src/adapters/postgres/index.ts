@@ -101,5 +101,6 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
     ...presence,
     ping,
     close,
+    usage: () => ({ inFlight: ctx.inFlight(), poolSize: options.poolMax }),
   };
 }

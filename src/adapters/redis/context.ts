@@ -43,6 +43,8 @@ export interface RedisContext {
    * path skips the extra timer and readiness promise. Not ready → `run`.
    */
   runCommand<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T>;
+  /** Calls inside run() / runCommand() right now. */
+  inFlight(): number;
   /** An entry's key: `prefix:{ns}:key`. */
   key(ns: string, key: string): string;
   /** A per-namespace structure in the namespace's slot: `prefix:{ns}#kind`. */
@@ -155,11 +157,15 @@ class Readiness {
 
 export function createRedisContext(redis: RedisClient, prefix: string, options: AdapterOptions): RedisContext {
   const readiness = new Readiness(redis);
+  let inFlight = 0;
   async function run<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T> {
+    inFlight++;
     try {
       return await withTimeout(readiness.waitFor(operation).then(call), options.timeoutMs, operation);
     } catch (error) {
       throw mapRedisError(error, operation, options.timeoutMs, onScriptError);
+    } finally {
+      inFlight--;
     }
   }
   return {
@@ -169,12 +175,16 @@ export function createRedisContext(redis: RedisClient, prefix: string, options: 
     run,
     async runCommand(operation, call, onScriptError) {
       if (redis.status !== 'ready') return run(operation, call, onScriptError);
+      inFlight++;
       try {
         return await call();
       } catch (error) {
         throw mapRedisError(error, operation, options.timeoutMs, onScriptError);
+      } finally {
+        inFlight--;
       }
     },
+    inFlight: () => inFlight,
     key: (ns, key) => `${prefix}:{${ns}}:${key}`,
     nsKey(ns, kind) {
       checkKind(kind);

@@ -85,5 +85,6 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
     enforceMaxEntries: namespaces.enforceBounds,
     ping,
     close,
+    usage: () => ({ inFlight: ctx.inFlight(), poolSize: null }),
   };
 }

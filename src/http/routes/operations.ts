@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { registry } from '../../metrics.js';
+import { backendInFlight, backendPoolSize, registry } from '../../metrics.js';
 import { createRouter, type AppDeps } from '../context.js';
 import { HttpProblem } from '../problem.js';
 
@@ -81,6 +81,9 @@ export function operationsRoutes(deps: AppDeps) {
           throw new HttpProblem(401, 'unauthorized', 'send Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer realm="metrics"' });
         }
       }
+      const usage = deps.port.usage();
+      backendInFlight.set({ backend: deps.port.backend }, usage.inFlight);
+      backendPoolSize.set({ backend: deps.port.backend }, usage.poolSize ?? 1);
       const text = await registry.metrics();
       return c.body(text, 200, { 'content-type': registry.contentType });
     },
