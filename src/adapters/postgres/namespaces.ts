@@ -11,6 +11,7 @@ import type { Sql } from './connection.js';
 import type { PgContext } from './context.js';
 import { clearNamespace } from './entries.js';
 import type { ReadTracker } from './read-tracker.js';
+import { tableFor, type EntryTable } from './tables.js';
 
 interface ConfigRow {
   configured: boolean;
@@ -59,7 +60,7 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
           configured = true, default_ttl_ms = excluded.default_ttl_ms, max_entries = excluded.max_entries,
           max_bytes = excluded.max_bytes, eviction = excluded.eviction, durable = excluded.durable, updated_at = now()`;
       if (wasDurable !== config.durable) {
-        await (config.durable ? moveToDurable(tx as unknown as Sql, ns) : moveToUnlogged(tx as unknown as Sql, ns));
+        await moveRows(tx as unknown as Sql, ns, tableFor(config));
       }
       return !wasConfigured;
     }) as Promise<boolean>);
@@ -159,21 +160,15 @@ function statsOf(sql: Sql, ns: string) {
       FROM rows`;
 }
 
-/** Moves a namespace's rows between the tables inside the caller's transaction. */
-async function moveToDurable(tx: Sql, ns: string): Promise<void> {
+/**
+ * Moves a namespace's rows into the table its new config names, inside the
+ * caller's transaction (the other entry table is the source).
+ */
+async function moveRows(tx: Sql, ns: string, to: EntryTable): Promise<void> {
+  const from: EntryTable = to === 'durable_entries' ? 'entries' : 'durable_entries';
   await tx`
-    WITH moved AS (DELETE FROM entries WHERE ns = ${ns} RETURNING *)
-    INSERT INTO durable_entries SELECT * FROM moved
-    ON CONFLICT (ns, key) DO UPDATE SET
-      value = excluded.value, content_type = excluded.content_type, etag = excluded.etag, tags = excluded.tags,
-      size = excluded.size, created_at = excluded.created_at, updated_at = excluded.updated_at,
-      expires_at = excluded.expires_at, accessed_at = excluded.accessed_at, hits = excluded.hits`;
-}
-
-async function moveToUnlogged(tx: Sql, ns: string): Promise<void> {
-  await tx`
-    WITH moved AS (DELETE FROM durable_entries WHERE ns = ${ns} RETURNING *)
-    INSERT INTO entries SELECT * FROM moved
+    WITH moved AS (DELETE FROM ${tx(from)} WHERE ns = ${ns} RETURNING *)
+    INSERT INTO ${tx(to)} SELECT * FROM moved
     ON CONFLICT (ns, key) DO UPDATE SET
       value = excluded.value, content_type = excluded.content_type, etag = excluded.etag, tags = excluded.tags,
       size = excluded.size, created_at = excluded.created_at, updated_at = excluded.updated_at,
