@@ -1,4 +1,4 @@
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '../lib/free-port.js';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +12,23 @@ const ENTRY = fileURLToPath(new URL('./server-process.ts', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 8_000;
 
+/** Keeps the tail of a child's stderr and stops it: SIGTERM, then SIGKILL after killAfterMs. */
+function superviseChild(child: ChildProcess, killAfterMs: number): { stderr(): string; stop(): Promise<void> } {
+  let tail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-2000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { stderr: () => tail, stop };
+}
+
 /** Forks server-process.ts (under tsx) and waits for it to report its URL. */
 export function startChildServer(kind: 'bare-hono' | 'app', env: Record<string, string>): Promise<ChildServer> {
   const child = fork(ENTRY, [kind], {
@@ -19,24 +36,13 @@ export function startChildServer(kind: 'bare-hono' | 'app', env: Record<string, 
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-2000);
-  });
+  const { stderr, stop } = superviseChild(child, STOP_TIMEOUT_MS);
 
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
-  };
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`${kind} server did not start within ${START_TIMEOUT_MS} ms: ${stderr.trim()}`));
+      reject(new Error(`${kind} server did not start within ${START_TIMEOUT_MS} ms: ${stderr().trim()}`));
     }, START_TIMEOUT_MS);
     child.once('message', (message: unknown) => {
       clearTimeout(timer);
@@ -50,7 +56,7 @@ export function startChildServer(kind: 'bare-hono' | 'app', env: Record<string, 
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${kind} server exited (${code ?? 'signal'}): ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`));
+      reject(new Error(`${kind} server exited (${code ?? 'signal'}): ${stderr().trim().split('\n').slice(0, 3).join(' | ')}`));
     });
   });
 }
@@ -67,22 +73,11 @@ export async function startMainServer(env: Record<string, string>): Promise<Chil
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-2000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS + 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const { stderr, stop } = superviseChild(child, STOP_TIMEOUT_MS + 10_000);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr().trim().split('\n').slice(0, 3).join(' | ')}`);
     try {
       const response = await fetch(`${url}/health`);
       await response.arrayBuffer();
@@ -92,7 +87,7 @@ export async function startMainServer(env: Record<string, string>): Promise<Chil
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`server did not start within ${START_TIMEOUT_MS} ms: ${stderr.trim()}`);
+      throw new Error(`server did not start within ${START_TIMEOUT_MS} ms: ${stderr().trim()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
