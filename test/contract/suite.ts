@@ -5,9 +5,9 @@
  * Rules come from /work/shared/spec/cache-port.md, "Entries" and
  * "Namespace configuration and stats".
  */
-import { afterAll, beforeAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import type { CachePort } from '../../src/core/port.js';
-import type { BackendFactory, TestBackend } from '../support/backends.js';
+import { useBackend, type BackendFactory } from '../support/backends.js';
 import { uniqueNamespace, type ContractContext } from './context.js';
 import { defineEntryTests } from './entries.js';
 import { defineConditionTests } from './conditions.js';
@@ -23,22 +23,11 @@ import { defineModelSequenceTests } from './model-sequences.js';
 
 export function runContractSuite(factory: BackendFactory, options: { label?: string } = {}): void {
   describe(`CachePort contract: ${options.label ?? factory.name}`, () => {
-    let backend: TestBackend | undefined;
-
-    beforeAll(async () => {
-      backend = await factory.create();
-    });
-
-    afterAll(async () => {
-      await backend?.cleanup();
-    });
+    const backend = useBackend(factory);
 
     const ctx: ContractContext = {
       factory,
-      port(): CachePort {
-        if (backend === undefined) throw new Error(`the ${factory.name} backend was not created (see the beforeAll error)`);
-        return backend.port;
-      },
+      port: (): CachePort => backend.port,
       ns: uniqueNamespace,
     };
 

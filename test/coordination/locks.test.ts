@@ -3,13 +3,13 @@
  * checks, expiry takeover with a higher fence, fences that never repeat
  * across port instances, and inspectLock never revealing the token.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import type { CachePort, Lease } from '../../src/core/port.js';
 import { createPostgresPort } from '../../src/adapters/postgres/index.js';
 import { createRedisPort } from '../../src/adapters/redis/index.js';
-import { BACKENDS, type BackendName, type TestBackend } from '../support/backends.js';
+import { BACKENDS, type BackendName, useBackend } from '../support/backends.js';
 import { PG_URL, REDIS_URL } from '../support/services.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,19 +25,11 @@ function anotherPort(backend: BackendName, scope: string): CachePort {
 }
 
 describe.each(BACKENDS)('locks on $name', (factory) => {
-  let backend: TestBackend;
-  let port: CachePort;
-  beforeAll(async () => {
-    backend = await factory.create();
-    port = backend.port;
-  });
-  afterAll(async () => {
-    await backend?.cleanup();
-  });
+  const backend = useBackend(factory);
 
   it('grants exactly one of 50 concurrent acquires', async () => {
     const name = freshName('contended');
-    const leases = await Promise.all(Array.from({ length: 50 }, () => port.acquire(name, { ttl: 30_000 })));
+    const leases = await Promise.all(Array.from({ length: 50 }, () => backend.port.acquire(name, { ttl: 30_000 })));
     const granted = leases.filter((l): l is Lease => l !== null);
     expect(granted).toHaveLength(1);
     const lease = granted[0] as Lease;
@@ -50,51 +42,51 @@ describe.each(BACKENDS)('locks on $name', (factory) => {
 
   it('rejects extend and release with a wrong token, and keeps the lease', async () => {
     const name = freshName('wrong-token');
-    const lease = (await port.acquire(name, { ttl: 30_000 })) as Lease;
+    const lease = (await backend.port.acquire(name, { ttl: 30_000 })) as Lease;
     expect(lease).not.toBeNull();
-    expect(await port.extend(name, `${lease.token}x`, 60_000)).toBeNull();
-    expect(await port.release(name, 'not-the-token')).toBe('wrong_token');
-    expect(await port.acquire(name, { ttl: 30_000 })).toBeNull();
-    expect(await port.inspectLock(name)).toEqual({ held: true, expiresAt: lease.expiresAt, fence: lease.fence });
+    expect(await backend.port.extend(name, `${lease.token}x`, 60_000)).toBeNull();
+    expect(await backend.port.release(name, 'not-the-token')).toBe('wrong_token');
+    expect(await backend.port.acquire(name, { ttl: 30_000 })).toBeNull();
+    expect(await backend.port.inspectLock(name)).toEqual({ held: true, expiresAt: lease.expiresAt, fence: lease.fence });
 
-    const extended = await port.extend(name, lease.token, 60_000);
+    const extended = await backend.port.extend(name, lease.token, 60_000);
     expect(extended).toMatchObject({ token: lease.token, fence: lease.fence });
     expect((extended as Lease).expiresAt).toBeGreaterThan(lease.expiresAt);
-    expect(await port.release(name, lease.token)).toBe('released');
-    expect(await port.release(name, lease.token)).toBe('not_held');
-    expect(await port.extend(name, lease.token, 1000)).toBeNull();
-    expect(await port.inspectLock(name)).toEqual({ held: false, expiresAt: null, fence: lease.fence });
+    expect(await backend.port.release(name, lease.token)).toBe('released');
+    expect(await backend.port.release(name, lease.token)).toBe('not_held');
+    expect(await backend.port.extend(name, lease.token, 1000)).toBeNull();
+    expect(await backend.port.inspectLock(name)).toEqual({ held: false, expiresAt: null, fence: lease.fence });
   });
 
   it('reports a never-acquired lock as not held with no fence', async () => {
     const name = freshName('never');
-    expect(await port.inspectLock(name)).toEqual({ held: false, expiresAt: null, fence: null });
-    expect(await port.release(name, 'anything')).toBe('not_held');
+    expect(await backend.port.inspectLock(name)).toEqual({ held: false, expiresAt: null, fence: null });
+    expect(await backend.port.release(name, 'anything')).toBe('not_held');
   });
 
   it('lets the next caller take an expired lease, with a higher fence', async () => {
     const name = freshName('expiry');
-    const first = (await port.acquire(name, { ttl: 200 })) as Lease;
+    const first = (await backend.port.acquire(name, { ttl: 200 })) as Lease;
     expect(first).not.toBeNull();
     await sleep(400);
-    expect(await port.inspectLock(name)).toEqual({ held: false, expiresAt: null, fence: first.fence });
-    const second = (await port.acquire(name, { ttl: 30_000 })) as Lease;
+    expect(await backend.port.inspectLock(name)).toEqual({ held: false, expiresAt: null, fence: first.fence });
+    const second = (await backend.port.acquire(name, { ttl: 30_000 })) as Lease;
     expect(second).not.toBeNull();
     expect(second.fence).toBeGreaterThan(first.fence);
     expect(second.token).not.toBe(first.token);
     // The old holder can no longer act on the lock.
-    expect(await port.extend(name, first.token, 30_000)).toBeNull();
-    expect(await port.release(name, first.token)).toBe('wrong_token');
-    expect((await port.inspectLock(name)).held).toBe(true);
+    expect(await backend.port.extend(name, first.token, 30_000)).toBeNull();
+    expect(await backend.port.release(name, first.token)).toBe('wrong_token');
+    expect((await backend.port.inspectLock(name)).held).toBe(true);
   });
 
   it('issues strictly increasing fences per name, also from a new port instance', async () => {
     const name = freshName('fences');
     const fences: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const lease = (await port.acquire(name, { ttl: 10_000 })) as Lease;
+      const lease = (await backend.port.acquire(name, { ttl: 10_000 })) as Lease;
       fences.push(lease.fence);
-      expect(await port.release(name, lease.token)).toBe('released');
+      expect(await backend.port.release(name, lease.token)).toBe('released');
     }
     const other = anotherPort(factory.name, backend.scope);
     try {
@@ -109,30 +101,30 @@ describe.each(BACKENDS)('locks on $name', (factory) => {
     }
     for (let i = 1; i < fences.length; i++) expect(fences[i]).toBeGreaterThan(fences[i - 1] as number);
     // Another name has its own sequence.
-    const unrelated = (await port.acquire(freshName('fences-other'), { ttl: 1000 })) as Lease;
+    const unrelated = (await backend.port.acquire(freshName('fences-other'), { ttl: 1000 })) as Lease;
     expect(unrelated.fence).toBe(1);
   });
 
   it('never reveals the token in inspectLock', async () => {
     const name = freshName('secret');
-    const lease = (await port.acquire(name, { ttl: 30_000 })) as Lease;
-    const state = await port.inspectLock(name);
+    const lease = (await backend.port.acquire(name, { ttl: 30_000 })) as Lease;
+    const state = await backend.port.inspectLock(name);
     expect(Object.keys(state).sort()).toEqual(['expiresAt', 'fence', 'held']);
     expect(JSON.stringify(state)).not.toContain(lease.token);
   });
 
   it('validates names, ttls and tokens before calling the backend', async () => {
     for (const name of ['', 'has space', 'x'.repeat(201), 'slash/name', 'ünïcode']) {
-      await expect(port.acquire(name, { ttl: 1000 })).rejects.toBeInstanceOf(ValidationError);
-      await expect(port.inspectLock(name)).rejects.toBeInstanceOf(ValidationError);
+      await expect(backend.port.acquire(name, { ttl: 1000 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(backend.port.inspectLock(name)).rejects.toBeInstanceOf(ValidationError);
     }
     const name = freshName('valid');
     for (const ttl of [0, -1, 1.5, 366 * 86_400_000]) {
-      await expect(port.acquire(name, { ttl })).rejects.toBeInstanceOf(ValidationError);
+      await expect(backend.port.acquire(name, { ttl })).rejects.toBeInstanceOf(ValidationError);
     }
-    await expect(port.release(name, '')).rejects.toBeInstanceOf(ValidationError);
-    await expect(port.extend(name, 'token', 0)).rejects.toBeInstanceOf(ValidationError);
-    expect(await port.inspectLock(name)).toEqual({ held: false, expiresAt: null, fence: null });
-    expect(await port.acquire('A-z_0.9:ok', { ttl: 1000 })).not.toBeNull();
+    await expect(backend.port.release(name, '')).rejects.toBeInstanceOf(ValidationError);
+    await expect(backend.port.extend(name, 'token', 0)).rejects.toBeInstanceOf(ValidationError);
+    expect(await backend.port.inspectLock(name)).toEqual({ held: false, expiresAt: null, fence: null });
+    expect(await backend.port.acquire('A-z_0.9:ok', { ttl: 1000 })).not.toBeNull();
   });
 });

@@ -2,10 +2,10 @@
  * Rate limits on every backend: exact under concurrency, denied calls consume
  * nothing, cost 0 peeks, retryAfterMs is honest, state per (key, algorithm, limit, window).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
-import type { CachePort, RateLimitAlgorithm, RateLimitResult } from '../../src/core/port.js';
-import { BACKENDS, type TestBackend } from '../support/backends.js';
+import type { RateLimitAlgorithm, RateLimitResult } from '../../src/core/port.js';
+import { BACKENDS, useBackend } from '../support/backends.js';
 
 const ALGORITHMS: RateLimitAlgorithm[] = ['sliding-window', 'fixed-window', 'token-bucket'];
 const DAY = 86_400_000;
@@ -26,34 +26,26 @@ function expectWellFormed(result: RateLimitResult, limit: number): void {
 }
 
 describe.each(BACKENDS)('rate limits on $name', (factory) => {
-  let backend: TestBackend;
-  let port: CachePort;
-  beforeAll(async () => {
-    backend = await factory.create();
-    port = backend.port;
-  });
-  afterAll(async () => {
-    await backend?.cleanup();
-  });
+  const backend = useBackend(factory);
 
   describe.each(ALGORITHMS)('%s', (algorithm) => {
     // A one-day window: no window boundary or refill can fall inside these tests in practice.
     it('allows exactly 50 of 200 concurrent calls against a limit of 50', async () => {
       const key = freshKey('burst');
       const results = await Promise.all(
-        Array.from({ length: 200 }, () => port.rateLimit(key, { limit: 50, windowMs: DAY, algorithm })),
+        Array.from({ length: 200 }, () => backend.port.rateLimit(key, { limit: 50, windowMs: DAY, algorithm })),
       );
       expect(results.filter((r) => r.allowed)).toHaveLength(50);
       for (const r of results) expectWellFormed(r, 50);
       const remainders = results.filter((r) => r.allowed).map((r) => r.remaining).sort((a, b) => a - b);
       expect(remainders).toEqual(Array.from({ length: 50 }, (_, i) => i));
-      const after = await port.rateLimit(key, { limit: 50, windowMs: DAY, algorithm, cost: 0 });
+      const after = await backend.port.rateLimit(key, { limit: 50, windowMs: DAY, algorithm, cost: 0 });
       expect(after).toMatchObject({ allowed: true, remaining: 0 });
     });
 
     it('consumes nothing on a denied call', async () => {
       const key = freshKey('denied');
-      const call = (cost: number) => port.rateLimit(key, { limit: 10, windowMs: DAY, algorithm, cost });
+      const call = (cost: number) => backend.port.rateLimit(key, { limit: 10, windowMs: DAY, algorithm, cost });
       expect(await call(4)).toMatchObject({ allowed: true, remaining: 6 });
       expect(await call(4)).toMatchObject({ allowed: true, remaining: 2 });
       for (let i = 0; i < 5; i++) {
@@ -69,27 +61,27 @@ describe.each(BACKENDS)('rate limits on $name', (factory) => {
     it('peeks with cost 0: always allowed, consumes nothing', async () => {
       const key = freshKey('peek');
       const opts = { limit: 5, windowMs: DAY, algorithm };
-      const fresh = await port.rateLimit(key, { ...opts, cost: 0 });
+      const fresh = await backend.port.rateLimit(key, { ...opts, cost: 0 });
       expect(fresh).toEqual({ allowed: true, limit: 5, remaining: 5, resetMs: 0, retryAfterMs: 0 });
-      await port.rateLimit(key, { ...opts, cost: 3 });
+      await backend.port.rateLimit(key, { ...opts, cost: 3 });
       for (let i = 0; i < 3; i++) {
-        expect(await port.rateLimit(key, { ...opts, cost: 0 })).toMatchObject({ allowed: true, remaining: 2 });
+        expect(await backend.port.rateLimit(key, { ...opts, cost: 0 })).toMatchObject({ allowed: true, remaining: 2 });
       }
-      await port.rateLimit(key, { ...opts, cost: 2 });
-      const exhausted = await port.rateLimit(key, { ...opts, cost: 0 });
+      await backend.port.rateLimit(key, { ...opts, cost: 2 });
+      const exhausted = await backend.port.rateLimit(key, { ...opts, cost: 0 });
       expect(exhausted).toMatchObject({ allowed: true, remaining: 0, retryAfterMs: 0 });
       expect(exhausted.resetMs).toBeGreaterThan(0);
     });
 
     it('keeps a separate state per key, limit, window and algorithm', async () => {
       const key = freshKey('scoped');
-      await port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm, cost: 2 });
-      expect((await port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm })).allowed).toBe(false);
-      expect(await port.rateLimit(key, { limit: 3, windowMs: DAY, algorithm })).toMatchObject({ allowed: true, remaining: 2 });
-      expect(await port.rateLimit(key, { limit: 2, windowMs: DAY - 1000, algorithm })).toMatchObject({ allowed: true, remaining: 1 });
-      expect(await port.rateLimit(`${key}:other`, { limit: 2, windowMs: DAY, algorithm })).toMatchObject({ allowed: true, remaining: 1 });
+      await backend.port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm, cost: 2 });
+      expect((await backend.port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm })).allowed).toBe(false);
+      expect(await backend.port.rateLimit(key, { limit: 3, windowMs: DAY, algorithm })).toMatchObject({ allowed: true, remaining: 2 });
+      expect(await backend.port.rateLimit(key, { limit: 2, windowMs: DAY - 1000, algorithm })).toMatchObject({ allowed: true, remaining: 1 });
+      expect(await backend.port.rateLimit(`${key}:other`, { limit: 2, windowMs: DAY, algorithm })).toMatchObject({ allowed: true, remaining: 1 });
       const other = ALGORITHMS.find((a) => a !== algorithm) as RateLimitAlgorithm;
-      expect(await port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm: other })).toMatchObject({ allowed: true, remaining: 1 });
+      expect(await backend.port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm: other })).toMatchObject({ allowed: true, remaining: 1 });
     });
 
     it('allows a denied call again once retryAfterMs has passed', async () => {
@@ -97,7 +89,7 @@ describe.each(BACKENDS)('rate limits on $name', (factory) => {
       const opts = { limit: 3, windowMs: 1500, algorithm };
       let denied: RateLimitResult | undefined;
       for (let i = 0; i < 10 && !denied; i++) {
-        const r = await port.rateLimit(key, opts);
+        const r = await backend.port.rateLimit(key, opts);
         if (!r.allowed) denied = r;
       }
       expect(denied).toBeDefined();
@@ -105,37 +97,37 @@ describe.each(BACKENDS)('rate limits on $name', (factory) => {
       expect(wait).toBeGreaterThan(0);
       expect(wait).toBeLessThanOrEqual(algorithm === 'fixed-window' ? 1500 : 3000);
       await sleep(wait + 5);
-      expect((await port.rateLimit(key, opts)).allowed).toBe(true);
+      expect((await backend.port.rateLimit(key, opts)).allowed).toBe(true);
     });
 
     it('rejects a cost above the limit and bad options before calling the backend', async () => {
       const key = freshKey('invalid');
-      await expect(port.rateLimit(key, { limit: 5, windowMs: 1000, algorithm, cost: 6 })).rejects.toBeInstanceOf(ValidationError);
-      await expect(port.rateLimit(key, { limit: 0, windowMs: 1000, algorithm })).rejects.toBeInstanceOf(ValidationError);
-      await expect(port.rateLimit(key, { limit: 5, windowMs: 0, algorithm })).rejects.toBeInstanceOf(ValidationError);
-      await expect(port.rateLimit(key, { limit: 5, windowMs: 1000, algorithm, cost: -1 })).rejects.toBeInstanceOf(ValidationError);
-      await expect(port.rateLimit(key, { limit: 5, windowMs: 1000, algorithm, cost: 1.5 })).rejects.toBeInstanceOf(ValidationError);
-      await expect(port.rateLimit('', { limit: 5, windowMs: 1000, algorithm })).rejects.toBeInstanceOf(ValidationError);
+      await expect(backend.port.rateLimit(key, { limit: 5, windowMs: 1000, algorithm, cost: 6 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(backend.port.rateLimit(key, { limit: 0, windowMs: 1000, algorithm })).rejects.toBeInstanceOf(ValidationError);
+      await expect(backend.port.rateLimit(key, { limit: 5, windowMs: 0, algorithm })).rejects.toBeInstanceOf(ValidationError);
+      await expect(backend.port.rateLimit(key, { limit: 5, windowMs: 1000, algorithm, cost: -1 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(backend.port.rateLimit(key, { limit: 5, windowMs: 1000, algorithm, cost: 1.5 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(backend.port.rateLimit('', { limit: 5, windowMs: 1000, algorithm })).rejects.toBeInstanceOf(ValidationError);
       // The invalid calls created no state: the full limit is still there.
-      expect(await port.rateLimit(key, { limit: 5, windowMs: 1000, algorithm, cost: 0 })).toMatchObject({ remaining: 5 });
+      expect(await backend.port.rateLimit(key, { limit: 5, windowMs: 1000, algorithm, cost: 0 })).toMatchObject({ remaining: 5 });
     });
   });
 
   it('starts a new fixed window at the boundary', async () => {
     const key = freshKey('fixed-rollover');
     const opts = { limit: 2, windowMs: 1000, algorithm: 'fixed-window' as const };
-    const first = await port.rateLimit(key, { ...opts, cost: 2 });
+    const first = await backend.port.rateLimit(key, { ...opts, cost: 2 });
     expect(first.allowed).toBe(true);
     // The window ends resetMs after the call; the next one starts empty.
     await sleep(first.resetMs + 5);
-    expect(await port.rateLimit(key, { ...opts, cost: 2 })).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await backend.port.rateLimit(key, { ...opts, cost: 2 })).toMatchObject({ allowed: true, remaining: 0 });
   });
 
   it('weighs the previous window in a sliding window', async () => {
     const key = freshKey('sliding-rollover');
     const W = 3000;
     const opts = { limit: 10, windowMs: W, algorithm: 'sliding-window' as const };
-    const first = await port.rateLimit(key, { ...opts, cost: 10 });
+    const first = await backend.port.rateLimit(key, { ...opts, cost: 10 });
     expect(first.allowed).toBe(true);
     // Fully reset once floor(10 · (W − e) / W) = 0 in the next window, i.e. at e = W − W/10 + 1.
     const untilWindowEnd = first.resetMs - (W - W / 10 + 1);
@@ -143,28 +135,28 @@ describe.each(BACKENDS)('rate limits on $name', (factory) => {
     expect(untilWindowEnd).toBeLessThanOrEqual(W);
     await sleep(untilWindowEnd + 5);
     // A new window has begun, yet most of the previous one still counts (a fixed window would show 10).
-    const early = await port.rateLimit(key, { ...opts, cost: 0 });
+    const early = await backend.port.rateLimit(key, { ...opts, cost: 0 });
     expect(early.remaining).toBeLessThan(10);
     expect(early.resetMs).toBeLessThanOrEqual(W - W / 10 + 1);
     await sleep(early.resetMs + 5);
-    expect(await port.rateLimit(key, { ...opts, cost: 0 })).toMatchObject({ remaining: 10, resetMs: 0 });
+    expect(await backend.port.rateLimit(key, { ...opts, cost: 0 })).toMatchObject({ remaining: 10, resetMs: 0 });
   });
 
   it('refills the token bucket at limit/window tokens per ms', async () => {
     const key = freshKey('refill');
     // 5 tokens over 10 s: one token every 2 s.
     const opts = { limit: 5, windowMs: 10_000, algorithm: 'token-bucket' as const };
-    expect(await port.rateLimit(key, { ...opts, cost: 5 })).toMatchObject({ allowed: true, remaining: 0 });
-    const denied = await port.rateLimit(key, opts);
+    expect(await backend.port.rateLimit(key, { ...opts, cost: 5 })).toMatchObject({ allowed: true, remaining: 0 });
+    const denied = await backend.port.rateLimit(key, opts);
     expect(denied.allowed).toBe(false);
     expect(denied.retryAfterMs).toBeGreaterThan(0);
     expect(denied.retryAfterMs).toBeLessThanOrEqual(2000);
     expect(denied.resetMs).toBeGreaterThan(8000);
     expect(denied.resetMs).toBeLessThanOrEqual(10_000);
     await sleep(denied.retryAfterMs + 5);
-    expect(await port.rateLimit(key, opts)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await backend.port.rateLimit(key, opts)).toMatchObject({ allowed: true, remaining: 0 });
     // The refilled token is spent: the next one is about 2 s away again.
-    const again = await port.rateLimit(key, opts);
+    const again = await backend.port.rateLimit(key, opts);
     expect(again.allowed).toBe(false);
     expect(again.retryAfterMs).toBeGreaterThan(0);
   });

@@ -3,9 +3,9 @@
  * lists with a total count, lapsed members invisible without any cleanup run,
  * data limits and name validation.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LimitExceededError, ValidationError } from '../../src/core/errors.js';
-import { BACKENDS, type TestBackend } from '../support/backends.js';
+import { BACKENDS, type TestBackend, useBackend } from '../support/backends.js';
 import { rawPresenceRows, sleepUntil } from './inspect.js';
 
 const MIN = 60_000;
@@ -18,13 +18,7 @@ async function heartbeatAll(backend: TestBackend, channel: string, members: stri
 }
 
 describe.each(BACKENDS)('presence on $name', (factory) => {
-  let backend: TestBackend;
-  beforeAll(async () => {
-    backend = await factory.create();
-  });
-  afterAll(async () => {
-    await backend?.cleanup();
-  });
+  const backend = useBackend(factory);
 
   it('joins, refreshes and leaves', async () => {
     const { port } = backend;

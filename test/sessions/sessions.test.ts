@@ -4,9 +4,9 @@
  * no raw id is ever stored.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LimitExceededError, ValidationError } from '../../src/core/errors.js';
-import { BACKENDS, postgresFactory, type TestBackend } from '../support/backends.js';
+import { BACKENDS, postgresFactory, useBackend } from '../support/backends.js';
 import { dumpStorage, relPersistence, sleep, sleepUntil } from './inspect.js';
 
 const MIN = 60_000;
@@ -22,13 +22,7 @@ function dataOfSize(bytes: number): { x: string } {
 }
 
 describe.each(BACKENDS)('sessions on $name', (factory) => {
-  let backend: TestBackend;
-  beforeAll(async () => {
-    backend = await factory.create();
-  });
-  afterAll(async () => {
-    await backend?.cleanup();
-  });
+  const backend = useBackend(factory);
 
   it('creates a session with a 256-bit base64url id and reads it back', async () => {
     const { port } = backend;
@@ -199,13 +193,7 @@ describe.each(BACKENDS)('sessions on $name', (factory) => {
 });
 
 describe('session durability on postgres', () => {
-  let backend: TestBackend;
-  beforeAll(async () => {
-    backend = await postgresFactory.create();
-  });
-  afterAll(async () => {
-    await backend?.cleanup();
-  });
+  const backend = useBackend(postgresFactory);
 
   it('keeps sessions in a logged table (survives a crash) and presence in an unlogged one', async () => {
     expect(await relPersistence(backend.scope, 'sessions')).toBe('p');

@@ -3,6 +3,7 @@
  * Postgres schema or Redis key prefix) and a cleanup that removes every trace.
  */
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import postgres from 'postgres';
 import type { CachePort } from '../../src/core/port.js';
 import { DEFAULT_ADAPTER_OPTIONS, type AdapterOptions } from '../../src/core/defaults.js';
@@ -81,3 +82,31 @@ export async function deleteRedisKeys(prefix: string): Promise<number> {
 }
 
 export const BACKENDS: BackendFactory[] = [postgresFactory, redisFactory];
+
+/**
+ * Registers beforeAll/afterAll in the calling describe block: one backend for
+ * the block, cleaned up afterwards. The returned object reads through to it,
+ * so `backend.port` inside a test is the live port.
+ */
+export function useBackend(factory: BackendFactory, options?: Partial<AdapterOptions>): TestBackend {
+  let created: TestBackend | undefined;
+  beforeAll(async () => {
+    created = await factory.create(options);
+  });
+  afterAll(async () => {
+    await created?.cleanup();
+  });
+  const current = (): TestBackend => {
+    if (created === undefined) throw new Error(`the ${factory.name} backend was not created (see the beforeAll error)`);
+    return created;
+  };
+  return {
+    get port() {
+      return current().port;
+    },
+    get scope() {
+      return current().scope;
+    },
+    cleanup: () => current().cleanup(),
+  };
+}
