@@ -4,7 +4,7 @@
  */
 import { LimitExceededError, ValidationError } from './errors.js';
 import { MAX_DURATION_MS } from './duration.js';
-import type { CacheValue, NamespaceConfig, WriteCondition } from './port.js';
+import type { NamespaceConfig, WriteCondition } from './port.js';
 
 export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 /** Lock names, presence channels and members. */
@@ -105,10 +105,6 @@ export function toValueBytes(value: unknown, maxBytes: number, field = 'value'):
   return bytes;
 }
 
-export function isCacheValue(value: unknown): value is CacheValue {
-  return typeof value === 'string' || value instanceof Uint8Array;
-}
-
 /** `by` for increment: an integer within signed 64 bits. */
 export function toIncrementBy(by: unknown, field = 'by'): bigint {
   if (by === undefined) return 1n;
@@ -118,15 +114,6 @@ export function toIncrementBy(by: unknown, field = 'by'): bigint {
   }
   if (typeof by === 'number' && Number.isSafeInteger(by)) return BigInt(by);
   fail(field, 'must be an integer (a number within ±2^53 or a bigint)');
-}
-
-/** Parses a stored counter: decimal text, optional leading '-', no '+', no leading zeros. */
-export function parseStoredInteger(bytes: Buffer): bigint | undefined {
-  if (bytes.byteLength === 0 || bytes.byteLength > 20) return undefined;
-  const text = bytes.toString('latin1');
-  if (!/^(0|-?[1-9][0-9]*)$/.test(text)) return undefined;
-  const n = BigInt(text);
-  return n < INT64_MIN || n > INT64_MAX ? undefined : n;
 }
 
 export function validateBatchSize(count: number, max: number, field: string): void {

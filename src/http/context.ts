@@ -100,8 +100,3 @@ export function parseDurationField(value: unknown, field: string): number {
   if (!parsed.ok) throw new ValidationError({ name: field, reason: parsed.reason });
   return parsed.ms;
 }
-
-/** As parseDurationField, but undefined stays undefined (→ default). */
-export function parseOptionalDuration(value: unknown, field: string): number | undefined {
-  return value === undefined ? undefined : parseDurationField(value, field);
-}
