@@ -12,7 +12,7 @@ import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
 import { validateWrite, type ValidatedWrite } from '../../core/write.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
-import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, SetManyItem, SetOptions, SetResult } from '../../core/port.js';
+import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, NamespaceConfig, SetManyItem, SetOptions, SetResult } from '../../core/port.js';
 import {
   toIncrementBy, validateBatchSize, validateKey, validateKeys,
   validateNamespace, validatePrefix, validateTags, validateTtl,
@@ -112,8 +112,8 @@ export function createPgEntryStore(
 
 
   /** Fills in the namespace default ttl; called only after every input is validated. */
-  async function resolveTtl(ns: string, write: PendingWrite): Promise<PreparedWrite> {
-    return { ...write, ttl: write.ttl === undefined ? (await configs.get(ns)).defaultTtl : write.ttl };
+  function resolveTtl(config: NamespaceConfig, write: PendingWrite): PreparedWrite {
+    return { ...write, ttl: write.ttl === undefined ? config.defaultTtl : write.ttl };
   }
 
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
@@ -155,8 +155,11 @@ export function createPgEntryStore(
 
   async function set(ns: string, key: string, value: CacheValue, opts: SetOptions = {}): Promise<SetResult> {
     validateNamespace(ns);
-    const write = await resolveTtl(ns, validateWrite(key, value, opts, options.maxValueBytes));
-    const table = await tableOf(ns);
+    const pending = validateWrite(key, value, opts, options.maxValueBytes);
+    // One config lookup serves both the default ttl and the table.
+    const config = await configs.get(ns);
+    const write = resolveTtl(config, pending);
+    const table = tableFor(config);
     // Only unconditional writes coalesce: a conditional one keeps its single guarded statement.
     if (coalescing && write.condition === 'always') return ctx.run('set', () => setBatcher(table, coalescing).submit({ ns, write }));
     return ctx.run('set', () => writeOne(sql, table, ns, write));
@@ -168,9 +171,9 @@ export function createPgEntryStore(
     validateBatchSize(items.length, options.maxBatch, 'items');
     const pending = items.map((item, i) => validateWrite(item.key, item.value, item, options.maxValueBytes, `items[${i}].`));
     if (pending.length === 0) return [];
-    const writes: PreparedWrite[] = [];
-    for (const write of pending) writes.push(await resolveTtl(ns, write));
-    const table = await tableOf(ns);
+    const config = await configs.get(ns);
+    const writes = pending.map((write) => resolveTtl(config, write));
+    const table = tableFor(config);
     const unique = new Set(writes.map((w) => w.key)).size === writes.length;
     if (!unique) {
       // A key given twice: apply the items in order, as separate sets would, in one transaction.
