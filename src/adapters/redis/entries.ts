@@ -94,8 +94,8 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     return { written: true, etag: w.etag, created: reply[1] === 1 };
   }
 
-  async function readEntries(ns: string, keys: string[], operation: string): Promise<(CacheEntry | undefined)[]> {
-    const track = tracksRecency(await configs.get(ns));
+  /** `track`: the namespace's tracksRecency, looked up once by the caller. */
+  async function readEntries(ns: string, keys: string[], operation: string, track: boolean): Promise<(CacheEntry | undefined)[]> {
     const reply = await ctx.runCommand(operation, () =>
       getEntries.runBuffer(redis, keys.map((key) => ctx.key(ns, key)), [track ? '1' : '0', Date.now()]));
     return (reply as (Buffer[] | null)[]).map((row) => count(ns, toEntry(row)));
@@ -111,7 +111,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
     validateNamespace(ns);
     validateKey(key);
-    if (tracksRecency(await configs.get(ns))) return (await readEntries(ns, [key], 'get'))[0];
+    if (tracksRecency(await configs.get(ns))) return (await readEntries(ns, [key], 'get', true))[0];
     const row = await ctx.runCommand('get', () => redis.hmgetBuffer(ctx.key(ns, key), ...READ_FIELDS));
     return count(ns, toEntry(row));
   }
@@ -121,7 +121,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateKeys(keys);
     validateBatchSize(keys.length, options.maxBatch, 'keys');
     if (keys.length === 0) return [];
-    return readEntries(ns, keys, 'getMany');
+    return readEntries(ns, keys, 'getMany', tracksRecency(await configs.get(ns)));
   }
 
   async function set(ns: string, key: string, value: CacheValue, opts: SetOptions = {}): Promise<SetResult> {
