@@ -87,7 +87,7 @@ export function createPgEntryStore(
   function setBatcher(table: EntryTable, settings: CoalescerOptions): Coalescer<WriteRequest, SetResult> {
     let batcher = setBatchers.get(table);
     if (!batcher) {
-      batcher = new Coalescer((requests) => upsertBatch(sql, table, requests), settings, (r) => r.ns + '\u0000' + r.write.key);
+      batcher = new Coalescer((requests) => upsertBatch(sql, table, requests), settings, (r) => rowId(r.ns, r.write.key));
       setBatchers.set(table, batcher);
     }
     return batcher;
@@ -408,13 +408,18 @@ async function upsertBatch(sql: Sql, table: EntryTable, requests: WriteRequest[]
       created_at = CASE WHEN e.expires_at IS NULL OR e.expires_at > now() THEN e.created_at ELSE now() END,
       hits = CASE WHEN e.expires_at IS NULL OR e.expires_at > now() THEN e.hits ELSE 0 END
     RETURNING e.ns, e.key, (xmax = 0 OR e.created_at = now()) AS created`;
-  const created = new Map(rows.map((r) => [r.ns + '\u0000' + r.key, r.created]));
+  const created = new Map(rows.map((r) => [rowId(r.ns, r.key), r.created]));
   return requests.map((r) => {
-    const wasCreated = created.get(r.ns + '\u0000' + r.write.key);
+    const wasCreated = created.get(rowId(r.ns, r.write.key));
     // An unconditional upsert writes every row; a missing one would be a bug, not a miss.
     if (wasCreated === undefined) throw new Error(`coalesced set of ${JSON.stringify(r.write.key)} returned no row`);
     return { written: true, etag: r.write.etag, created: wasCreated };
   });
+}
+
+/** One (ns, key) as a map key: the coalescer merges by it and upsertBatch matches rows back by it. */
+function rowId(ns: string, key: string): string {
+  return ns + '\u0000' + key;
 }
 
 /**
