@@ -256,8 +256,9 @@ export function createPgEntryStore(
     validateKey(key);
     const delta = toIncrementBy(by);
     validateTtl(opts.ttl);
-    const ttlMs = opts.ttl === undefined ? (await configs.get(ns)).defaultTtl : opts.ttl;
-    const table = await tableOf(ns);
+    const config = await configs.get(ns);
+    const ttlMs = opts.ttl === undefined ? config.defaultTtl : opts.ttl;
+    const table = tableFor(config);
     try {
       const rows = await ctx.run('increment', () => incrementOne(sql, table, ns, key, delta, ttlMs));
       return BigInt((rows[0] as { n: string }).n);
