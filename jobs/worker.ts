@@ -66,6 +66,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
 interface JobSpec {
   name: JobName;
   intervalMs: number;
+  /** Per-run time budget; also sizes pg-boss's expireIn for the job. */
+  budgetMs: number;
   /** Runs once; returns what to log. `busy` → worth logging at info. */
   run(signal: AbortSignal): Promise<{ busy: boolean; summary: Record<string, unknown> }>;
 }
@@ -87,6 +89,7 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
     {
       name: 'ttl-cleanup',
       intervalMs: config.cleanupIntervalMs,
+      budgetMs: cleanupBudget,
       async run(signal) {
         const result = await runTtlCleanup(sql, { batchSize: batchSize ?? DEFAULT_CLEANUP_BATCH, timeBudgetMs: cleanupBudget, signal });
         const health = await refreshTableHealth(sql);
@@ -102,6 +105,7 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
     {
       name: 'lru-eviction',
       intervalMs: config.evictionIntervalMs,
+      budgetMs: evictionBudget,
       async run(signal) {
         const result = await runLruEviction(sql, { batchSize: batchSize ?? DEFAULT_EVICTION_BATCH, timeBudgetMs: evictionBudget, signal });
         return {
@@ -131,7 +135,7 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
   try {
     await boss.start();
     for (const job of jobs) {
-      const expireInSeconds = Math.ceil((job.name === 'ttl-cleanup' ? cleanupBudget : evictionBudget) / 1000) * 2 + 60;
+      const expireInSeconds = Math.ceil(job.budgetMs / 1000) * 2 + 60;
       // stately: at most one queued and one active job per queue, whichever worker runs it.
       await ensureQueue(boss, { name: job.name, policy: 'stately', retryLimit: 3, retryDelay: 5, expireInSeconds });
       await boss.work(job.name, { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2, batchSize: 1 }, async () => {
