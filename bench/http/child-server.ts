@@ -1,5 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../lib/free-port.js';
+import { freePort } from '../../src/free-port.js';
 import { fileURLToPath } from 'node:url';
 
 export interface ChildServer {

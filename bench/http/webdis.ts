@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../lib/free-port.js';
+import { freePort } from '../../src/free-port.js';
 import type { ChildServer } from './child-server.js';
 
 const START_TIMEOUT_MS = 10_000;

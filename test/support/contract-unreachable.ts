@@ -3,20 +3,13 @@
  * validation happens before any backend call: such a port can only answer an
  * invalid call with ValidationError if it never tried the backend.
  */
-import { createServer } from 'node:net';
+import { freePort } from '../../src/free-port.js';
 import type { CachePort } from '../../src/core/port.js';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import type { BackendName } from './backends.js';
 
 /** A TCP port that was free a moment ago and now has no listener. */
-export async function closedTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('could not allocate a TCP port');
-  return address.port;
-}
+export const closedTcpPort: () => Promise<number> = freePort;
 
 /** Imports the adapter lazily so a suite for one backend loads without the other. */
 export async function createUnreachablePort(backend: BackendName): Promise<CachePort> {

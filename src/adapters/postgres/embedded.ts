@@ -9,9 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import postgres from 'postgres';
+import { freePort } from '../../free-port.js';
 
 export interface EmbeddedPostgresOptions {
   /** The service's data directory (CACHE_DATA_DIR); the cluster goes in `<dataDir>/postgres`. */
@@ -157,18 +157,6 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
   } finally {
     await sql.end({ timeout: 5 });
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function exists(file: string): Promise<boolean> {
