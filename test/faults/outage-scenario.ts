@@ -3,8 +3,8 @@
  * same server recovers by itself once the backend is back. Shared by the
  * Postgres and Redis outage tests; the caller stops and restarts the backend.
  */
-import { expect } from 'vitest';
-import type { ChildServer } from '../support/fault-server.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startChildServer, type ChildServer } from '../support/fault-server.js';
 
 /** BACKEND_TIMEOUT_MS the servers under test run with. */
 export const TIMEOUT_MS = 1000;
@@ -106,4 +106,55 @@ export async function expectRecovery(server: ChildServer, tag: string): Promise<
   const ready = await timedFetch(server, '/health/ready');
   expect(ready.status).toBe(200);
   return took;
+}
+
+/** What the outage test needs from a throwaway backend; ThrowawayPostgres and ThrowawayRedis both fit. */
+export interface StoppableBackend {
+  start(): Promise<void>;
+  crash(): Promise<void>;
+  stopClean(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * The down-and-back test for one backend: `launch` starts a throwaway server
+ * and returns it with the env that points the app at it (BACKEND_TIMEOUT_MS is
+ * TIMEOUT_MS). Two app servers run against it: fail-open and fail-closed.
+ */
+export function describeOutage(name: string, launch: () => Promise<{ backend: StoppableBackend; env: Record<string, string> }>): void {
+  describe(`${name} backend down and back`, () => {
+    let backend: StoppableBackend;
+    let server: ChildServer;
+    let failClosed: ChildServer;
+
+    beforeAll(async () => {
+      const launched = await launch();
+      backend = launched.backend;
+      const env = { ...launched.env, BACKEND_TIMEOUT_MS: String(TIMEOUT_MS) };
+      server = await startChildServer(env);
+      failClosed = await startChildServer({ ...env, RATE_LIMIT_FAIL_OPEN: 'false' });
+    }, 120_000);
+
+    afterAll(async () => {
+      await Promise.allSettled([server?.stop(), failClosed?.stop()]);
+      await backend?.destroy();
+    }, 60_000);
+
+    for (const mode of ['crash', 'clean'] as const) {
+      it(`${mode} stop: 503 within the timeout while down, recovery without restart`, async () => {
+        const warm = await server.fetch(`/v1/cache/faults/${mode}-warm`, { method: 'PUT', body: 'x' });
+        expect(warm.status).toBe(201);
+        if (mode === 'crash') await backend.crash();
+        else await backend.stopClean();
+        try {
+          await expectDegraded(server, failClosed, mode);
+        } finally {
+          await backend.start();
+        }
+        await expectRecovery(server, mode);
+        await expectRecovery(failClosed, `${mode}-fc`);
+        expect(server.alive()).toBe(true);
+      }, 90_000);
+    }
+  });
 }
