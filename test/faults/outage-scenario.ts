@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChildServer, type ChildServer } from '../support/fault-server.js';
+import type { ThrowawayServer } from '../support/throwaway.js';
 
 /** BACKEND_TIMEOUT_MS the servers under test run with. */
 export const TIMEOUT_MS = 1000;
@@ -108,22 +109,14 @@ export async function expectRecovery(server: ChildServer, tag: string): Promise<
   return took;
 }
 
-/** What the outage test needs from a throwaway backend; ThrowawayPostgres and ThrowawayRedis both fit. */
-export interface StoppableBackend {
-  start(): Promise<void>;
-  crash(): Promise<void>;
-  stopClean(): Promise<void>;
-  destroy(): Promise<void>;
-}
-
 /**
  * The down-and-back test for one backend: `launch` starts a throwaway server
  * and returns it with the env that points the app at it (BACKEND_TIMEOUT_MS is
  * TIMEOUT_MS). Two app servers run against it: fail-open and fail-closed.
  */
-export function describeOutage(name: string, launch: () => Promise<{ backend: StoppableBackend; env: Record<string, string> }>): void {
+export function describeOutage(name: string, launch: () => Promise<{ backend: ThrowawayServer; env: Record<string, string> }>): void {
   describe(`${name} backend down and back`, () => {
-    let backend: StoppableBackend;
+    let backend: ThrowawayServer;
     let server: ChildServer;
     let failClosed: ChildServer;
 

@@ -11,23 +11,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { closedTcpPort } from './contract-unreachable.js';
+import type { ThrowawayServer } from './throwaway.js';
 
 const run = promisify(execFile);
 
 export const PG_BIN = process.env.TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
-export interface ThrowawayPostgres {
-  port: number;
-  /** Superuser `postgres`, trust auth, database `postgres`. */
-  url: string;
-  start(): Promise<void>;
-  /** pg_ctl stop -m immediate: a crash (no checkpoint, WAL replay on the next start). */
-  crash(): Promise<void>;
-  /** pg_ctl stop -m fast: a clean shutdown that disconnects every client. */
-  stopClean(): Promise<void>;
-  /** Stops (immediate) and removes the data directory. */
-  destroy(): Promise<void>;
-}
+/** Superuser `postgres`, trust auth, database `postgres` in `url`. */
+export type ThrowawayPostgres = ThrowawayServer;
 
 const asRoot = process.getuid?.() === 0;
 

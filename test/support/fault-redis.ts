@@ -10,17 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedTcpPort, waitForPort } from './redis-server.js';
+import type { ThrowawayServer } from './throwaway.js';
 
-export interface ThrowawayRedis {
-  port: number;
-  url: string;
-  start(): Promise<void>;
-  /** SIGKILL and wait for the exit: no chance to save or flush anything. */
-  crash(): Promise<void>;
-  /** SIGTERM: Redis's own clean shutdown. */
-  stopClean(): Promise<void>;
-  destroy(): Promise<void>;
-}
+export type ThrowawayRedis = ThrowawayServer;
 
 export async function startThrowawayRedis(options: { persistent?: boolean } = {}): Promise<ThrowawayRedis> {
   const port = await closedTcpPort();
