@@ -70,8 +70,8 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   let writes = 0;
 
   /** The first key of a namespace registers it for list(); cheap and idempotent. */
-  async function register(ns: string, first: unknown): Promise<void> {
-    if (first === 1 || first === '1') await redis.sadd(namespaceRegistryKey(ctx), ns);
+  async function register(ns: string, first: boolean): Promise<void> {
+    if (first) await redis.sadd(namespaceRegistryKey(ctx), ns);
   }
 
 
@@ -86,19 +86,24 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const condition = typeof w.condition === 'string' ? w.condition : `etag:${w.condition.etag}`;
     const sample = ++writes % STALE_SAMPLE_EVERY === 0 ? `${STALE_SAMPLE_SIZE}:${Math.random()}` : '';
     const tagsJson = w.tags.length === 0 ? EMPTY_TAGS_JSON : JSON.stringify(w.tags);
-    const reply = (await setEntry.run(redis, [k.entryPrefix + w.key, k.keysIndex, k.tagNames], [
-      w.value, w.contentType, w.etag, tagsJson, w.ttl ?? '', condition, Date.now(), sample, ...w.tags,
-    ])) as [number, number, number];
-    if (reply[0] !== 1) return { written: false };
-    await register(ns, reply[2]);
-    return { written: true, etag: w.etag, created: reply[1] === 1 };
+    const reply = await setEntry.call(redis, {
+      keys: { entry: k.entryPrefix + w.key, keysIndex: k.keysIndex, tagNames: k.tagNames },
+      args: {
+        value: w.value, contentType: w.contentType, etag: w.etag, tagsJson, ttlMs: w.ttl ?? '', condition,
+        now: Date.now(), staleSample: sample,
+      },
+      restArgs: w.tags,
+    });
+    if (!reply.written) return { written: false };
+    await register(ns, reply.firstKey);
+    return { written: true, etag: w.etag, created: reply.created };
   }
 
   /** `track`: the namespace's tracksRecency, looked up once by the caller. */
   async function readEntries(ns: string, keys: string[], operation: string, track: boolean): Promise<(CacheEntry | undefined)[]> {
     const reply = await ctx.runCommand(operation, () =>
-      getEntries.runBuffer(redis, keys.map((key) => ctx.key(ns, key)), [track ? '1' : '0', Date.now()]));
-    return (reply as (Buffer[] | null)[]).map((row) => count(ns, toEntry(row)));
+      getEntries.call(redis, { keys: {}, args: { track: track ? '1' : '0', now: Date.now() }, restKeys: keys.map((key) => ctx.key(ns, key)) }));
+    return reply.map((row) => count(ns, toEntry(row)));
   }
 
   function count(ns: string, entry: CacheEntry | undefined): CacheEntry | undefined {
@@ -156,9 +161,9 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const unique = [...new Set(keys)];
     if (unique.length === 0) return 0;
     const k = namespaceKeys(ctx, ns);
-    const reply = await ctx.runCommand(operation, () =>
-      deleteEntries.run(redis, [k.keysIndex, ...unique.map((key) => ctx.key(ns, key))], [k.tagPrefix, ...unique]));
-    return Number(reply);
+    return ctx.runCommand(operation, () => deleteEntries.call(redis, {
+      keys: { keysIndex: k.keysIndex }, args: { tagPrefix: k.tagPrefix }, restKeys: unique.map((key) => ctx.key(ns, key)), restArgs: unique,
+    }));
   }
 
   async function deleteOne(ns: string, key: string): Promise<boolean> {
@@ -186,8 +191,8 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateNamespace(ns);
     validateKey(key);
     validateTtl(ttlMs);
-    const reply = await ctx.runCommand('expire', () => expireEntry.run(redis, [ctx.key(ns, key)], [ttlMs === null ? '' : ttlMs]));
-    return Number(reply) === 1;
+    return ctx.runCommand('expire', () =>
+      expireEntry.call(redis, { keys: { entry: ctx.key(ns, key) }, args: { ttlMs: ttlMs === null ? '' : ttlMs } }));
   }
 
   async function increment(ns: string, key: string, by?: bigint | number, opts: IncrementOptions = {}): Promise<bigint> {
@@ -197,13 +202,16 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateTtl(opts.ttl);
     const ttlMs = opts.ttl === undefined ? (await configs.get(ns)).defaultTtl : opts.ttl;
     const k = namespaceKeys(ctx, ns);
-    const reply = (await ctx.runCommand(
+    const reply = await ctx.runCommand(
       'increment',
-      () => incrementEntry.run(redis, [ctx.key(ns, key), k.keysIndex], [key, delta.toString(), ttlMs === null ? '' : ttlMs, newEtag(), Date.now()]),
+      () => incrementEntry.call(redis, {
+        keys: { entry: ctx.key(ns, key), keysIndex: k.keysIndex },
+        args: { member: key, by: delta.toString(), ttlMs: ttlMs === null ? '' : ttlMs, etag: newEtag(), now: Date.now() },
+      }),
       (code) => (code === 'overflow' ? new IntegerOverflowError(key) : new NotAnIntegerError(key)),
-    )) as [string, number];
-    if (reply[1] === 1) await ctx.run('increment', () => register(ns, reply[1]));
-    return BigInt(reply[0]);
+    );
+    if (reply.first) await ctx.run('increment', () => register(ns, reply.first));
+    return BigInt(reply.value);
   }
 
   /** Deletes a lex range of the keys index chunk by chunk; returns live entries deleted. */
@@ -211,10 +219,11 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const k = namespaceKeys(ctx, ns);
     let deleted = 0;
     for (;;) {
-      const [n, processed] = (await ctx.run(operation, () =>
-        deleteRange.run(redis, [k.keysIndex], [min, max, CHUNK, k.entryPrefix, k.tagPrefix]))) as [number, number];
-      deleted += n;
-      if (processed < CHUNK) return deleted;
+      const chunk = await ctx.run(operation, () => deleteRange.call(redis, {
+        keys: { keysIndex: k.keysIndex }, args: { min, max, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix },
+      }));
+      deleted += chunk.deleted;
+      if (chunk.processed < CHUNK) return deleted;
     }
   }
 
@@ -233,10 +242,12 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     let deleted = 0;
     for (const tag of new Set(tags)) {
       for (;;) {
-        const [n, popped] = (await ctx.run('invalidateTags', () =>
-          invalidateTagChunk.run(redis, [k.tagPrefix + tag, k.keysIndex, k.tagNames], [tag, CHUNK, k.entryPrefix, k.tagPrefix]))) as [number, number];
-        deleted += n;
-        if (popped < CHUNK) break;
+        const chunk = await ctx.run('invalidateTags', () => invalidateTagChunk.call(redis, {
+          keys: { tagSet: k.tagPrefix + tag, keysIndex: k.keysIndex, tagNames: k.tagNames },
+          args: { tag, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix },
+        }));
+        deleted += chunk.deleted;
+        if (chunk.popped < CHUNK) break;
       }
     }
     return deleted;

@@ -69,9 +69,9 @@ export function createRedisNamespaceAdmin(
       'eviction', config.eviction, 'durable', config.durable ? '1' : '0',
     ];
     const created = await ctx.run('configure', async () => {
-      const reply = await configureNamespace.run(redis, [namespaceKeys(ctx, ns).config], fields);
+      const firstConfig = await configureNamespace.call(redis, { keys: { config: namespaceKeys(ctx, ns).config }, args: {}, restArgs: fields });
       await redis.sadd(namespaceRegistryKey(ctx), ns);
-      return Number(reply) === 1;
+      return firstConfig;
     });
     configs.invalidate(ns);
     return { created, config };
@@ -83,13 +83,13 @@ export function createRedisNamespaceAdmin(
     const total = { entries: 0, bytes: 0, stale: 0 };
     let min = '-';
     for (;;) {
-      const [n, bytes, stale, last] = (await ctx.run('stats', () =>
-        statsChunk.run(redis, [k.keysIndex], [min, CHUNK, k.entryPrefix]))) as [number, number, number, string];
-      total.entries += n;
-      total.bytes += bytes;
-      total.stale += stale;
-      if (last === '') return total;
-      min = `(${last}`;
+      const chunk = await ctx.run('stats', () =>
+        statsChunk.call(redis, { keys: { keysIndex: k.keysIndex }, args: { min, limit: CHUNK, entryPrefix: k.entryPrefix } }));
+      total.entries += chunk.entries;
+      total.bytes += chunk.bytes;
+      total.stale += chunk.stale;
+      if (chunk.last === '') return total;
+      min = `(${chunk.last}`;
     }
   }
 
@@ -150,12 +150,16 @@ export function createRedisNamespaceAdmin(
     const k = namespaceKeys(ctx, ns);
     let evicted = 0;
     for (;;) {
-      const [n, freed, done] = (await ctx.run('enforceBounds', () => evictChunk.run(redis, [k.keysIndex], [
-        config.maxEntries ?? '', bytesToFree, EVICTIONS_PER_CALL, EVICTION_SAMPLE, k.entryPrefix, k.tagPrefix,
-      ]))) as [number, number, number];
-      evicted += n;
-      bytesToFree = Math.max(0, bytesToFree - freed);
-      if (done === 1) return evicted;
+      const chunk = await ctx.run('enforceBounds', () => evictChunk.call(redis, {
+        keys: { keysIndex: k.keysIndex },
+        args: {
+          maxEntries: config.maxEntries ?? '', bytesToFree, budget: EVICTIONS_PER_CALL, sample: EVICTION_SAMPLE,
+          entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix,
+        },
+      }));
+      evicted += chunk.evicted;
+      bytesToFree = Math.max(0, bytesToFree - chunk.freed);
+      if (chunk.done) return evicted;
     }
   }
 
@@ -165,11 +169,11 @@ export function createRedisNamespaceAdmin(
     let removed = 0;
     let min = '-';
     for (;;) {
-      const [n, last] = (await ctx.run('pruneIndex', () =>
-        pruneChunk.run(redis, [k.keysIndex], [min, CHUNK, k.entryPrefix]))) as [number, string];
-      removed += n;
-      if (last === '') return removed;
-      min = `(${last}`;
+      const chunk = await ctx.run('pruneIndex', () =>
+        pruneChunk.call(redis, { keys: { keysIndex: k.keysIndex }, args: { min, limit: CHUNK, entryPrefix: k.entryPrefix } }));
+      removed += chunk.removed;
+      if (chunk.last === '') return removed;
+      min = `(${chunk.last}`;
     }
   }
 
