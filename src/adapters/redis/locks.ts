@@ -111,7 +111,8 @@ export function createRedisLockManager(ctx: RedisContext): LockManager {
     async release(name, token): Promise<ReleaseResult> {
       validateLockName(name);
       validateLeaseToken(token);
-      return ctx.run('release', () => releaseScript.call(ctx.redis, { keys: { lease: leaseKey(name) }, args: { tokenHash: tokenHash(token) } }));
+      return ctx.run('release', () =>
+        releaseScript.call(ctx.redis, { keys: { lease: leaseKey(name) }, args: { tokenHash: tokenHash(token) } }));
     },
 
     async inspectLock(name): Promise<LockState> {

@@ -122,7 +122,8 @@ export function createRedisPresenceTracker(ctx: RedisContext, limits: SessionLim
       validateName(channel, 'channel');
       validateListLimit(options.limit, MAX_PRESENCE_LIMIT);
       const limit = options.limit ?? DEFAULT_PRESENCE_LIMIT;
-      const { count, names, data, expiries } = await ctx.run('members', () => membersScript.call(redis, { keys: keys(channel), args: { limit } }));
+      const { count, names, data, expiries } = await ctx.run('members', () =>
+        membersScript.call(redis, { keys: keys(channel), args: { limit } }));
       const list: PresenceList = { count, members: [] };
       for (let i = 0; i < names.length; i++) {
         list.members.push({

@@ -99,7 +99,8 @@ const revoke = defineScript({
   keys: ['session'], args: [],
   decode: (r) => {
     const [live, subject] = replyArray(r, 1, 'session_revoke');
-    return { live: replyInt(live, 'session_revoke') === 1, subject: subject === undefined ? null : replyOptionalString(subject, 'session_revoke') };
+    const wasLive = replyInt(live, 'session_revoke') === 1;
+    return { live: wasLive, subject: subject === undefined ? null : replyOptionalString(subject, 'session_revoke') };
   },
   source: `${NOW_MS}
 local v = redis.call('HMGET', KEYS[1], 'subject', 'expires')
