@@ -6,7 +6,7 @@
  * Key layout (all keys start with `{prefix}:`, so one Redis can serve several
  * apps and `SCAN MATCH prefix:*` / ACL `~prefix:*` cover exactly ours):
  *
- *   prefix:{ns}:<key>           an entry                       ctx.key(ns, key)
+ *   prefix:{ns}:<key>           an entry                       entryKey(ctx, ns, key) (namespace-keys.ts)
  *   prefix:{ns}#<kind>          a per-namespace structure      ctx.nsKey(ns, kind)
  *   prefix:<kind>:{<tag>}[:p]   other features' keys           ctx.sysKey(kind, tag, ...parts)
  *   prefix:<kind>               a global key (own slot)        ctx.globalKey(kind)
@@ -45,8 +45,6 @@ export interface RedisContext {
   runCommand<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T>;
   /** Calls inside run() / runCommand() right now. */
   inFlight(): number;
-  /** An entry's key: `prefix:{ns}:key`. */
-  key(ns: string, key: string): string;
   /** A per-namespace structure in the namespace's slot: `prefix:{ns}#kind`. */
   nsKey(ns: string, kind: string): string;
   /**
@@ -185,7 +183,6 @@ export function createRedisContext(redis: RedisClient, prefix: string, options: 
       }
     },
     inFlight: () => inFlight,
-    key: (ns, key) => `${prefix}:{${ns}}:${key}`,
     nsKey(ns, kind) {
       checkKind(kind);
       return `${prefix}:{${ns}}#${kind}`;

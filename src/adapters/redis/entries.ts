@@ -27,7 +27,7 @@ import {
   deleteEntries, deleteRange, expireEntry, getEntries, incrementEntry, invalidateTagChunk, setEntry,
 } from './entry-scripts.js';
 import type { HitCounter } from './hit-counter.js';
-import { namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
+import { entryKey, namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
 
 /** Members per script call in bulk deletes. */
 export const CHUNK = 500;
@@ -87,7 +87,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const sample = ++writes % STALE_SAMPLE_EVERY === 0 ? `${STALE_SAMPLE_SIZE}:${Math.random()}` : '';
     const tagsJson = w.tags.length === 0 ? EMPTY_TAGS_JSON : JSON.stringify(w.tags);
     const reply = await setEntry.call(redis, {
-      keys: { entry: k.entryPrefix + w.key, keysIndex: k.keysIndex, tagNames: k.tagNames },
+      keys: { entry: entryKey(ctx, ns, w.key), keysIndex: k.keysIndex, tagNames: k.tagNames },
       args: {
         value: w.value, contentType: w.contentType, etag: w.etag, tagsJson, ttlMs: w.ttl ?? '', condition,
         now: Date.now(), staleSample: sample,
@@ -102,7 +102,9 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   /** `track`: the namespace's tracksRecency, looked up once by the caller. */
   async function readEntries(ns: string, keys: string[], operation: string, track: boolean): Promise<(CacheEntry | undefined)[]> {
     const reply = await ctx.runCommand(operation, () =>
-      getEntries.call(redis, { keys: {}, args: { track: track ? '1' : '0', now: Date.now() }, restKeys: keys.map((key) => ctx.key(ns, key)) }));
+      getEntries.call(redis, {
+        keys: {}, args: { track: track ? '1' : '0', now: Date.now() }, restKeys: keys.map((key) => entryKey(ctx, ns, key)),
+      }));
     return reply.map((row) => count(ns, toEntry(row)));
   }
 
@@ -117,7 +119,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateNamespace(ns);
     validateKey(key);
     if (tracksRecency(await configs.get(ns))) return (await readEntries(ns, [key], 'get', true))[0];
-    const row = await ctx.runCommand('get', () => redis.hmgetBuffer(ctx.key(ns, key), ...READ_FIELDS));
+    const row = await ctx.runCommand('get', () => redis.hmgetBuffer(entryKey(ctx, ns, key), ...READ_FIELDS));
     return count(ns, toEntry(row));
   }
 
@@ -162,7 +164,8 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     if (unique.length === 0) return 0;
     const k = namespaceKeys(ctx, ns);
     return ctx.runCommand(operation, () => deleteEntries.call(redis, {
-      keys: { keysIndex: k.keysIndex }, args: { tagPrefix: k.tagPrefix }, restKeys: unique.map((key) => ctx.key(ns, key)), restArgs: unique,
+      keys: { keysIndex: k.keysIndex }, args: { tagPrefix: k.tagPrefix },
+      restKeys: unique.map((key) => entryKey(ctx, ns, key)), restArgs: unique,
     }));
   }
 
@@ -175,13 +178,13 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   async function has(ns: string, key: string): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
-    return (await ctx.runCommand('has', () => redis.exists(ctx.key(ns, key)))) === 1;
+    return (await ctx.runCommand('has', () => redis.exists(entryKey(ctx, ns, key)))) === 1;
   }
 
   async function ttl(ns: string, key: string): Promise<number | null | undefined> {
     validateNamespace(ns);
     validateKey(key);
-    const remaining = await ctx.runCommand('ttl', () => redis.pttl(ctx.key(ns, key)));
+    const remaining = await ctx.runCommand('ttl', () => redis.pttl(entryKey(ctx, ns, key)));
     if (remaining === -2) return undefined;
     if (remaining === -1) return null;
     return Math.max(1, remaining);
@@ -192,7 +195,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateKey(key);
     validateTtl(ttlMs);
     return ctx.runCommand('expire', () =>
-      expireEntry.call(redis, { keys: { entry: ctx.key(ns, key) }, args: { ttlMs: ttlMs === null ? '' : ttlMs } }));
+      expireEntry.call(redis, { keys: { entry: entryKey(ctx, ns, key) }, args: { ttlMs: ttlMs === null ? '' : ttlMs } }));
   }
 
   async function increment(ns: string, key: string, by?: bigint | number, opts: IncrementOptions = {}): Promise<bigint> {
@@ -205,7 +208,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const reply = await ctx.runCommand(
       'increment',
       () => incrementEntry.call(redis, {
-        keys: { entry: ctx.key(ns, key), keysIndex: k.keysIndex },
+        keys: { entry: entryKey(ctx, ns, key), keysIndex: k.keysIndex },
         args: { member: key, by: delta.toString(), ttlMs: ttlMs === null ? '' : ttlMs, etag: newEtag(), now: Date.now() },
       }),
       (code) => (code === 'overflow' ? new IntegerOverflowError(key) : new NotAnIntegerError(key)),

@@ -42,13 +42,18 @@ export function namespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
 
 function buildNamespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
   return {
-    entryPrefix: ctx.key(ns, ''),
+    entryPrefix: `${ctx.prefix}:{${ns}}:`,
     keysIndex: ctx.nsKey(ns, 'keys'),
     tagPrefix: `${ctx.nsKey(ns, 'tag')}:`,
     tagNames: ctx.nsKey(ns, 'tags'),
     config: ctx.nsKey(ns, 'config'),
     counters: ctx.nsKey(ns, 'counters'),
   };
+}
+
+/** The one builder of an entry's key: `P:{ns}:key` (scripts derive it from entryPrefix, never by other means). */
+export function entryKey(ctx: RedisContext, ns: string, key: string): string {
+  return namespaceKeys(ctx, ns).entryPrefix + key;
 }
 
 /** Global set of namespace names (configured or holding entries); its own slot. */

@@ -69,7 +69,8 @@ export function createRedisNamespaceAdmin(
       'eviction', config.eviction, 'durable', config.durable ? '1' : '0',
     ];
     const created = await ctx.run('configure', async () => {
-      const firstConfig = await configureNamespace.call(redis, { keys: { config: namespaceKeys(ctx, ns).config }, args: {}, restArgs: fields });
+      const configKey = namespaceKeys(ctx, ns).config;
+      const firstConfig = await configureNamespace.call(redis, { keys: { config: configKey }, args: {}, restArgs: fields });
       await redis.sadd(namespaceRegistryKey(ctx), ns);
       return firstConfig;
     });

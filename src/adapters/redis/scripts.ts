@@ -18,7 +18,7 @@
  *
  * Rules for script authors:
  * - Every key a script touches must be passed in KEYS and, for Redis Cluster,
- *   share one hash tag: build them with ctx.nsKey / ctx.key (namespace slot) or
+ *   share one hash tag: build them with namespaceKeys / entryKey (namespace slot) or
  *   ctx.sysKey with the same `tag`.
  * - To report a domain failure, `return redis.error_reply('CACHEPORT <code>')`
  *   and map `<code>` with the third argument of ctx.run (see context.ts).
