@@ -22,15 +22,14 @@ import {
   toIncrementBy, validateBatchSize, validateKey, validateKeys,
   validateNamespace, validatePrefix, validateTags, validateTtl,
 } from '../../core/validation.js';
+import { CHUNK, clearNamespace, deleteLexRange } from './bulk-delete.js';
 import type { RedisContext } from './context.js';
 import {
-  deleteEntries, deleteRange, expireEntry, getEntries, incrementEntry, invalidateTagChunk, setEntry,
+  deleteEntries, expireEntry, getEntries, incrementEntry, invalidateTagChunk, setEntry,
 } from './entry-scripts.js';
 import type { HitCounter } from './hit-counter.js';
 import { entryKey, namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
 
-/** Members per script call in bulk deletes. */
-export const CHUNK = 500;
 /**
  * 1 write in STALE_SAMPLE_EVERY checks STALE_SAMPLE_SIZE index members (a
  * window at a random rank) and drops stale ones: on average 2 members per write (enough to keep stale
@@ -217,25 +216,12 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     return BigInt(reply.value);
   }
 
-  /** Deletes a lex range of the keys index chunk by chunk; returns live entries deleted. */
-  async function deleteLexRange(ns: string, min: string, max: string, operation: string): Promise<number> {
-    const k = namespaceKeys(ctx, ns);
-    let deleted = 0;
-    for (;;) {
-      const chunk = await ctx.run(operation, () => deleteRange.call(redis, {
-        keys: { keysIndex: k.keysIndex }, args: { min, max, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix },
-      }));
-      deleted += chunk.deleted;
-      if (chunk.processed < CHUNK) return deleted;
-    }
-  }
-
   async function deleteByPrefix(ns: string, prefix: string): Promise<number> {
     validateNamespace(ns);
     validatePrefix(prefix);
-    if (prefix === '') return deleteLexRange(ns, '-', '+', 'deleteByPrefix');
+    if (prefix === '') return deleteLexRange(ctx, ns, '-', '+', 'deleteByPrefix');
     const upper = prefixUpperBound(prefix);
-    return deleteLexRange(ns, `[${prefix}`, upper === undefined ? '+' : `(${upper}`, 'deleteByPrefix');
+    return deleteLexRange(ctx, ns, `[${prefix}`, upper === undefined ? '+' : `(${upper}`, 'deleteByPrefix');
   }
 
   async function invalidateTags(ns: string, tags: string[]): Promise<number> {
@@ -258,21 +244,8 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
 
   async function clear(ns: string): Promise<number> {
     validateNamespace(ns);
-    return clearNamespace(ctx, ns, deleteLexRange);
+    return clearNamespace(ctx, ns);
   }
 
   return { get, getMany, set, setMany, delete: deleteOne, deleteMany, has, ttl, expire, increment, deleteByPrefix, invalidateTags, clear };
-}
-
-type LexRangeDeleter = (ns: string, min: string, max: string, operation: string) => Promise<number>;
-
-/** Deletes every entry, then the tag sets (they may hold stale members of expired entries). */
-async function clearNamespace(ctx: RedisContext, ns: string, deleteLexRange: LexRangeDeleter): Promise<number> {
-  const deleted = await deleteLexRange(ns, '-', '+', 'clear');
-  const k = namespaceKeys(ctx, ns);
-  for (;;) {
-    const tags = await ctx.run('clear', () => ctx.redis.spop(k.tagNames, CHUNK));
-    if (tags.length > 0) await ctx.run('clear', () => ctx.redis.del(...tags.map((tag) => k.tagPrefix + tag)));
-    if (tags.length < CHUNK) return deleted;
-  }
 }

@@ -18,7 +18,7 @@ import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js'
 import type { ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceInfo, NamespaceStats } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
 import type { RedisContext } from './context.js';
-import { CHUNK, createRedisEntryStore } from './entries.js';
+import { CHUNK, clearNamespace } from './bulk-delete.js';
 import { configureNamespace, evictChunk, pruneChunk, statsChunk } from './entry-scripts.js';
 import type { HitCounter } from './hit-counter.js';
 import { namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
@@ -58,7 +58,6 @@ export function createRedisNamespaceAdmin(
   counter: HitCounter,
 ): NamespaceAdmin & NamespaceMaintenance {
   const { redis, options } = ctx;
-  const entries = createRedisEntryStore(ctx, configs, counter);
 
   async function configure(ns: string, partial: Partial<NamespaceConfig>): Promise<ConfigureResult> {
     validateNamespace(ns);
@@ -135,7 +134,7 @@ export function createRedisNamespaceAdmin(
     validateNamespace(ns);
     // Unregister first: a concurrent first write after this re-registers the namespace.
     await ctx.run('drop', () => redis.srem(namespaceRegistryKey(ctx), ns));
-    await entries.clear(ns);
+    await clearNamespace(ctx, ns);
     const k = namespaceKeys(ctx, ns);
     await ctx.run('drop', () => redis.del(k.config, k.counters, k.keysIndex, k.tagNames));
     counter.forget(ns);
