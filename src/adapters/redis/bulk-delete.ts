@@ -5,7 +5,7 @@
  * namespace admin, so there is one way to empty a namespace.
  */
 import type { RedisContext } from './context.js';
-import { deleteRange } from './entry-scripts.js';
+import { clearStep, deleteRange } from './entry-scripts.js';
 import { namespaceKeys } from './namespace-keys.js';
 
 /** Members per script call in bulk deletes and index walks. */
@@ -24,13 +24,22 @@ export async function deleteLexRange(ctx: RedisContext, ns: string, min: string,
   }
 }
 
-/** Deletes every entry, then the tag sets (they may hold stale members of expired entries). */
-export async function clearNamespace(ctx: RedisContext, ns: string): Promise<number> {
-  const deleted = await deleteLexRange(ctx, ns, '-', '+', 'clear');
+/**
+ * Empties a namespace (clear) or removes it with its configuration and
+ * counters (drop, `dropConfig`), in atomic steps of CHUNK (see clearStep for
+ * why writes racing it are either removed or stay fully indexed). Returns the
+ * live entries deleted.
+ */
+export async function clearNamespace(ctx: RedisContext, ns: string, dropConfig = false): Promise<number> {
   const k = namespaceKeys(ctx, ns);
+  const operation = dropConfig ? 'drop' : 'clear';
+  let deleted = 0;
   for (;;) {
-    const tags = await ctx.run('clear', () => ctx.redis.spop(k.tagNames, CHUNK));
-    if (tags.length > 0) await ctx.run('clear', () => ctx.redis.del(...tags.map((tag) => k.tagPrefix + tag)));
-    if (tags.length < CHUNK) return deleted;
+    const step = await ctx.run(operation, () => clearStep.call(ctx.redis, {
+      keys: { keysIndex: k.keysIndex, tagNames: k.tagNames, config: k.config, counters: k.counters },
+      args: { limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix, dropConfig: dropConfig ? '1' : '0' },
+    }));
+    deleted += step.deleted;
+    if (step.done) return deleted;
   }
 }

@@ -405,3 +405,41 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return created
 `,
 });
+
+/**
+ * One step of emptying a namespace (clear, drop); the caller repeats it until
+ * `done`. Deletes up to `limit` index members with their entries; once the
+ * index is empty, deletes up to `limit` tag sets; once no tag name is left and
+ * `dropConfig` is '1', deletes the configuration and hit counters too. Tag sets
+ * and configuration go only in a step that found the index empty: every live
+ * entry is in the index, so at that moment the tag sets hold only stale
+ * members, and a write racing the operation either lands before such a step
+ * (its member is in the index, so the step deletes it) or after it (indexed,
+ * tagged and counted as usual). Never an entry outside the indexes.
+ * Returns {live entries deleted, done (0/1)}.
+ */
+export const clearStep = defineScript({
+  name: 'cp_clear_step',
+  keys: ['keysIndex', 'tagNames', 'config', 'counters'],
+  args: ['limit', 'entryPrefix', 'tagPrefix', 'dropConfig'],
+  decode: (r) => {
+    const [deleted = 0, done = 0] = replyInts(r, 2, 'cp_clear_step');
+    return { deleted, done: done === 1 };
+  },
+  source: `${DELETE_ENTRY}
+local limit = tonumber(ARGV[1])
+local members = redis.call('ZRANGE', KEYS[1], 0, limit - 1)
+local n = 0
+for _, member in ipairs(members) do
+  n = n + delete_entry(ARGV[2] .. member, member, KEYS[1], ARGV[3])
+end
+if #members == limit then return {n, 0} end
+local tags = redis.call('SPOP', KEYS[2], limit)
+for _, tag in ipairs(tags) do
+  redis.call('DEL', ARGV[3] .. tag)
+end
+if #tags == limit then return {n, 0} end
+if ARGV[4] == '1' then redis.call('DEL', KEYS[3], KEYS[4]) end
+return {n, 1}
+`,
+});

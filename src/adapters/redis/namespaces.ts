@@ -134,9 +134,7 @@ export function createRedisNamespaceAdmin(
     validateNamespace(ns);
     // Unregister first: a concurrent first write after this re-registers the namespace.
     await ctx.run('drop', () => redis.srem(namespaceRegistryKey(ctx), ns));
-    await clearNamespace(ctx, ns);
-    const k = namespaceKeys(ctx, ns);
-    await ctx.run('drop', () => redis.del(k.config, k.counters, k.keysIndex, k.tagNames));
+    await clearNamespace(ctx, ns, true);
     counter.forget(ns);
     configs.invalidate(ns);
   }

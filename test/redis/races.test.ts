@@ -1,0 +1,105 @@
+/**
+ * Namespace-wide operations racing writers on Redis, and reads that must not
+ * create state. The invariant: every entry key is in its namespace's keys
+ * index (and in the set of each of its tags), so stats, listing, clear, drop
+ * and invalidation see it; a drop or clear racing a write either removes the
+ * write or leaves it indexed, never in between.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import { createRedisPort, type RedisPort } from '../../src/adapters/redis/index.js';
+import { deleteRedisKeys } from '../support/backends.js';
+import { REDIS_URL, uniqueName } from '../support/services.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const WRITERS = 12;
+const RACE_MS = 2500;
+
+async function scanKeys(raw: Redis, match: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await raw.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+/** Runs WRITERS loops writing fresh keys (tagged `t`) until `stop()` resolves; returns how many were acknowledged. */
+async function writeWhile(port: RedisPort, ns: string, stop: () => Promise<void>): Promise<number> {
+  let running = true;
+  let acknowledged = 0;
+  const writers = Array.from({ length: WRITERS }, async (_, w) => {
+    for (let n = 0; running; n++) {
+      const result = await port.set(ns, `w${w}-${n}`, 'v', { ttl: null, tags: ['t'] });
+      if (result.written) acknowledged++;
+    }
+  });
+  try {
+    await stop();
+  } finally {
+    running = false;
+    await Promise.all(writers);
+  }
+  return acknowledged;
+}
+
+describe('redis: namespace operations racing writers', () => {
+  const prefix = uniqueName('cprace');
+  let port: RedisPort;
+  let raw: Redis;
+  const entryKeys = (ns: string) => scanKeys(raw, `${prefix}:{${ns}}:*`);
+
+  beforeAll(() => {
+    port = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: REDIS_URL, prefix });
+    raw = new Redis(REDIS_URL);
+  });
+
+  afterAll(async () => {
+    await port.close();
+    raw.disconnect();
+    await deleteRedisKeys(prefix);
+  });
+
+  it('drop racing writers leaves no entry outside the keys index, and a drop without writers removes everything', async () => {
+    const ns = 'drop-race';
+    let drops = 0;
+    const acknowledged = await writeWhile(port, ns, async () => {
+      const until = Date.now() + RACE_MS;
+      while (Date.now() < until) {
+        await sleep(20);
+        await port.drop(ns);
+        drops++;
+      }
+    });
+    expect(acknowledged).toBeGreaterThan(0);
+    expect(drops).toBeGreaterThan(3);
+    const keys = await entryKeys(ns);
+    expect(await raw.zcard(`${prefix}:{${ns}}#keys`)).toBe(keys.length);
+    expect((await port.stats(ns)).entries).toBe(keys.length);
+    await port.drop(ns);
+    expect(await scanKeys(raw, `${prefix}:{${ns}}*`)).toEqual([]);
+  }, 60_000);
+
+  it('clear racing tagged writers leaves every surviving entry in its tag set', async () => {
+    const ns = 'clear-race';
+    let clears = 0;
+    await writeWhile(port, ns, async () => {
+      const until = Date.now() + RACE_MS;
+      while (Date.now() < until) {
+        await sleep(20);
+        await port.clear(ns);
+        clears++;
+      }
+    });
+    expect(clears).toBeGreaterThan(3);
+    const survivors = (await entryKeys(ns)).length;
+    expect(await raw.zcard(`${prefix}:{${ns}}#keys`)).toBe(survivors);
+    // Every survivor carries tag `t`: invalidating it must reach all of them.
+    expect(await port.invalidateTags(ns, ['t'])).toBe(survivors);
+    expect(await entryKeys(ns)).toEqual([]);
+    await port.drop(ns);
+  }, 60_000);
+});
