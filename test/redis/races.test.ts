@@ -103,3 +103,46 @@ describe('redis: namespace operations racing writers', () => {
     await port.drop(ns);
   }, 60_000);
 });
+
+describe('redis: reads create nothing', () => {
+  const prefix = uniqueName('cpread');
+  let port: RedisPort;
+  let raw: Redis;
+
+  beforeAll(() => {
+    port = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: REDIS_URL, prefix });
+    raw = new Redis(REDIS_URL);
+  });
+
+  afterAll(async () => {
+    await port.close();
+    raw.disconnect();
+    await deleteRedisKeys(prefix);
+  });
+
+  it('gets, getMany, has, ttl, stats and describe on made-up namespaces leave no key behind', async () => {
+    for (let i = 0; i < 200; i++) {
+      const ns = `made-up-${i}`;
+      expect(await port.get(ns, 'k')).toBeUndefined();
+      expect(await port.getMany(ns, ['a', 'b'])).toEqual([undefined, undefined]);
+      expect(await port.has(ns, 'k')).toBe(false);
+      expect(await port.ttl(ns, 'k')).toBeUndefined();
+    }
+    await port.describe('made-up-0');
+    await port.stats('made-up-1');
+    await port.list();
+    await port.close(); // flushes the hit/miss counters
+    expect(await scanKeys(raw, `${prefix}:*`)).toEqual([]);
+  });
+
+  it('hits and misses of a namespace that exists are still counted', async () => {
+    port = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: REDIS_URL, prefix });
+    await port.set('real', 'k', 'v');
+    await port.get('real', 'k');
+    await port.get('real', 'missing');
+    await port.close();
+    port = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: REDIS_URL, prefix });
+    expect(await port.stats('real')).toMatchObject({ entries: 1, hits: 1, misses: 1 });
+    await port.drop('real');
+  });
+});
