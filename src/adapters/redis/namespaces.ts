@@ -67,11 +67,12 @@ export function createRedisNamespaceAdmin(
       'defaultTtl', config.defaultTtl ?? '', 'maxEntries', config.maxEntries ?? '', 'maxBytes', config.maxBytes ?? '',
       'eviction', config.eviction, 'durable', config.durable ? '1' : '0',
     ];
-    const created = await ctx.run('configure', async () => {
-      const configKey = namespaceKeys(ctx, ns).config;
-      const firstConfig = await configureNamespace.call(redis, { keys: { config: configKey }, args: {}, restArgs: fields });
+    const created = await ctx.run('configure', async (deadline) => {
+      // Registered first: if the deadline passes in between, an empty unconfigured name is listed by nobody.
       await redis.sadd(namespaceRegistryKey(ctx), ns);
-      return firstConfig;
+      deadline.check();
+      const configKey = namespaceKeys(ctx, ns).config;
+      return configureNamespace.call(redis, { keys: { config: configKey }, args: {}, restArgs: fields });
     });
     configs.invalidate(ns);
     return { created, config };

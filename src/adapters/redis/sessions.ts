@@ -133,10 +133,11 @@ export function createRedisSessionStore(ctx: RedisContext, limits: SessionLimits
       const { subject, dataJson, ttl, maxAge } = prepareSessionCreate(options, limits);
       const id = newSessionId();
       const hashHex = hashSessionId(id).toString('hex');
-      const { createdAt, expiresAt } = await ctx.run('createSession', async () => {
+      const { createdAt, expiresAt } = await ctx.run('createSession', async (deadline) => {
         await indexAdd.call(redis, {
           keys: { subjectIndex: subjectKey(subject) }, args: { sessionHash: hashHex, maxAgeMs: maxAge, slackMs: INDEX_SLACK_MS },
         });
+        deadline.check();
         return create.call(redis, { keys: { session: sessionKey(hashHex) }, args: { subject, dataJson, ttlMs: ttl, maxAgeMs: maxAge } });
       });
       return { id, subject, createdAt, expiresAt };
@@ -159,9 +160,10 @@ export function createRedisSessionStore(ctx: RedisContext, limits: SessionLimits
     async revokeSession(id: string): Promise<boolean> {
       if (!isSessionIdFormat(id)) return false;
       const hashHex = hashSessionId(id).toString('hex');
-      return ctx.run('revokeSession', async () => {
+      return ctx.run('revokeSession', async (deadline) => {
         const { live, subject } = await revoke.call(redis, { keys: { session: sessionKey(hashHex) }, args: {} });
         // The index entry would go lazily anyway; removing it now keeps the set small.
+        deadline.check();
         if (typeof subject === 'string') await redis.zrem(subjectKey(subject), hashHex);
         return live;
       });
@@ -169,10 +171,11 @@ export function createRedisSessionStore(ctx: RedisContext, limits: SessionLimits
 
     async revokeSubject(subject: string): Promise<number> {
       validateSubject(subject);
-      return ctx.run('revokeSubject', async () => {
+      return ctx.run('revokeSubject', async (deadline) => {
         const hashes = await indexTake.call(redis, { keys: { subjectIndex: subjectKey(subject) }, args: {} });
         // One DEL per session (each in its own cluster slot); DEL counts only keys
         // that still exist, and Redis drops a session key at its expiry.
+        deadline.check();
         const deleted = await Promise.all(hashes.map((hashHex) => redis.del(sessionKey(hashHex))));
         return deleted.reduce((sum, n) => sum + n, 0);
       });
