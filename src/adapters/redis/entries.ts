@@ -70,7 +70,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
 
   /** The first key of a namespace registers it for list(); cheap and idempotent. */
   async function register(ns: string, first: boolean): Promise<void> {
-    if (first) await redis.sadd(namespaceRegistryKey(ctx), ns);
+    if (first) await redis.zadd(namespaceRegistryKey(ctx), 0, ns);
   }
 
 

@@ -56,7 +56,12 @@ export function entryKey(ctx: RedisContext, ns: string, key: string): string {
   return namespaceKeys(ctx, ns).entryPrefix + key;
 }
 
-/** Global set of namespace names (configured or holding entries); its own slot. */
+/** Global sorted set (all scores 0, so in name order) of namespace names, configured or holding entries; its own slot. */
 export function namespaceRegistryKey(ctx: RedisContext): string {
+  return ctx.globalKey('namespace-index');
+}
+
+/** Where versions before the paged list kept the registry (a plain set); moved into the sorted set by list(). */
+export function legacyNamespaceRegistryKey(ctx: RedisContext): string {
   return ctx.globalKey('namespaces');
 }
