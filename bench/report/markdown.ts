@@ -62,8 +62,8 @@ function wrkSection(results: BenchResults): string[] {
         rows.push([
           WRK_LABELS[target], workload, String(connections), ops(row.outcome), ms(row.outcome, 'p50'), ms(row.outcome, 'p99'),
           cpu === undefined ? '' : cpu.toFixed(0),
-          target === 'bare-hono' ? '1.00×' : times(ratio(row.outcome, base)),
-          target === 'bare-hono' ? '1.00×' : cpuRatio(row.outcome, base),
+          times(ratio(row.outcome, base)),
+          cpuRatio(row.outcome, base),
         ]);
       }
     }
