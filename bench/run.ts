@@ -2,6 +2,8 @@
  * `npm run bench`: every case, each against a baseline measured in the same
  * run, reported as ratios in bench/results/latest.{md,json}.
  * BENCH_QUICK=1 → ~1 minute smoke run; otherwise < 10 minutes.
+ * BENCH_SECTIONS=wrk,http (any of postgres, redis, http, wrk, cleanup) runs
+ * only those; the http section reads the data the postgres and redis ones write.
  *
  * Everything runs against 127.0.0.1, stops by itself (fixed durations plus an
  * overall budget), and removes what it created: the bench schema and every
@@ -21,12 +23,26 @@ import { runCleanupCase, type CleanupOutcome } from './sections/cleanup-case.js'
 import { runHttpSection, type HttpResults } from './sections/http.js';
 import { dropPostgresSchema, preparePostgres, runPostgresSection, type PostgresResults } from './sections/postgres.js';
 import { deleteBenchKeys, runRedisSection, type RedisResults } from './sections/redis.js';
+import { runWrkSection, type WrkResults } from './sections/wrk.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
+
+const SECTIONS = ['postgres', 'redis', 'http', 'wrk', 'cleanup'] as const;
+type SectionName = (typeof SECTIONS)[number];
+
+/** BENCH_SECTIONS (comma-separated) selects sections; unset or empty: all of them. */
+function selectedSections(): ReadonlySet<SectionName> {
+  const raw = process.env.BENCH_SECTIONS?.trim() ?? '';
+  if (raw === '') return new Set(SECTIONS);
+  const names = raw.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !(SECTIONS as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new Error(`BENCH_SECTIONS: unknown section ${unknown.join(', ')} (known: ${SECTIONS.join(', ')})`);
+  return new Set(names as SectionName[]);
+}
 
 /** A section that throws is reported, and the run goes on with the next one. */
 async function section<T>(name: string, failures: string[], fallback: T, body: () => Promise<T>): Promise<T> {
@@ -52,6 +68,7 @@ async function removeLeftovers(settings: ReturnType<typeof loadBenchSettings>, f
 
 async function main(): Promise<number> {
   const settings = loadBenchSettings();
+  const selected = selectedSections();
   const budget = createBudget(settings.budgetMs);
   let interrupts = 0;
   process.on('SIGINT', () => {
@@ -71,17 +88,23 @@ async function main(): Promise<number> {
   let pg: PostgresResults = { rows: [], coalescingOff: [], durability: [], sweep: [], notes: [] };
   let redis: RedisResults = { rows: [], notes: [] };
   let http: HttpResults = { rows: [], notes: [] };
+  let wrk: WrkResults = { rows: [], notes: [] };
   let cleanup: CleanupOutcome = { status: 'skipped', reason: 'not run' };
   try {
     // A previous run that was killed may have left its schema or keys behind.
     await removeLeftovers(settings, failures);
-    pg = await section('postgres', failures, pg, async () => {
-      await preparePostgres(settings, w);
-      return runPostgresSection(settings, w, ctx);
-    });
-    redis = await section('redis', failures, redis, () => runRedisSection(settings, w, ctx));
-    http = await section('http', failures, http, () => runHttpSection(settings, w, ctx));
-    cleanup = await section('cleanup', failures, cleanup, () => runCleanupCase(settings, settings.quick ? 1 : settings.reps, budget, log));
+    if (selected.has('postgres')) {
+      pg = await section('postgres', failures, pg, async () => {
+        await preparePostgres(settings, w);
+        return runPostgresSection(settings, w, ctx);
+      });
+    }
+    if (selected.has('redis')) redis = await section('redis', failures, redis, () => runRedisSection(settings, w, ctx));
+    if (selected.has('http')) http = await section('http', failures, http, () => runHttpSection(settings, w, ctx));
+    if (selected.has('wrk')) wrk = await section('wrk', failures, wrk, () => runWrkSection(settings, ctx));
+    if (selected.has('cleanup')) {
+      cleanup = await section('cleanup', failures, cleanup, () => runCleanupCase(settings, settings.quick ? 1 : settings.reps, budget, log));
+    }
   } finally {
     await removeLeftovers(settings, failures);
   }
@@ -93,6 +116,7 @@ async function main(): Promise<number> {
       finishedAt: finishedAt.toISOString(),
       elapsedSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
       mode: settings.quick ? 'quick' : 'full',
+      sections: selected.size === SECTIONS.length ? 'all' : [...selected],
       node: process.versions.node,
       cpus: availableParallelism(),
       loadAverage: { start: loadStart, end: loadavg()[0] ?? 0 },
@@ -102,8 +126,9 @@ async function main(): Promise<number> {
     postgres: { rows: pg.rows, coalescingOff: pg.coalescingOff, durability: pg.durability, sweep: pg.sweep },
     redis: { rows: redis.rows },
     http: { rows: http.rows },
+    wrk: { rows: wrk.rows },
     cleanup,
-    notes: [...failures, ...pg.notes, ...redis.notes, ...http.notes],
+    notes: [...failures, ...pg.notes, ...redis.notes, ...http.notes, ...wrk.notes],
   };
 
   const markdown = renderMarkdown(results);

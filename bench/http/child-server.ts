@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 export interface ChildServer {
   /** http://127.0.0.1:<port> */
   url: string;
+  /** The serving process (its CPU time is read from /proc); undefined when it has none of its own. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -52,7 +54,7 @@ export function startChildServer(kind: 'bare-hono' | 'app', env: Record<string, 
         reject(new Error(`${kind} server sent no URL`));
         return;
       }
-      resolve({ url, stop });
+      resolve({ url, stop, ...(child.pid === undefined ? {} : { pid: child.pid }) });
     });
     child.once('exit', (code) => {
       clearTimeout(timer);

@@ -73,5 +73,5 @@ export async function startWebdis(binary: string, redisUrl: string): Promise<Chi
     await stop();
     throw error;
   }
-  return { url, stop };
+  return { url, stop, ...(child.pid === undefined ? {} : { pid: child.pid }) };
 }

@@ -17,7 +17,8 @@ export interface InterleaveContext {
 
 function describe(m: Measurement): string {
   const errors = m.errors > 0 ? ` errors=${m.errors} (${m.firstError ?? ''})` : '';
-  return `${Math.round(m.opsPerSec)} ops/s p50=${m.p50.toFixed(2)}ms p99=${m.p99.toFixed(2)}ms${errors}`;
+  const cpu = m.serverCpuUsPerOp === undefined ? '' : ` server CPU ${m.serverCpuUsPerOp.toFixed(0)} µs/req`;
+  return `${Math.round(m.opsPerSec)} ops/s p50=${m.p50.toFixed(2)}ms p99=${m.p99.toFixed(2)}ms${cpu}${errors}`;
 }
 
 /**

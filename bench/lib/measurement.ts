@@ -9,6 +9,8 @@ export interface Measurement {
   errors: number;
   /** First error message seen, if any. */
   firstError?: string;
+  /** HTTP runs with wrk: CPU time of the server process per completed request, µs. */
+  serverCpuUsPerOp?: number;
 }
 
 /**

@@ -26,6 +26,14 @@ export interface BenchSettings {
   httpWarmupMs: number;
   httpDurationMs: number;
   httpConnections: number[];
+  /** HTTP runs with wrk: keys of their own namespace (uniform and Zipf workloads), connections, wrk threads, durations. */
+  wrkKeyCount: number;
+  wrkConnections: number[];
+  wrkThreads: number;
+  wrkWarmupMs: number;
+  wrkDurationMs: number;
+  /** s of the Zipf workload: P(rank r) ∝ 1 / r^s. */
+  zipfExponent: number;
   /** Runs of every case; the best one is reported. */
   reps: number;
   /** Hard stop for the whole run: cases past it are reported as skipped. */
@@ -60,6 +68,12 @@ export function loadBenchSettings(): BenchSettings {
     httpWarmupMs: quick ? 250 : 1000,
     httpDurationMs: quick ? 1000 : 3000,
     httpConnections: [1, 64],
+    wrkKeyCount: intFromEnv('BENCH_WRK_KEYS', quick ? 10_000 : 100_000),
+    wrkConnections: [64],
+    wrkThreads: 1,
+    wrkWarmupMs: 1000,
+    wrkDurationMs: intFromEnv('BENCH_WRK_DURATION_MS', quick ? 2000 : 3000),
+    zipfExponent: 1,
     reps: Math.max(2, intFromEnv('BENCH_REPS', 2)),
     budgetMs: quick ? 3 * 60_000 : 9.5 * 60_000,
   };

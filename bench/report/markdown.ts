@@ -3,6 +3,7 @@ import { ratio, type CaseOutcome } from '../lib/measurement.js';
 import { PORT_OP_LABELS } from '../lib/port-ops.js';
 import { BENCH_WEB_CONCURRENCY, HTTP_TARGETS, type HttpTarget } from '../sections/http.js';
 import type { PortRow } from '../sections/port-cases.js';
+import { WRK_TARGETS, WRK_WORKLOADS, type WrkTarget } from '../sections/wrk.js';
 import type { BenchResults } from './results.js';
 import { checkTargets } from './targets.js';
 
@@ -12,6 +13,15 @@ const HTTP_LABELS: Record<HttpTarget, string> = {
   redis: 'cacheport server, Redis backend',
   webdis: 'webdis `/GET/<key>.txt` (reference)',
   'postgres-cluster': `cacheport server, Postgres backend, WEB_CONCURRENCY=${BENCH_WEB_CONCURRENCY}`,
+};
+
+const WRK_LABELS: Record<WrkTarget, string> = {
+  'bare-hono': 'bare Hono route, constant 1 KiB (same runtime)',
+  health: 'cacheport `/health` (no backend call)',
+  postgres: 'cacheport GET 1 KiB, Postgres backend',
+  redis: 'cacheport GET 1 KiB, Redis backend',
+  'local-cache': 'cacheport GET 1 KiB, `localCache` namespace (hit)',
+  webdis: 'webdis `/GET/<key>.txt` (reference)',
 };
 
 function ops(o: CaseOutcome): string {
@@ -26,6 +36,51 @@ function ms(o: CaseOutcome, which: 'p50' | 'p99'): string {
 
 function times(r: number | undefined): string {
   return r === undefined ? 'n/a' : `${r.toFixed(2)}×`;
+}
+
+function cpuPerRequest(o: CaseOutcome | undefined): number | undefined {
+  return o?.status === 'ok' ? o.best.serverCpuUsPerOp : undefined;
+}
+
+/** Server CPU µs per request of a case ÷ that of bare Hono (lower is better). */
+function cpuRatio(o: CaseOutcome | undefined, base: CaseOutcome | undefined): string {
+  const subject = cpuPerRequest(o);
+  const baseline = cpuPerRequest(base);
+  return subject === undefined || baseline === undefined || baseline === 0 ? 'n/a' : `${(subject / baseline).toFixed(2)}×`;
+}
+
+function wrkSection(results: BenchResults): string[] {
+  const { settings } = results;
+  const rows: string[][] = [];
+  for (const connections of settings.wrkConnections) {
+    for (const workload of WRK_WORKLOADS) {
+      const base = results.wrk.rows.find((r) => r.target === 'bare-hono' && r.workload === workload && r.connections === connections)?.outcome;
+      for (const target of WRK_TARGETS) {
+        const row = results.wrk.rows.find((r) => r.target === target && r.workload === workload && r.connections === connections);
+        if (row === undefined) continue;
+        const cpu = cpuPerRequest(row.outcome);
+        rows.push([
+          WRK_LABELS[target], workload, String(connections), ops(row.outcome), ms(row.outcome, 'p50'), ms(row.outcome, 'p99'),
+          cpu === undefined ? '' : cpu.toFixed(0),
+          times(ratio(row.outcome, base)),
+          cpuRatio(row.outcome, base),
+        ]);
+      }
+    }
+  }
+  return [
+    '## HTTP with wrk: req/s and server CPU per request',
+    '',
+    `wrk (${settings.wrkThreads} thread, keep-alive connections), ${settings.wrkWarmupMs} ms warm-up + ${settings.wrkDurationMs} ms measured per run, ` +
+      `${settings.wrkKeyCount.toLocaleString('en-US')} keys of ${settings.valueBytes} B in a namespace of their own. ` +
+      `Workloads: **uniform** (every key equally likely) and **zipf** (hot keys: P(rank r) ∝ 1/r^${settings.zipfExponent}, ranks spread over the key range); ` +
+      'both choose from requests precomputed in the wrk Lua script, the same script for bare Hono as for cacheport. `/health` is measured once (its path is fixed). ' +
+      'Server CPU = user + system time of the server process (all its threads, from /proc/<pid>/stat, 10 ms resolution) over the measured run ÷ requests; ' +
+      'the database and wrk are not included. Ratios are against bare Hono under the same workload in the same run: req/s (higher is better) and CPU per request (lower is better).',
+    '',
+    ...table(['server', 'workload', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'req/s vs bare Hono', 'CPU/req vs bare Hono'], rows),
+    '',
+  ];
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -64,6 +119,7 @@ function reasons(results: BenchResults): string[] {
   }
   for (const r of results.postgres.sweep) add(`pool ${r.poolMax}`, r.adapter);
   for (const r of results.http.rows) add(`http ${r.target} c=${r.connections}`, r.outcome);
+  for (const r of results.wrk.rows) add(`wrk ${r.target} ${r.workload} c=${r.connections}`, r.outcome);
   return [...byReason].map(([reason, names]) => `- ${reason} — ${[...new Set(names)].join(', ')}`);
 }
 
@@ -73,7 +129,7 @@ export function renderMarkdown(results: BenchResults): string {
   const lines: string[] = [
     '# cacheport benchmark results',
     '',
-    `${meta.mode === 'quick' ? 'Quick smoke run (`BENCH_QUICK=1`)' : 'Full run'}, ${meta.startedAt}, ${meta.elapsedSeconds} s; Node ${meta.node}, ${meta.cpus} CPUs, ` +
+    `${meta.mode === 'quick' ? 'Quick smoke run (`BENCH_QUICK=1`)' : 'Full run'}${meta.sections === 'all' ? '' : ` of the sections ${meta.sections.join(', ')} only`}, ${meta.startedAt}, ${meta.elapsedSeconds} s; Node ${meta.node}, ${meta.cpus} CPUs, ` +
       `1-min load average ${meta.loadAverage.start.toFixed(2)} at start, ${meta.loadAverage.end.toFixed(2)} at end.`,
     '',
     `Workload: ${settings.keyCount.toLocaleString('en-US')} pre-populated keys, ${settings.valueBytes} B values, uniform random key per call; ` +
@@ -140,6 +196,7 @@ export function renderMarkdown(results: BenchResults): string {
     }
   }
   lines.push(...table(['server', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'ratio vs C'], httpRows), '');
+  lines.push(...wrkSection(results));
 
   lines.push('## Cleanup worker (bench/cleanup.ts)', '');
   const cleanup = results.cleanup;

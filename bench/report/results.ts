@@ -1,5 +1,6 @@
 import type { CleanupOutcome } from '../sections/cleanup-case.js';
 import type { HttpRow } from '../sections/http.js';
+import type { WrkRow } from '../sections/wrk.js';
 import type { PortRow } from '../sections/port-cases.js';
 import type { CoalescingOffRow, DurabilityRow, SweepRow } from '../sections/postgres.js';
 import type { BenchSettings } from '../lib/settings.js';
@@ -11,6 +12,8 @@ export interface BenchResults {
     finishedAt: string;
     elapsedSeconds: number;
     mode: 'quick' | 'full';
+    /** The sections this run measured: all, or those BENCH_SECTIONS named (the others' tables are empty). */
+    sections: 'all' | string[];
     node: string;
     cpus: number;
     /** 1-minute load average when the run started and ended: how busy the shared machine was. */
@@ -21,6 +24,7 @@ export interface BenchResults {
   postgres: { rows: PortRow[]; coalescingOff: CoalescingOffRow[]; durability: DurabilityRow[]; sweep: SweepRow[] };
   redis: { rows: PortRow[] };
   http: { rows: HttpRow[] };
+  wrk: { rows: WrkRow[] };
   cleanup: CleanupOutcome;
   notes: string[];
 }

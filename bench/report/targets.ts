@@ -5,6 +5,7 @@
 import { ratio, type CaseOutcome } from '../lib/measurement.js';
 import type { PortOpName } from '../lib/port-ops.js';
 import type { HttpTarget } from '../sections/http.js';
+import type { WrkTarget } from '../sections/wrk.js';
 import type { BackendName } from '../sections/port-cases.js';
 import type { BenchResults } from './results.js';
 
@@ -22,6 +23,10 @@ function portRow(results: BenchResults, backend: BackendName, op: PortOpName, co
 
 function httpOutcome(results: BenchResults, target: HttpTarget, connections: number): CaseOutcome | undefined {
   return results.http.rows.find((r) => r.target === target && r.connections === connections)?.outcome;
+}
+
+function wrkOutcome(results: BenchResults, target: WrkTarget, connections: number): CaseOutcome | undefined {
+  return results.wrk.rows.find((r) => r.target === target && r.workload === 'uniform' && r.connections === connections)?.outcome;
 }
 
 function check(target: string, threshold: number, measured: number | undefined): TargetCheck {
@@ -55,5 +60,16 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   }
   const topHttp = Math.max(...results.settings.httpConnections);
   checks.push(check(`HTTP GET Postgres, multi-process ≥ 0.5× webdis (${topHttp} conn.)`, 0.5, ratio(httpOutcome(results, 'postgres-cluster', topHttp), httpOutcome(results, 'webdis', topHttp))));
+
+  // Issue 18, measured with wrk: ratios of req/s against bare Hono, uniform keys.
+  const topWrk = Math.max(...results.settings.wrkConnections);
+  for (const [target, label, threshold] of [
+    ['postgres', 'HTTP GET Postgres', 0.6],
+    ['local-cache', 'HTTP GET `localCache` namespace (hit)', 0.85],
+    ['health', 'HTTP `/health`', 0.9],
+  ] as const) {
+    const bare = wrkOutcome(results, 'bare-hono', topWrk);
+    checks.push(check(`${label} ≥ ${threshold}× bare Hono (wrk, uniform, ${topWrk} conn.)`, threshold, ratio(wrkOutcome(results, target, topWrk), bare)));
+  }
   return checks;
 }

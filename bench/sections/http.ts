@@ -35,7 +35,7 @@ interface Target {
   naReason?: string;
 }
 
-function appEnv(settings: BenchSettings, backend: 'postgres' | 'redis'): Record<string, string> {
+export function appEnv(settings: BenchSettings, backend: 'postgres' | 'redis'): Record<string, string> {
   return {
     CACHE_BACKEND: backend,
     DATABASE_URL: settings.pgUrl,
@@ -54,7 +54,7 @@ function appEnv(settings: BenchSettings, backend: 'postgres' | 'redis'): Record<
 }
 
 /** One GET before loading: the target must answer 200 with the 1 KiB value, or its case is n/a. */
-async function checkServes(url: string, expectedBytes: number): Promise<string | undefined> {
+export async function checkServes(url: string, expectedBytes: number): Promise<string | undefined> {
   try {
     const response = await fetch(url);
     const body = await response.arrayBuffer();

@@ -1,6 +1,6 @@
 /**
  * CachePort: the one interface between the application and a backend.
- * Semantics are in ../shared/spec/cache-port.md; the contract suite in
+ * Semantics are in docs/spec/cache-port.md; the contract suite in
  * test/contract checks them against every adapter.
  *
  * Units: durations are milliseconds, timestamps are epoch milliseconds (UTC).

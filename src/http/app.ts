@@ -176,7 +176,8 @@ function methodAwareNotFound(app: OpenAPIHono<AppEnv>) {
       router = new TrieRouter<string>();
       for (const route of app.routes) if (route.method !== 'ALL') router.add(route.method, route.path, route.method);
     }
-    const allowed = METHODS.filter((m) => router!.match(m === 'HEAD' ? 'GET' : m, c.req.path)[0].length > 0);
+    const routes = router;
+    const allowed = METHODS.filter((m) => routes.match(m === 'HEAD' ? 'GET' : m, c.req.path)[0].length > 0);
     if (allowed.length > 0) {
       return problemResponse(
         new HttpProblem(405, 'method-not-allowed', `${c.req.method} is not allowed on this path; allowed: ${allowed.join(', ')}`, { allow: allowed.join(', ') }),

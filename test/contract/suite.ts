@@ -2,7 +2,7 @@
  * THE contract suite: every CachePort adapter must pass it unchanged. It uses
  * only the port API, one port per suite (created by the factory, cleaned up
  * after) and a fresh namespace per test, so tests never see each other.
- * Rules come from /work/shared/spec/cache-port.md, "Entries" and
+ * Rules come from docs/spec/cache-port.md, "Entries" and
  * "Namespace configuration and stats".
  */
 import { describe } from 'vitest';

@@ -78,7 +78,9 @@ describe('postgres adapter specifics', () => {
       );
       expect(touched[0]?.hits).toBe(12n);
       expect(touched[0]?.xmin).not.toBe(before?.xmin);
-      expect((touched[0]?.accessed_at as Date).getTime()).toBeGreaterThanOrEqual((before?.accessed_at as Date).getTime());
+      const accessedBefore = before?.accessed_at as Date;
+      const accessedAfter = touched[0]?.accessed_at as Date;
+      expect(accessedAfter.getTime()).toBeGreaterThanOrEqual(accessedBefore.getTime());
     } finally {
       await fresh.end();
     }

@@ -52,7 +52,7 @@ export function tracksRecency(config: NamespaceConfig): boolean {
 
 /** Decodes the READ_FIELDS of one entry; undefined when it does not exist. */
 function toEntry(row: (Buffer | null)[] | null | false): CacheEntry | undefined {
-  if (!row || !row[0]) return undefined;
+  if (row === false || !row?.[0]) return undefined;
   const [value, contentType, etag, tags, expiresAt] = row as [Buffer, Buffer, Buffer, Buffer, Buffer | null];
   const tagsJson = tags.toString();
   return {

@@ -182,7 +182,7 @@ export function createRedisNamespaceAdmin(
   async function enforceBounds(ns: string): Promise<number> {
     validateNamespace(ns);
     const config = await ctx.run('enforceBounds', () => loadStoredConfig(ctx, ns));
-    if (!config || config.eviction !== 'lru' || (config.maxEntries === null && config.maxBytes === null)) return 0;
+    if (config?.eviction !== 'lru' || (config.maxEntries === null && config.maxBytes === null)) return 0;
     let bytesToFree = 0;
     if (config.maxBytes !== null) bytesToFree = Math.max(0, (await countIndex(ns)).bytes - config.maxBytes);
     const k = namespaceKeys(ctx, ns);
