@@ -23,6 +23,9 @@ import type { PgContext } from './context.js';
 import type { ReadTracker } from './read-tracker.js';
 import { tableFor, type EntryTable } from './tables.js';
 
+/** A write retried this often after a storage switch gives up (each switch needs one retry). */
+const MAX_STORAGE_ATTEMPTS = 4;
+
 interface EntryRow {
   key: string;
   /** 1-based position of the request in a coalesced batch (batched reads only). */
@@ -78,7 +81,7 @@ export function createPgEntryStore(
   function getBatcher(table: EntryTable, settings: CoalescerOptions): Coalescer<KeyRequest, EntryRow | undefined> {
     let batcher = getBatchers.get(table);
     if (!batcher) {
-      batcher = new Coalescer((requests) => readBatch(sql, table, requests), settings);
+      batcher = new Coalescer((requests) => readBatch(sql, table, requests), settings, undefined, ctx.gate);
       getBatchers.set(table, batcher);
     }
     return batcher;
@@ -87,7 +90,8 @@ export function createPgEntryStore(
   function setBatcher(table: EntryTable, settings: CoalescerOptions): Coalescer<WriteRequest, SetResult> {
     let batcher = setBatchers.get(table);
     if (!batcher) {
-      batcher = new Coalescer((requests) => upsertBatch(sql, table, requests), settings, (r) => rowId(r.ns, r.write.key));
+      batcher = new Coalescer(
+        (requests) => upsertBatch(sql, table, requests), settings, (r) => rowId(r.ns, r.write.key), ctx.gate);
       setBatchers.set(table, batcher);
     }
     return batcher;
@@ -110,6 +114,22 @@ export function createPgEntryStore(
     return tableFor(await configs.get(ns));
   }
 
+  /**
+   * Runs a write against the namespace's table as cached; when the guard says the
+   * namespace moved (nothing was written), reloads the config and tries again.
+   */
+  async function onCurrentTable<T>(ns: string, write: (config: NamespaceConfig, table: EntryTable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const config = await configs.get(ns);
+      try {
+        return await write(config, tableFor(config));
+      } catch (error) {
+        if (!isStorageMoved(error) || attempt >= MAX_STORAGE_ATTEMPTS) throw error;
+        configs.invalidate(ns);
+      }
+    }
+  }
+
 
   /** Fills in the namespace default ttl; called only after every input is validated. */
   function resolveTtl(config: NamespaceConfig, write: PendingWrite): PreparedWrite {
@@ -120,9 +140,9 @@ export function createPgEntryStore(
     validateNamespace(ns);
     validateKey(key);
     const table = await tableOf(ns);
-    const row = await ctx.run('get', () => (coalescing
-      ? getBatcher(table, coalescing).submit({ ns, key })
-      : readOne(sql, table, ns, key)));
+    const row = await (coalescing
+      ? ctx.runQueued('get', (ticket) => getBatcher(table, coalescing).submit({ ns, key }, ticket))
+      : ctx.run('get', () => readOne(sql, table, ns, key)));
     if (!row) {
       tracker.miss(ns);
       return undefined;
@@ -157,12 +177,14 @@ export function createPgEntryStore(
     validateNamespace(ns);
     const pending = validateWrite(key, value, opts, options.maxValueBytes);
     // One config lookup serves both the default ttl and the table.
-    const config = await configs.get(ns);
-    const write = resolveTtl(config, pending);
-    const table = tableFor(config);
-    // Only unconditional writes coalesce: a conditional one keeps its single guarded statement.
-    if (coalescing && write.condition === 'always') return ctx.run('set', () => setBatcher(table, coalescing).submit({ ns, write }));
-    return ctx.run('set', () => writeOne(sql, table, ns, write));
+    return onCurrentTable(ns, (config, table) => {
+      const write = resolveTtl(config, pending);
+      // Only unconditional writes coalesce: a conditional one keeps its single guarded statement.
+      if (coalescing && write.condition === 'always') {
+        return ctx.runQueued('set', (ticket) => setBatcher(table, coalescing).submit({ ns, write }, ticket));
+      }
+      return ctx.run('set', () => writeOne(sql, table, ns, write));
+    });
   }
 
   async function setMany(ns: string, items: SetManyItem[]): Promise<SetResult[]> {
@@ -171,28 +193,27 @@ export function createPgEntryStore(
     validateBatchSize(items.length, options.maxBatch, 'items');
     const pending = items.map((item, i) => validateWrite(item.key, item.value, item, options.maxValueBytes, `items[${i}].`));
     if (pending.length === 0) return [];
-    const config = await configs.get(ns);
-    const writes = pending.map((write) => resolveTtl(config, write));
-    const table = tableFor(config);
-    const unique = new Set(writes.map((w) => w.key)).size === writes.length;
-    if (!unique) {
-      // A key given twice: apply the items in order, as separate sets would, in one transaction.
-      return ctx.run('setMany', () => sql.begin(async (tx) => {
-        const results: SetResult[] = [];
-        for (const write of writes) results.push(await writeOne(tx as unknown as Sql, table, ns, write));
-        return results;
-      }) as Promise<SetResult[]>);
-    }
-    return ctx.run('setMany', () => writeBatch(sql, table, ns, writes));
+    return onCurrentTable(ns, (config, table) => {
+      const writes = pending.map((write) => resolveTtl(config, write));
+      const unique = new Set(writes.map((w) => w.key)).size === writes.length;
+      if (!unique) {
+        // A key given twice: apply the items in order, as separate sets would, in one transaction.
+        return ctx.run('setMany', () => sql.begin(async (tx) => {
+          const results: SetResult[] = [];
+          for (const write of writes) results.push(await writeOne(tx as unknown as Sql, table, ns, write));
+          return results;
+        }) as Promise<SetResult[]>);
+      }
+      return ctx.run('setMany', () => writeBatch(sql, table, ns, writes));
+    });
   }
 
   async function deleteOne(ns: string, key: string): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
-    const table = await tableOf(ns);
-    const rows = await ctx.run('delete', () => sql<{ live: boolean }[]>`
-      DELETE FROM ${sql(table)} WHERE ns = ${ns} AND key = ${key}
-      RETURNING (expires_at IS NULL OR expires_at > now()) AS live`);
+    const rows = await onCurrentTable(ns, (_, table) => ctx.run('delete', () => sql<{ live: boolean }[]>`
+      DELETE FROM ${sql(table)} WHERE ns = ${ns} AND key = ${key} AND ${storageGuard(sql, ns, table)}
+      RETURNING (expires_at IS NULL OR expires_at > now()) AS live`));
     return rows[0]?.live === true;
   }
 
@@ -242,12 +263,11 @@ export function createPgEntryStore(
     validateKey(key);
     if (ttlMs === undefined) throw new ValidationError({ name: 'ttl', reason: 'is required (milliseconds, or null for no expiry)' });
     validateTtl(ttlMs);
-    const table = await tableOf(ns);
-    const rows = await ctx.run('expire', () => sql`
+    const rows = await onCurrentTable(ns, (_, table) => ctx.run('expire', () => sql`
       UPDATE ${sql(table)}
          SET expires_at = now() + ${ttlMs}::float8 * interval '1 millisecond', updated_at = now()
-       WHERE ns = ${ns} AND key = ${key} AND (expires_at IS NULL OR expires_at > now())
-      RETURNING 1`);
+       WHERE ns = ${ns} AND key = ${key} AND (expires_at IS NULL OR expires_at > now()) AND ${storageGuard(sql, ns, table)}
+      RETURNING 1`));
     return rows.length > 0;
   }
 
@@ -256,11 +276,11 @@ export function createPgEntryStore(
     validateKey(key);
     const delta = toIncrementBy(by);
     validateTtl(opts.ttl);
-    const config = await configs.get(ns);
-    const ttlMs = opts.ttl === undefined ? config.defaultTtl : opts.ttl;
-    const table = tableFor(config);
     try {
-      const rows = await ctx.run('increment', () => incrementOne(sql, table, ns, key, delta, ttlMs));
+      const rows = await onCurrentTable(ns, (config, table) => {
+        const ttlMs = opts.ttl === undefined ? config.defaultTtl : opts.ttl;
+        return ctx.run('increment', () => incrementOne(sql, table, ns, key, delta, ttlMs));
+      });
       return BigInt((rows[0] as { n: string }).n);
     } catch (error) {
       // The guard in SQL turns a bad stored value into 22P02 and the addition overflows with 22003;
@@ -401,6 +421,7 @@ async function upsertBatch(sql: Sql, table: EntryTable, requests: WriteRequest[]
         ${nss}::text[], ${keys}::text[], ${sql.array(values)}::bytea[], ${contentTypes}::text[], ${etags}::text[],
         ${tags}::text[], ${sql.array(ttls)}::float8[]
       ) WITH ORDINALITY AS i(ns, key, value, content_type, etag, tags, ttl, ord)
+     WHERE ${storageGuardAll(sql, nss, table)}
      ORDER BY ord
     ON CONFLICT (ns, key) DO UPDATE SET
       value = excluded.value, content_type = excluded.content_type, etag = excluded.etag,
@@ -416,6 +437,31 @@ async function upsertBatch(sql: Sql, table: EntryTable, requests: WriteRequest[]
     if (wasCreated === undefined) throw new Error(`coalesced set of ${JSON.stringify(r.write.key)} returned no row`);
     return { written: true, etag: r.write.etag, created: wasCreated };
   });
+}
+
+/**
+ * The storage guard (migration 0008) as a one-time filter: evaluated once, before
+ * the statement touches a row. It holds the namespace's lock in shared mode to the
+ * end of the statement and fails with CP001 when the namespace no longer lives in
+ * `table` (a durable switch or drop committed since the config was cached).
+ */
+function storageGuard(sql: Sql, ns: string, table: EntryTable) {
+  return sql`(SELECT cacheport_entry_guard(${ns}, ${table === 'durable_entries'}))`;
+}
+
+/** The guard for every namespace of a coalesced batch, in byte order (a fixed lock order). */
+function storageGuardAll(sql: Sql, nss: string[], table: EntryTable) {
+  const distinct = [...new Set(nss)].sort(compareBytes);
+  if (distinct.length === 1) return storageGuard(sql, distinct[0] as string, table);
+  return sql`(SELECT bool_and(cacheport_entry_guard(n, ${table === 'durable_entries'}))
+                FROM unnest(${distinct}::text[]) WITH ORDINALITY AS g(n, ord))`;
+}
+
+/** SQLSTATE raised by cacheport_entry_guard: the namespace moved to the other table. */
+const STORAGE_MOVED = 'CP001';
+
+export function isStorageMoved(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === STORAGE_MOVED;
 }
 
 /** One (ns, key) as a map key: the coalescer merges by it and upsertBatch matches rows back by it. */
@@ -450,8 +496,9 @@ async function writeOne(sql: Sql, table: EntryTable, ns: string, w: PreparedWrit
     const onlyIfAbsent = w.condition === 'absent';
     const rows = await sql<{ created: boolean }[]>`
       INSERT INTO ${sql(table)} AS e (ns, key, value, content_type, etag, tags, size, expires_at)
-      VALUES (${ns}, ${w.key}, ${w.value}, ${w.contentType}, ${w.etag}, ${w.tags}::text[], ${size},
-              now() + ${w.ttl}::float8 * interval '1 millisecond')
+      SELECT ${ns}, ${w.key}, ${w.value}, ${w.contentType}, ${w.etag}, ${w.tags}::text[], ${size},
+             now() + ${w.ttl}::float8 * interval '1 millisecond'
+       WHERE ${storageGuard(sql, ns, table)}
       ON CONFLICT (ns, key) DO UPDATE SET
         value = excluded.value, content_type = excluded.content_type, etag = excluded.etag,
         tags = excluded.tags, size = excluded.size, expires_at = excluded.expires_at,
@@ -468,7 +515,7 @@ async function writeOne(sql: Sql, table: EntryTable, ns: string, w: PreparedWrit
       value = ${w.value}, content_type = ${w.contentType}, etag = ${w.etag}, tags = ${w.tags}::text[], size = ${size},
       expires_at = now() + ${w.ttl}::float8 * interval '1 millisecond', updated_at = now(), accessed_at = now()
     WHERE ns = ${ns} AND key = ${w.key} AND (expires_at IS NULL OR expires_at > now())
-      AND (${expected}::text IS NULL OR etag = ${expected}::text)
+      AND (${expected}::text IS NULL OR etag = ${expected}::text) AND ${storageGuard(sql, ns, table)}
     RETURNING 1`;
   return rows.length > 0 ? { written: true, etag: w.etag, created: false } : { written: false };
 }
@@ -496,6 +543,7 @@ async function writeBatch(sql: Sql, table: EntryTable, ns: string, writes: Prepa
         ${keys}::text[], ${sql.array(values)}::bytea[], ${contentTypes}::text[], ${etags}::text[],
         ${tags}::text[], ${sql.array(ttls)}::float8[], ${modes}::text[], ${sql.array(expected)}::text[]
       ) WITH ORDINALITY AS i(key, value, content_type, etag, tags, ttl, mode, expected, ord)
+      WHERE ${storageGuard(sql, ns, table)}
     ),
     upserted AS (
       INSERT INTO ${sql(table)} AS e (ns, key, value, content_type, etag, tags, size, expires_at)
@@ -543,8 +591,9 @@ function incrementOne(sql: Sql, table: EntryTable, ns: string, key: string, delt
   const by = delta.toString();
   return sql<{ n: string }[]>`
     INSERT INTO ${sql(table)} AS e (ns, key, value, content_type, etag, tags, size, expires_at)
-    VALUES (${ns}, ${key}, convert_to(${by}::int8::text, 'UTF8'), 'application/octet-stream', ${newEtag()}, '{}',
-            octet_length(${by}::int8::text), now() + ${ttlMs}::float8 * interval '1 millisecond')
+    SELECT ${ns}, ${key}, convert_to(${by}::int8::text, 'UTF8'), 'application/octet-stream', ${newEtag()}, '{}'::text[],
+           octet_length(${by}::int8::text), now() + ${ttlMs}::float8 * interval '1 millisecond'
+     WHERE ${storageGuard(sql, ns, table)}
     ON CONFLICT (ns, key) DO UPDATE SET
       value = convert_to((
         CASE WHEN e.expires_at IS NOT NULL AND e.expires_at <= now() THEN '0'

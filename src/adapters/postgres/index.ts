@@ -61,7 +61,7 @@ export function coalescingSettings(options: Pick<PostgresPortOptions, 'coalesce'
 
 export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
   const sql = createPgClient({ url: options.url, schema: options.schema, max: options.poolMax, timeoutMs: options.timeoutMs });
-  const ctx = createPgContext(sql, options);
+  const ctx = createPgContext(sql, options, options.poolMax);
   const configs = new NamespaceConfigCache(
     (ns) => ctx.run('load namespace config', () => loadNamespaceConfig(sql, ns, options.defaultTtl)),
     options.configMaxAgeMs ?? 1000,

@@ -162,17 +162,22 @@ function statsOf(sql: Sql, ns: string) {
 
 /**
  * Moves a namespace's rows into the table its new config names, inside the
- * caller's transaction (the other entry table is the source).
+ * caller's transaction (the other entry table is the source). The caller holds
+ * the namespace lock exclusively, so no write is in flight (writers take it
+ * shared through cacheport_entry_guard) and this statement sees every row. A
+ * row already in the target (left by an older version) is replaced only by a
+ * newer one.
  */
 async function moveRows(tx: Sql, ns: string, to: EntryTable): Promise<void> {
   const from: EntryTable = to === 'durable_entries' ? 'entries' : 'durable_entries';
   await tx`
     WITH moved AS (DELETE FROM ${tx(from)} WHERE ns = ${ns} RETURNING *)
-    INSERT INTO ${tx(to)} SELECT * FROM moved
+    INSERT INTO ${tx(to)} AS e SELECT * FROM moved ORDER BY key
     ON CONFLICT (ns, key) DO UPDATE SET
       value = excluded.value, content_type = excluded.content_type, etag = excluded.etag, tags = excluded.tags,
       size = excluded.size, created_at = excluded.created_at, updated_at = excluded.updated_at,
-      expires_at = excluded.expires_at, accessed_at = excluded.accessed_at, hits = excluded.hits`;
+      expires_at = excluded.expires_at, accessed_at = excluded.accessed_at, hits = excluded.hits
+    WHERE excluded.updated_at > e.updated_at`;
 }
 
 function toConfig(row: ConfigRow): NamespaceConfig {
