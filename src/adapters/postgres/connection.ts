@@ -13,6 +13,12 @@ export interface PgConnectionOptions {
 
 export type Sql = postgres.Sql<{ bigint: bigint }>;
 
+/** What a statement runs on: the pool or a transaction (postgres.js types them apart, both can query). */
+export type Queryable = postgres.ISql<{ bigint: bigint }>;
+
+/** A piece of SQL (with its parameters) nested in a statement. */
+export type SqlFragment = postgres.PendingQuery<postgres.Row[]>;
+
 export const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**

@@ -7,7 +7,7 @@ import { completeNamespaceConfig, defaultNamespaceConfig } from '../../core/defa
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import type { ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceInfo, NamespaceStats } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
-import type { Sql } from './connection.js';
+import type { Queryable, Sql } from './connection.js';
 import type { PgContext } from './context.js';
 import { clearNamespace } from './entries.js';
 import type { ReadTracker } from './read-tracker.js';
@@ -60,7 +60,7 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
           configured = true, default_ttl_ms = excluded.default_ttl_ms, max_entries = excluded.max_entries,
           max_bytes = excluded.max_bytes, eviction = excluded.eviction, durable = excluded.durable, updated_at = now()`;
       if (wasDurable !== config.durable) {
-        await moveRows(tx as unknown as Sql, ns, tableFor(config));
+        await moveRows(tx, ns, tableFor(config));
       }
       return !wasConfigured;
     }) as Promise<boolean>);
@@ -123,7 +123,7 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
     validateNamespace(ns);
     await ctx.run('drop', () => sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(hashtext(${'cacheport:ns:' + ns}))`;
-      await clearNamespace(tx as unknown as Sql, ns);
+      await clearNamespace(tx, ns);
       await tx`DELETE FROM namespaces WHERE name = ${ns}`;
     }));
     tracker.forget(ns);
@@ -168,7 +168,7 @@ function statsOf(sql: Sql, ns: string) {
  * row already in the target (left by an older version) is replaced only by a
  * newer one.
  */
-async function moveRows(tx: Sql, ns: string, to: EntryTable): Promise<void> {
+async function moveRows(tx: Queryable, ns: string, to: EntryTable): Promise<void> {
   const from: EntryTable = to === 'durable_entries' ? 'entries' : 'durable_entries';
   await tx`
     WITH moved AS (DELETE FROM ${tx(from)} WHERE ns = ${ns} RETURNING *)
