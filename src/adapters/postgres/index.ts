@@ -14,7 +14,7 @@ import { createPgLockManager } from './locks.js';
 import { createPgNamespaceAdmin, loadNamespaceConfig } from './namespaces.js';
 import { createPgPresenceTracker } from './presence.js';
 import { createPgRateLimiter } from './ratelimit.js';
-import { DEFAULT_READ_TRACKER_OPTIONS, ReadTracker, type ReadTrackerOptions } from './read-tracker.js';
+import { DEFAULT_READ_TRACKER_OPTIONS, pgReadStatsSink, ReadTracker, type ReadTrackerOptions } from './read-tracker.js';
 import { createPgSessionStore } from './sessions.js';
 import { withTimeout } from '../../core/timeout.js';
 
@@ -67,7 +67,7 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
     (ns) => ctx.run('load namespace config', () => loadNamespaceConfig(sql, ns, options.defaultTtl)),
     options.configMaxAgeMs ?? 1000,
   );
-  const tracker = new ReadTracker(sql, { ...DEFAULT_READ_TRACKER_OPTIONS, ...options.readTracking });
+  const tracker = new ReadTracker(pgReadStatsSink(ctx), { ...DEFAULT_READ_TRACKER_OPTIONS, ...options.readTracking });
   const { coalescingStats, ...entries } = createPgEntryStore(ctx, configs, tracker, coalescingSettings(options));
   const namespaces = createPgNamespaceAdmin(ctx, configs, tracker);
   const rateLimiter = createPgRateLimiter(ctx);

@@ -2,15 +2,26 @@
  * Read statistics without a write per read.
  *
  * - Hit/miss counters are summed in memory per namespace and flushed to
- *   `namespaces.hits/misses` with one upsert per `counterFlushMs` (and on close).
+ *   `namespaces.hits/misses` with one statement per `counterFlushMs` (and on
+ *   close). Only namespaces that exist (configured, or holding entries) keep
+ *   their counts: a read never creates a namespaces row, so the counts of a
+ *   made-up namespace are dropped at the flush.
  * - Recency (for LRU eviction) is coarse: keys read during an interval are
  *   remembered (at most `maxRecencyKeys`, reservoir-sampled beyond that) and
  *   touched with one batched UPDATE per table per `recencyIntervalMs`. A key
  *   read many times in an interval costs one row update, so LRU order is only
  *   accurate to the interval.
  */
-import type { Sql } from './connection.js';
+import type { PgContext } from './context.js';
 import type { EntryTable } from './tables.js';
+
+/** Where the tracker writes; the Postgres one is pgReadStatsSink, tests pass a fake. */
+export interface ReadStatsSink {
+  /** Adds the counts to the namespaces that exist (configured or holding entries); drops the others'. */
+  addCounts(names: string[], hits: number[], misses: number[]): Promise<void>;
+  /** Marks the keys read (accessed_at = now, hits += n); keys given in (ns, key) order. */
+  touch(table: EntryTable, nss: string[], keys: string[], counts: number[]): Promise<void>;
+}
 
 export interface ReadTrackerOptions {
   counterFlushMs: number;
@@ -48,7 +59,7 @@ export class ReadTracker {
   private recencyFlush: Promise<void> | undefined;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly sink: ReadStatsSink,
     private readonly options: ReadTrackerOptions,
   ) {
     this.counterTimer = setInterval(() => void this.flushCounters().catch((e: unknown) => this.options.onError?.(e)), options.counterFlushMs);
@@ -95,11 +106,7 @@ export class ReadTracker {
     const misses = names.map((n) => (batch.get(n) as Counts).misses);
     this.counterFlush = (async () => {
       try {
-        await this.sql`
-          INSERT INTO namespaces AS n (name, hits, misses)
-          SELECT * FROM unnest(${names}::text[], ${hits}::int8[], ${misses}::int8[])
-          ON CONFLICT (name) DO UPDATE
-            SET hits = n.hits + excluded.hits, misses = n.misses + excluded.misses`;
+        await this.sink.addCounts(names, hits, misses);
       } catch (error) {
         for (const [ns, c] of batch) {
           const current = bump(this.counts, ns);
@@ -159,7 +166,7 @@ export class ReadTracker {
     }
   }
 
-  /** One UPDATE per table; rows in key order so concurrent flushes cannot deadlock. */
+  /** One statement per table, keys in (ns, key) order. */
   private async touch(table: EntryTable, batch: RecencyBatch): Promise<void> {
     const ids = [...batch.keys.keys()].sort();
     const nss: string[] = [];
@@ -171,12 +178,35 @@ export class ReadTracker {
       keys.push(id.slice(split + 1));
       counts.push(batch.keys.get(id) as number);
     }
-    await this.sql`
-      UPDATE ${this.sql(table)} AS t
-         SET accessed_at = now(), hits = t.hits + u.n
-        FROM unnest(${nss}::text[], ${keys}::text[], ${counts}::int8[]) AS u(ns, key, n)
-       WHERE t.ns = u.ns AND t.key = u.key`;
+    await this.sink.touch(table, nss, keys, counts);
   }
+}
+
+/** The tracker's statements, through the context (pool gate, timeout, deadlock retry). */
+export function pgReadStatsSink(ctx: PgContext): ReadStatsSink {
+  const { sql } = ctx;
+  return {
+    async addCounts(names, hits, misses) {
+      await ctx.run('flush read counters', () => sql`
+        INSERT INTO namespaces AS n (name, hits, misses)
+        SELECT u.name, u.hits, u.misses FROM unnest(${names}::text[], ${hits}::int8[], ${misses}::int8[]) AS u(name, hits, misses)
+         WHERE EXISTS (SELECT 1 FROM namespaces WHERE name = u.name)
+            OR EXISTS (SELECT 1 FROM entries WHERE ns = u.name)
+            OR EXISTS (SELECT 1 FROM durable_entries WHERE ns = u.name)
+        ON CONFLICT (name) DO UPDATE SET hits = n.hits + excluded.hits, misses = n.misses + excluded.misses`);
+    },
+    async touch(table, nss, keys, counts) {
+      // Rows locked in key order first, as every other multi-row statement does (no deadlock with batch writes).
+      await ctx.run('touch recency', () => sql`
+        WITH u AS (SELECT * FROM unnest(${nss}::text[], ${keys}::text[], ${counts}::int8[]) AS u(ns, key, n)),
+             locked AS (
+               SELECT t.ns, t.key, u.n FROM ${sql(table)} AS t JOIN u ON t.ns = u.ns AND t.key = u.key COLLATE "C"
+                ORDER BY t.ns, t.key FOR UPDATE OF t
+             )
+        UPDATE ${sql(table)} AS t SET accessed_at = now(), hits = t.hits + l.n
+          FROM locked AS l WHERE t.ns = l.ns AND t.key = l.key`);
+    },
+  };
 }
 
 function emptyBatch(): RecencyBatch {
