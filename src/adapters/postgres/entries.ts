@@ -7,9 +7,9 @@
 import { IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
 import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
-import { validateWrite, type ValidatedWrite } from '../../core/write.js';
+import { resolveTtl, resolveWrite, validateExpireTtl, validateWrite, type ResolvedWrite } from '../../core/write.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
-import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, NamespaceConfig, SetManyItem, SetOptions, SetResult } from '../../core/port.js';
+import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, SetManyItem, SetOptions, SetResult } from '../../core/port.js';
 import {
   toIncrementBy, validateBatchSize, validateKey, validateKeys,
   validateNamespace, validatePrefix, validateTags, validateTtl,
@@ -20,13 +20,10 @@ import type { PgContext } from './context.js';
 import { EntryCoalescing, type CoalescingStats } from './entry-coalescing.js';
 import {
   compareBytes, deleteEntries, deleteEntry, deleteKeyRange, deleteNamespaceEntries, deleteTagged, entryExists, incrementEntry,
-  remainingTtl, selectEntries, selectEntry, setExpiry, writeEntries, writeEntry, type EntryRow, type PreparedWrite,
+  remainingTtl, selectEntries, selectEntry, setExpiry, writeEntries, writeEntry, type EntryRow,
 } from './entry-sql.js';
 import type { ReadTracker } from './read-tracker.js';
 import { tableFor, type EntryTable } from './tables.js';
-
-/** A validated write whose ttl may still be the namespace default (undefined). */
-type PendingWrite = ValidatedWrite;
 
 /** The entry store plus the coalescing counters tests read. */
 export type PgEntryStore = EntryStore & { coalescingStats(): CoalescingStats };
@@ -48,11 +45,6 @@ export function createPgEntryStore(
     return tableFor(await configs.get(ns));
   }
 
-
-  /** Fills in the namespace default ttl; called only after every input is validated. */
-  function resolveTtl(config: NamespaceConfig, write: PendingWrite): PreparedWrite {
-    return { ...write, ttl: write.ttl === undefined ? config.defaultTtl : write.ttl };
-  }
 
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
     validateNamespace(ns);
@@ -93,7 +85,7 @@ export function createPgEntryStore(
     const pending = validateWrite(key, value, opts, options.maxValueBytes);
     // One config lookup serves both the default ttl and the table.
     const config = await configs.get(ns);
-    const write = resolveTtl(config, pending);
+    const write = resolveWrite(pending, config);
     const table = tableFor(config);
     // Only unconditional writes coalesce: a conditional one keeps its single guarded statement.
     if (coalesced && write.condition === 'always') return ctx.run('set', () => coalesced.set(table, ns, write));
@@ -107,7 +99,7 @@ export function createPgEntryStore(
     const pending = items.map((item, i) => validateWrite(item.key, item.value, item, options.maxValueBytes, `items[${i}].`));
     if (pending.length === 0) return [];
     const config = await configs.get(ns);
-    const writes = pending.map((write) => resolveTtl(config, write));
+    const writes = pending.map((write) => resolveWrite(write, config));
     const table = tableFor(config);
     const unique = new Set(writes.map((w) => w.key)).size === writes.length;
     if (!unique) {
@@ -161,8 +153,7 @@ export function createPgEntryStore(
   async function expire(ns: string, key: string, ttlMs: number | null): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
-    if (ttlMs === undefined) throw new ValidationError({ name: 'ttl', reason: 'is required (milliseconds, or null for no expiry)' });
-    validateTtl(ttlMs);
+    validateExpireTtl(ttlMs);
     const table = await tableOf(ns);
     const rows = await ctx.run('expire', () => setExpiry(sql, table, ns, key, ttlMs));
     return rows.length > 0;
@@ -174,7 +165,7 @@ export function createPgEntryStore(
     const delta = toIncrementBy(by);
     validateTtl(opts.ttl);
     const config = await configs.get(ns);
-    const ttlMs = opts.ttl === undefined ? config.defaultTtl : opts.ttl;
+    const ttlMs = resolveTtl(opts.ttl, config);
     const table = tableFor(config);
     try {
       const rows = await ctx.run('increment', () => incrementEntry(sql, table, ns, key, delta.toString(), newEtag(), ttlMs));
@@ -231,7 +222,7 @@ export async function clearNamespace(sql: Queryable, ns: string): Promise<number
  * each uses one condition group; a batch mixing upserts and conditional
  * updates locks the upserts first.
  */
-async function writeBatch(sql: Queryable, table: EntryTable, ns: string, writes: PreparedWrite[]): Promise<SetResult[]> {
+async function writeBatch(sql: Queryable, table: EntryTable, ns: string, writes: ResolvedWrite[]): Promise<SetResult[]> {
   const rows = await writeEntries(sql, table, ns, [...writes].sort((a, b) => compareBytes(a.key, b.key)));
   const written = new Map(rows.map((r) => [r.key, r.created]));
   return writes.map((w) => {
