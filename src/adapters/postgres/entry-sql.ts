@@ -28,7 +28,7 @@ export interface EntryRow {
 export type NumberedEntryRow = EntryRow & { i: number };
 
 /** The entry `e` has not expired: the one liveness predicate. */
-function live(sql: Queryable): Fragment {
+export function live(sql: Queryable): Fragment {
   return sql`(e.expires_at IS NULL OR e.expires_at > now())`;
 }
 
