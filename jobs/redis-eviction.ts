@@ -7,6 +7,7 @@
  * indexes of namespaces nobody writes to do not grow without bound.
  */
 import type { CachePort } from '../src/core/port.js';
+import { isBounded } from '../src/core/write.js';
 import { rowsEvicted } from './metrics.js';
 
 /** What the Redis adapter exposes beyond CachePort for this job. */
@@ -31,7 +32,7 @@ export async function runRedisMaxEntries(port: RedisEvictionPort, signal?: Abort
   for (const info of await port.list()) {
     if (signal?.aborted === true) break;
     await port.pruneIndex(info.name);
-    if (info.config.eviction !== 'lru' || (info.config.maxEntries === null && info.config.maxBytes === null)) continue;
+    if (!isBounded(info.config)) continue;
     const count = await port.enforceMaxEntries(info.name);
     if (count > 0) {
       evicted[info.name] = count;

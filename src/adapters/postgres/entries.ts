@@ -7,9 +7,11 @@
 import { IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
 import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
-import { validateWrite, type ValidatedWrite } from '../../core/write.js';
+import { resolveTtl, resolveWrite, validateExpireTtl, validateWrite, type ResolvedWrite } from '../../core/write.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
-import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, NamespaceConfig, SetManyItem, SetOptions, SetResult } from '../../core/port.js';
+import type {
+  CacheEntry, CacheValue, EntryStore, IncrementOptions, NamespaceConfig, SetManyItem, SetOptions, SetResult,
+} from '../../core/port.js';
 import {
   toIncrementBy, validateBatchSize, validateKey, validateKeys,
   validateNamespace, validatePrefix, validateTags, validateTtl,
@@ -20,16 +22,13 @@ import type { PgContext } from './context.js';
 import { EntryCoalescing, type CoalescingStats } from './entry-coalescing.js';
 import {
   compareBytes, deleteEntries, deleteEntry, deleteKeyRange, deleteNamespaceEntries, deleteTagged, entryExists, incrementEntry,
-  isStorageMoved, remainingTtl, selectEntries, selectEntry, setExpiry, writeEntries, writeEntry, type EntryRow, type PreparedWrite,
+  isStorageMoved, remainingTtl, selectEntries, selectEntry, setExpiry, writeEntries, writeEntry, type EntryRow,
 } from './entry-sql.js';
 import type { ReadTracker } from './read-tracker.js';
 import { tableFor, type EntryTable } from './tables.js';
 
 /** A write retried this often after storage switches gives up (each switch costs one retry). */
 const MAX_STORAGE_ATTEMPTS = 4;
-
-/** A validated write whose ttl may still be the namespace default (undefined). */
-type PendingWrite = ValidatedWrite;
 
 /** The entry store plus the coalescing counters tests read. */
 export type PgEntryStore = EntryStore & { coalescingStats(): CoalescingStats };
@@ -68,11 +67,6 @@ export function createPgEntryStore(
     }
   }
 
-
-  /** Fills in the namespace default ttl; called only after every input is validated. */
-  function resolveTtl(config: NamespaceConfig, write: PendingWrite): PreparedWrite {
-    return { ...write, ttl: write.ttl === undefined ? config.defaultTtl : write.ttl };
-  }
 
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
     validateNamespace(ns);
@@ -113,7 +107,7 @@ export function createPgEntryStore(
     const pending = validateWrite(key, value, opts, options.maxValueBytes);
     // One config lookup serves both the default ttl and the table.
     return onCurrentTable(ns, (config, table) => {
-      const write = resolveTtl(config, pending);
+      const write = resolveWrite(pending, config);
       // Only unconditional writes coalesce: a conditional one keeps its single guarded statement.
       if (coalesced && write.condition === 'always') return ctx.runQueued('set', (ticket) => coalesced.set(table, ns, write, ticket));
       return ctx.run('set', () => writeEntry(sql, table, ns, write));
@@ -127,7 +121,7 @@ export function createPgEntryStore(
     const pending = items.map((item, i) => validateWrite(item.key, item.value, item, options.maxValueBytes, `items[${i}].`));
     if (pending.length === 0) return [];
     return onCurrentTable(ns, (config, table) => {
-      const writes = pending.map((write) => resolveTtl(config, write));
+      const writes = pending.map((write) => resolveWrite(write, config));
       const unique = new Set(writes.map((w) => w.key)).size === writes.length;
       if (!unique) {
         // A key given twice: apply the items in order, as separate sets would, in one transaction.
@@ -179,8 +173,7 @@ export function createPgEntryStore(
   async function expire(ns: string, key: string, ttlMs: number | null): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
-    if (ttlMs === undefined) throw new ValidationError({ name: 'ttl', reason: 'is required (milliseconds, or null for no expiry)' });
-    validateTtl(ttlMs);
+    validateExpireTtl(ttlMs);
     const rows = await onCurrentTable(ns, (_, table) => ctx.run('expire', () => setExpiry(sql, table, ns, key, ttlMs)));
     return rows.length > 0;
   }
@@ -192,7 +185,7 @@ export function createPgEntryStore(
     validateTtl(opts.ttl);
     try {
       const rows = await onCurrentTable(ns, (config, table) => {
-        const ttlMs = opts.ttl === undefined ? config.defaultTtl : opts.ttl;
+        const ttlMs = resolveTtl(opts.ttl, config);
         return ctx.run('increment', () => incrementEntry(sql, table, ns, key, delta.toString(), newEtag(), ttlMs));
       });
       return BigInt((rows[0] as { n: string }).n);
@@ -246,7 +239,7 @@ export async function clearNamespace(sql: Queryable, ns: string): Promise<number
  * each uses one condition group; a batch mixing upserts and conditional
  * updates locks the upserts first.
  */
-async function writeBatch(sql: Queryable, table: EntryTable, ns: string, writes: PreparedWrite[]): Promise<SetResult[]> {
+async function writeBatch(sql: Queryable, table: EntryTable, ns: string, writes: ResolvedWrite[]): Promise<SetResult[]> {
   const rows = await writeEntries(sql, table, ns, [...writes].sort((a, b) => compareBytes(a.key, b.key)));
   const written = new Map(rows.map((r) => [r.key, r.created]));
   return writes.map((w) => {

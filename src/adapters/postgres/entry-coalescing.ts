@@ -4,10 +4,11 @@
  * One get batcher and one set batcher per table, created on first use.
  */
 import type { SetResult } from '../../core/port.js';
+import type { ResolvedWrite } from '../../core/write.js';
 import { Coalescer, type Admission, type CoalescerOptions, type CoalescerStats } from './coalescer.js';
 import type { Queryable } from './connection.js';
 import {
-  compareBytes, selectEntries, selectEntry, selectRequested, upsertRequested, writeEntry, type EntryRow, type PreparedWrite,
+  compareBytes, selectEntries, selectEntry, selectRequested, upsertRequested, writeEntry, type EntryRow,
 } from './entry-sql.js';
 import type { Ticket } from './pool-gate.js';
 import type { EntryTable } from './tables.js';
@@ -21,7 +22,7 @@ interface KeyRequest {
 /** An unconditional single-key write waiting to be coalesced. */
 interface WriteRequest {
   ns: string;
-  write: PreparedWrite;
+  write: ResolvedWrite;
 }
 
 /** Per operation kind, summed over both tables. */
@@ -48,7 +49,7 @@ export class EntryCoalescing {
   }
 
   /** An unconditional write (condition 'always'). */
-  set(table: EntryTable, ns: string, write: PreparedWrite, ticket?: Ticket): Promise<SetResult> {
+  set(table: EntryTable, ns: string, write: ResolvedWrite, ticket?: Ticket): Promise<SetResult> {
     let batcher = this.setBatchers.get(table);
     if (!batcher) {
       batcher = new Coalescer(

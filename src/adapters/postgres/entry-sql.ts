@@ -10,7 +10,7 @@
  * conditions, `created` and counts, whether or not cleanup ran.
  */
 import type { SetResult } from '../../core/port.js';
-import type { ValidatedWrite } from '../../core/write.js';
+import type { ResolvedWrite } from '../../core/write.js';
 import type { Queryable, SqlFragment as Fragment } from './connection.js';
 import type { EntryTable } from './tables.js';
 
@@ -24,14 +24,11 @@ export interface EntryRow {
   expires_ms: number | null;
 }
 
-/** A validated write with its ttl resolved (ms or null = no expiry), ready for SQL. */
-export type PreparedWrite = Omit<ValidatedWrite, 'ttl'> & { ttl: number | null };
-
 /** Row `i` (1-based) answers request `i` of a coalesced read. */
 export type NumberedEntryRow = EntryRow & { i: number };
 
 /** The entry `e` has not expired: the one liveness predicate. */
-function live(sql: Queryable): Fragment {
+export function live(sql: Queryable): Fragment {
   return sql`(e.expires_at IS NULL OR e.expires_at > now())`;
 }
 
@@ -197,7 +194,7 @@ export function deleteNamespaceEntries(sql: Queryable, ns: string) {
  * always / absent as one upsert, the update guarded for `absent` by "the
  * existing row has expired". A row back means written; `created` see wasCreated.
  */
-function upsertEntry(sql: Queryable, table: EntryTable, ns: string, w: PreparedWrite, onlyIfAbsent: boolean) {
+function upsertEntry(sql: Queryable, table: EntryTable, ns: string, w: ResolvedWrite, onlyIfAbsent: boolean) {
   return sql<{ created: boolean }[]>`
     INSERT INTO ${sql(table)} AS e (ns, key, value, content_type, etag, tags, size, expires_at)
     SELECT ${ns}, ${w.key}, ${w.value}, ${w.contentType}, ${w.etag}, ${w.tags}::text[], ${w.value.byteLength},
@@ -209,7 +206,7 @@ function upsertEntry(sql: Queryable, table: EntryTable, ns: string, w: PreparedW
 }
 
 /** present / etag: an UPDATE of the live row (an upsert could not refuse to insert); `expected` null = any etag. */
-function updateEntry(sql: Queryable, table: EntryTable, ns: string, w: PreparedWrite, expected: string | null) {
+function updateEntry(sql: Queryable, table: EntryTable, ns: string, w: ResolvedWrite, expected: string | null) {
   return sql`
     UPDATE ${sql(table)} AS e SET
       value = ${w.value}, content_type = ${w.contentType}, etag = ${w.etag}, tags = ${w.tags}::text[], size = ${w.value.byteLength},
@@ -223,7 +220,7 @@ function updateEntry(sql: Queryable, table: EntryTable, ns: string, w: PreparedW
  * One write of any condition in one statement. `created` is true when no live
  * entry existed: a fresh insert, or an expired row being replaced.
  */
-export async function writeEntry(sql: Queryable, table: EntryTable, ns: string, w: PreparedWrite): Promise<SetResult> {
+export async function writeEntry(sql: Queryable, table: EntryTable, ns: string, w: ResolvedWrite): Promise<SetResult> {
   if (w.condition === 'always' || w.condition === 'absent') {
     const rows = await upsertEntry(sql, table, ns, w, w.condition === 'absent');
     return rows.length > 0 ? { written: true, etag: w.etag, created: rows[0]?.created === true } : { written: false };
@@ -233,7 +230,7 @@ export async function writeEntry(sql: Queryable, table: EntryTable, ns: string, 
 }
 
 /** The columns of writes for an unnest, in the order given. */
-function writeColumns(sql: Queryable, writes: PreparedWrite[]) {
+function writeColumns(sql: Queryable, writes: ResolvedWrite[]) {
   return {
     keys: writes.map((w) => w.key),
     values: sql.array(writes.map((w) => w.value)),
@@ -245,7 +242,7 @@ function writeColumns(sql: Queryable, writes: PreparedWrite[]) {
 }
 
 /** Unconditional writes of (ns, key) pairs, no pair twice, rows proposed in the order given. */
-export function upsertRequested(sql: Queryable, table: EntryTable, nss: string[], writes: PreparedWrite[]) {
+export function upsertRequested(sql: Queryable, table: EntryTable, nss: string[], writes: ResolvedWrite[]) {
   const c = writeColumns(sql, writes);
   return sql<{ ns: string; key: string; created: boolean }[]>`
     INSERT INTO ${sql(table)} AS e (ns, key, value, content_type, etag, tags, size, expires_at)
@@ -265,7 +262,7 @@ export function upsertRequested(sql: Queryable, table: EntryTable, nss: string[]
  * unnest upsert, the present/etag ones as one UPDATE ... FROM unnest, rows
  * proposed in the order given. One row per written key.
  */
-export function writeEntries(sql: Queryable, table: EntryTable, ns: string, writes: PreparedWrite[]) {
+export function writeEntries(sql: Queryable, table: EntryTable, ns: string, writes: ResolvedWrite[]) {
   const c = writeColumns(sql, writes);
   const modes = writes.map((w) => (typeof w.condition === 'string' ? w.condition : 'etag'));
   const expected = sql.array(writes.map((w) => (typeof w.condition === 'string' ? null : w.condition.etag)));

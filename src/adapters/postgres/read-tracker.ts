@@ -7,13 +7,14 @@
  *   their counts: a read never creates a namespaces row, so the counts of a
  *   made-up namespace are dropped at the flush.
  * - Recency (for LRU eviction) is coarse: keys read during an interval are
- *   remembered (at most `maxRecencyKeys`, reservoir-sampled beyond that) and
- *   touched with one batched UPDATE per table per `recencyIntervalMs`. A key
- *   read many times in an interval costs one row update, so LRU order is only
- *   accurate to the interval.
+ *   remembered (at most `maxRecencyKeys`; beyond that a new key may take the
+ *   place of the oldest remembered one, see remember()) and touched with one
+ *   batched UPDATE per table per `recencyIntervalMs`. A key read many times in
+ *   an interval costs one row update, so LRU order is only accurate to the
+ *   interval.
  */
 import type { PgContext } from './context.js';
-import type { EntryTable } from './tables.js';
+import { ENTRY_TABLES, type EntryTable } from './tables.js';
 
 /** Where the tracker writes; the Postgres one is pgReadStatsSink, tests pass a fake. */
 export interface ReadStatsSink {
@@ -45,14 +46,14 @@ interface Counts {
 interface RecencyBatch {
   /** `ns \0 key` → hits in this interval. */
   keys: Map<string, number>;
-  /** Reads offered this interval, for reservoir sampling. */
+  /** Reads offered this interval: the later a new key comes, the less likely it is kept. */
   seen: number;
 }
 
 export class ReadTracker {
   private counts = new Map<string, Counts>();
   private inFlightCounts = new Map<string, Counts>();
-  private recency: Record<EntryTable, RecencyBatch> = { entries: emptyBatch(), durable_entries: emptyBatch() };
+  private recency = Object.fromEntries(ENTRY_TABLES.map((table) => [table, emptyBatch()])) as Record<EntryTable, RecencyBatch>;
   private readonly counterTimer: NodeJS.Timeout;
   private readonly recencyTimer: NodeJS.Timeout;
   private counterFlush: Promise<void> | undefined;
@@ -126,10 +127,10 @@ export class ReadTracker {
     if (this.recencyFlush) return this.recencyFlush;
     // Nothing to touch: return before the IIFE, whose `finally` would otherwise run before the
     // assignment below and leave a settled promise in recencyFlush, so no later flush would run.
-    if (this.recency.entries.keys.size === 0 && this.recency.durable_entries.keys.size === 0) return;
+    if (ENTRY_TABLES.every((table) => this.recency[table].keys.size === 0)) return;
     this.recencyFlush = (async () => {
       try {
-        for (const table of ['entries', 'durable_entries'] as const) {
+        for (const table of ENTRY_TABLES) {
           const batch = this.recency[table];
           if (batch.keys.size === 0) continue;
           this.recency[table] = emptyBatch();
@@ -159,7 +160,8 @@ export class ReadTracker {
     } else if (batch.keys.size < this.options.maxRecencyKeys) {
       batch.keys.set(id, 1);
     } else if (Math.random() * batch.seen < this.options.maxRecencyKeys) {
-      // Reservoir sampling: every read had the same chance to be kept.
+      // Beyond the cap a new key is kept with probability max/seen, in place of the oldest
+      // remembered key (not a uniform reservoir: early keys are evicted first).
       const victim = batch.keys.keys().next().value as string;
       batch.keys.delete(victim);
       batch.keys.set(id, 1);

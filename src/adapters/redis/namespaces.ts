@@ -17,6 +17,7 @@ import { completeNamespaceConfig, defaultNamespaceConfig } from '../../core/defa
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import type { ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceInfo, NamespaceStats } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
+import { isBounded } from '../../core/write.js';
 import type { RedisContext } from './context.js';
 import { CHUNK, createRedisEntryStore } from './entries.js';
 import { configureNamespace, evictChunk, pruneChunk, statsChunk } from './entry-scripts.js';
@@ -144,7 +145,7 @@ export function createRedisNamespaceAdmin(
   async function enforceBounds(ns: string): Promise<number> {
     validateNamespace(ns);
     const config = await ctx.run('enforceBounds', () => loadStoredConfig(ctx, ns));
-    if (!config || config.eviction !== 'lru' || (config.maxEntries === null && config.maxBytes === null)) return 0;
+    if (!config || !isBounded(config)) return 0;
     let bytesToFree = 0;
     if (config.maxBytes !== null) bytesToFree = Math.max(0, (await countIndex(ns)).bytes - config.maxBytes);
     const k = namespaceKeys(ctx, ns);
