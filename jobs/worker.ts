@@ -11,7 +11,8 @@
 import PgBoss from 'pg-boss';
 import type { Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/logger.js';
-import { createPgClient, SCHEMA_PATTERN, type Sql } from '../src/adapters/postgres/connection.js';
+import { createPgClient, type Sql } from '../src/adapters/postgres/connection.js';
+import { SCHEMA_PATTERN } from '../src/adapters/postgres/schema-name.js';
 import { runTtlCleanup, DEFAULT_CLEANUP_BATCH, DEFAULT_CLEANUP_BUDGET_MS } from './ttl-cleanup.js';
 import { runLruEviction, DEFAULT_EVICTION_BATCH, DEFAULT_EVICTION_BUDGET_MS } from './lru-eviction.js';
 import { refreshTableHealth } from './table-health.js';
