@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { SCHEMA_PATTERN } from './schema-name.js';
 
 export interface PgConnectionOptions {
   url: string;
@@ -18,8 +19,6 @@ export type Queryable = postgres.ISql<{ bigint: bigint }>;
 
 /** A piece of SQL (with its parameters) nested in a statement. */
 export type SqlFragment = postgres.PendingQuery<postgres.Row[]>;
-
-export const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * A bounded pool whose sessions resolve unqualified table names in the

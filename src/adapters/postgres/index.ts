@@ -35,8 +35,16 @@ export interface PostgresPortOptions extends AdapterOptions {
 
 export interface PostgresPort extends CachePort {
   readonly sql: Sql;
-  /** Calls and statements of the coalesced operations so far (for tests and benchmarks). */
-  coalescingStats(): CoalescingStats;
+}
+
+/** Each port's coalescing counters, kept off the port's interface: only tests and benchmarks read them. */
+const coalescingCounters = new WeakMap<PostgresPort, () => CoalescingStats>();
+
+/** Calls and statements of the coalesced operations of `port` so far (for tests and benchmarks). */
+export function coalescingStatsOf(port: PostgresPort): CoalescingStats {
+  const stats = coalescingCounters.get(port);
+  if (!stats) throw new Error('coalescingStatsOf: not a port made by createPostgresPort');
+  return stats();
 }
 
 /**
@@ -90,10 +98,9 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
     await sql.end({ timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)) });
   }
 
-  return {
+  const port: PostgresPort = {
     backend: 'postgres',
     sql,
-    coalescingStats,
     ...entries,
     ...namespaces,
     ...rateLimiter,
@@ -104,4 +111,6 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
     close,
     usage: () => ({ inFlight: ctx.inFlight(), poolSize: options.poolMax }),
   };
+  coalescingCounters.set(port, coalescingStats);
+  return port;
 }

@@ -23,6 +23,16 @@ export interface BatchedRunOptions {
   signal?: AbortSignal;
 }
 
+/** The clock of one run: `over()` is true once no new batch may start (budget spent or aborted). */
+function runClock(options: BatchedRunOptions): { over(): boolean; elapsedMs(): number } {
+  const started = Date.now();
+  const deadline = started + options.timeBudgetMs;
+  return {
+    over: () => options.signal?.aborted === true || Date.now() >= deadline,
+    elapsedMs: () => Date.now() - started,
+  };
+}
+
 export interface ExpiredCleanupResult {
   deleted: Record<CleanupTable, number>;
   total: number;
@@ -36,14 +46,13 @@ export async function deleteExpiredRows(
   sql: Queryable,
   options: BatchedRunOptions & { onDeleted?: (table: CleanupTable, count: number) => void },
 ): Promise<ExpiredCleanupResult> {
-  const started = Date.now();
-  const deadline = started + options.timeBudgetMs;
+  const clock = runClock(options);
   const deleted = Object.fromEntries(CLEANUP_TABLES.map((table) => [table, 0])) as Record<CleanupTable, number>;
   let complete = true;
 
   for (const table of CLEANUP_TABLES) {
     for (;;) {
-      if (options.signal?.aborted === true || Date.now() >= deadline) {
+      if (clock.over()) {
         complete = false;
         break;
       }
@@ -57,7 +66,7 @@ export async function deleteExpiredRows(
   }
 
   const total = Object.values(deleted).reduce((sum, n) => sum + n, 0);
-  return { deleted, total, durationMs: Date.now() - started, complete };
+  return { deleted, total, durationMs: clock.elapsedMs(), complete };
 }
 
 export interface EvictionResult {
@@ -119,15 +128,14 @@ export async function evictOverBounds(
   sql: Sql,
   options: BatchedRunOptions & { onEvicted?: (ns: string, count: number) => void },
 ): Promise<EvictionResult> {
-  const started = Date.now();
-  const deadline = started + options.timeBudgetMs;
+  const clock = runClock(options);
   const evicted: Record<string, number> = {};
   const skipped: string[] = [];
   let complete = true;
 
   for (const ns of await listBoundedNamespaces(sql)) {
     for (;;) {
-      if (options.signal?.aborted === true || Date.now() >= deadline) {
+      if (clock.over()) {
         complete = false;
         break;
       }
@@ -148,7 +156,7 @@ export async function evictOverBounds(
   }
 
   const total = Object.values(evicted).reduce((sum, n) => sum + n, 0);
-  return { evicted, total, skipped, durationMs: Date.now() - started, complete };
+  return { evicted, total, skipped, durationMs: clock.elapsedMs(), complete };
 }
 
 export interface TableHealth {
