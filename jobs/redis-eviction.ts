@@ -8,6 +8,7 @@
  */
 import type { CachePort } from '../src/core/port.js';
 import { allNamespaces } from '../src/core/namespace-list.js';
+import { isBounded } from '../src/core/write.js';
 import { rowsEvicted } from './metrics.js';
 
 /** What the Redis adapter exposes beyond CachePort for this job. */
@@ -32,7 +33,7 @@ export async function runRedisMaxEntries(port: RedisEvictionPort, signal?: Abort
   for await (const info of allNamespaces(port)) {
     if (signal?.aborted === true) break;
     await port.pruneIndex(info.name);
-    if (info.config.eviction !== 'lru' || (info.config.maxEntries === null && info.config.maxBytes === null)) continue;
+    if (!isBounded(info.config)) continue;
     const count = await port.enforceMaxEntries(info.name);
     if (count > 0) {
       evicted[info.name] = count;

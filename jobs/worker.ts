@@ -11,7 +11,8 @@
 import PgBoss from 'pg-boss';
 import type { Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/logger.js';
-import { createPgClient, SCHEMA_PATTERN, type Sql } from '../src/adapters/postgres/connection.js';
+import { createPgClient, type Sql } from '../src/adapters/postgres/connection.js';
+import { SCHEMA_PATTERN } from '../src/adapters/postgres/schema-name.js';
 import { runTtlCleanup, DEFAULT_CLEANUP_BATCH, DEFAULT_CLEANUP_BUDGET_MS } from './ttl-cleanup.js';
 import { runLruEviction, DEFAULT_EVICTION_BATCH, DEFAULT_EVICTION_BUDGET_MS } from './lru-eviction.js';
 import { refreshTableHealth } from './table-health.js';
@@ -68,8 +69,8 @@ interface JobSpec {
   intervalMs: number;
   /** Per-run time budget; also sizes pg-boss's expireIn for the job. */
   budgetMs: number;
-  /** Runs once; returns what to log. `busy` → worth logging at info. */
-  run(signal: AbortSignal): Promise<{ busy: boolean; summary: Record<string, unknown> }>;
+  /** One pass of the job's work; returns what to log. `busy` → worth logging at info. */
+  execute(signal: AbortSignal): Promise<{ busy: boolean; summary: Record<string, unknown> }>;
 }
 
 async function startPostgresWorker(options: StartWorkerOptions, logger: Logger): Promise<WorkerHandle> {
@@ -90,7 +91,7 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
       name: 'ttl-cleanup',
       intervalMs: config.cleanupIntervalMs,
       budgetMs: cleanupBudget,
-      async run(signal) {
+      async execute(signal) {
         const result = await runTtlCleanup(sql, { batchSize: batchSize ?? DEFAULT_CLEANUP_BATCH, timeBudgetMs: cleanupBudget, signal });
         const health = await refreshTableHealth(sql);
         const tables = Object.fromEntries(health.map((h) => [h.table, {
@@ -106,7 +107,7 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
       name: 'lru-eviction',
       intervalMs: config.evictionIntervalMs,
       budgetMs: evictionBudget,
-      async run(signal) {
+      async execute(signal) {
         const result = await runLruEviction(sql, { batchSize: batchSize ?? DEFAULT_EVICTION_BATCH, timeBudgetMs: evictionBudget, signal });
         return {
           busy: result.total > 0,
@@ -205,7 +206,7 @@ async function ensureQueue(boss: PgBoss, queue: PgBoss.Queue): Promise<void> {
 async function runJob(job: JobSpec, signal: AbortSignal, logger: Logger, logEveryRun: boolean): Promise<void> {
   const endTimer = jobDuration.startTimer({ job: job.name });
   try {
-    const { busy, summary } = await job.run(signal);
+    const { busy, summary } = await job.execute(signal);
     if (busy || logEveryRun) logger.info({ job: job.name, ...summary }, `${job.name} run`);
     else logger.debug({ job: job.name, ...summary }, `${job.name} run`);
   } catch (error) {

@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseDuration } from './core/duration.js';
+import { SCHEMA_PATTERN } from './adapters/postgres/schema-name.js';
 
 export interface Config {
   /** Undefined → start an embedded PostgreSQL under ./.data/postgres. */
@@ -95,7 +96,7 @@ function clusterNodes(env: Env): Config['redisClusterNodes'] {
 
 export function loadConfig(env: Env = process.env): Config {
   const schema = str(env, 'CACHE_SCHEMA', 'cacheport');
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new ConfigError('CACHE_SCHEMA', 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
+  if (!SCHEMA_PATTERN.test(schema)) throw new ConfigError('CACHE_SCHEMA', 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
   const redisPrefix = str(env, 'REDIS_PREFIX', 'cacheport');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) throw new ConfigError('REDIS_PREFIX', 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
   const databaseUrl = env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;

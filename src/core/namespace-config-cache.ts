@@ -18,20 +18,24 @@ export class NamespaceConfigCache {
   async get(ns: string): Promise<NamespaceConfig> {
     const hit = this.cached.get(ns);
     if (hit && Date.now() - hit.loadedAt < this.maxAgeMs) return hit.config;
-    let pending = this.loading.get(ns);
-    if (!pending) {
-      pending = this.load(ns)
-        .then((config) => {
-          this.cached.set(ns, { config, loadedAt: Date.now() });
-          return config;
-        })
-        .finally(() => this.loading.delete(ns));
-      this.loading.set(ns, pending);
-    }
+    const inFlight = this.loading.get(ns);
+    if (inFlight) return inFlight;
+    const pending: Promise<NamespaceConfig> = this.load(ns)
+      .then((config) => {
+        // A load invalidated while in flight may predate the change: it answers its callers but is not cached.
+        if (this.loading.get(ns) === pending) this.cached.set(ns, { config, loadedAt: Date.now() });
+        return config;
+      })
+      .finally(() => {
+        if (this.loading.get(ns) === pending) this.loading.delete(ns);
+      });
+    this.loading.set(ns, pending);
     return pending;
   }
 
+  /** Forgets the cached config and any load in flight, so the next get reads the current one. */
   invalidate(ns: string): void {
     this.cached.delete(ns);
+    this.loading.delete(ns);
   }
 }

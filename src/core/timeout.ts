@@ -3,6 +3,8 @@ import { BackendTimeoutError } from './errors.js';
 /**
  * Bounds how long a caller waits for the backend. The underlying query may
  * still finish later; the caller gets a BackendTimeoutError at the deadline.
+ * `onExpire` runs at that moment, so the caller's queued work can be dropped
+ * (work already sent to the backend cannot be taken back).
  *
  * Hot path: a timer per call costs more than a fast backend round trip, and
  * calls with the same timeout reach their deadlines in the order they
@@ -63,7 +65,7 @@ class DeadlineQueue {
 
 const queues = new Map<number, DeadlineQueue>();
 
-export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, operation: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, operation: string, onExpire?: () => void): Promise<T> {
   let queue = queues.get(timeoutMs);
   if (queue === undefined) {
     queue = new DeadlineQueue();
@@ -76,6 +78,7 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, operation
       settled: false,
       expire: () => {
         item.settled = true;
+        onExpire?.();
         reject(new BackendTimeoutError(timeoutMs, operation));
       },
     };

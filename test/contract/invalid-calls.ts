@@ -128,6 +128,9 @@ export function invalidCalls(): InvalidCall[] {
     add(`configure with defaultTtl ${label}`, TTL, (p, ns) => p.configure(ns, { defaultTtl: loose<number>(bad) }));
   }
 
+  // expire has no default ttl: a missing one is refused, not taken as "no expiry".
+  add('expire without a ttl', TTL, (p, ns) => p.expire(ns, 'k', loose<number | null>(undefined)));
+
   for (const [label, bad] of BAD_TAGS) {
     add(`set with ${label}`, TAGS, (p, ns) => p.set(ns, 'k', 'v', { tags: loose<string[]>(bad) }));
     add(`invalidateTags with ${label}`, TAGS, (p, ns) => p.invalidateTags(ns, loose<string[]>(bad)));

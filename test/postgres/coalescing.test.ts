@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BackendTimeoutError, BackendUnavailableError, ValidationError } from '../../src/core/errors.js';
 import type { CacheEntry, SetResult } from '../../src/core/port.js';
 import { PG_URL } from '../support/services.js';
+import { coalescingStatsOf } from '../../src/adapters/postgres/index.js';
 import { createPgTestPort, pollUntil, sleep, type PgTestPort } from './helpers.js';
 
 const text = (entry: CacheEntry | undefined): string | undefined => entry?.value.toString('utf8');
@@ -28,7 +29,7 @@ describe('postgres request coalescing', () => {
     const { port } = await open();
     await port.setMany('co-a', Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `a-${i}` })));
     await port.setMany('co-b', Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `b-${i}` })));
-    const before = port.coalescingStats().get;
+    const before = coalescingStatsOf(port).get;
 
     const requests = Array.from({ length: 500 }, (_, i) => ({ ns: i % 3 === 0 ? 'co-b' : 'co-a', key: `k${(i * 7) % 260}` }));
     const results = await Promise.all(requests.map((r) => port.get(r.ns, r.key)));
@@ -39,19 +40,19 @@ describe('postgres request coalescing', () => {
       const stored = ns === 'co-a' ? n < 200 : n < 50;
       expect(text(entry), `${ns}/${key}`).toBe(stored ? `${ns === 'co-a' ? 'a' : 'b'}-${n}` : undefined);
     });
-    const after = port.coalescingStats().get;
+    const after = coalescingStatsOf(port).get;
     expect(after.calls - before.calls).toBe(500);
     expect(after.batches - before.batches).toBeLessThan(500);
   });
 
   it('sends exactly one statement per get and set at concurrency 1', async () => {
     const { port } = await open();
-    const before = port.coalescingStats();
+    const before = coalescingStatsOf(port);
     for (let i = 0; i < 20; i++) {
       await port.set('co', `k${i}`, `v${i}`);
       expect(text(await port.get('co', `k${i}`))).toBe(`v${i}`);
     }
-    const after = port.coalescingStats();
+    const after = coalescingStatsOf(port);
     expect(after.set.calls - before.set.calls).toBe(20);
     expect(after.set.batches - before.set.batches).toBe(20);
     expect(after.get.calls - before.get.calls).toBe(20);
@@ -73,7 +74,7 @@ describe('postgres request coalescing', () => {
     expect(final?.etag).toBe(results[19]?.etag);
     for (let i = 0; i < 30; i++) expect(text(await port.get('co', `other${i}`))).toBe(`o${i}`);
 
-    const stats = port.coalescingStats().set;
+    const stats = coalescingStatsOf(port).set;
     expect(stats.batches).toBeLessThan(stats.calls);
   });
 
@@ -99,7 +100,7 @@ describe('postgres request coalescing', () => {
   it("rejects only the caller with bad input, before anything is queued", async () => {
     const { port } = await open();
     await port.set('co', 'k', 'v');
-    const before = port.coalescingStats().get.calls;
+    const before = coalescingStatsOf(port).get.calls;
     const calls = [
       ...Array.from({ length: 10 }, () => port.get('co', 'k')),
       port.get('co', ''),
@@ -111,7 +112,7 @@ describe('postgres request coalescing', () => {
       expect(bad.status).toBe('rejected');
       expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(ValidationError);
     }
-    expect(port.coalescingStats().get.calls - before).toBe(10);
+    expect(coalescingStatsOf(port).get.calls - before).toBe(10);
   });
 
   it('rejects every caller of a failing batch with a typed backend error, then works again', async () => {
@@ -131,7 +132,7 @@ describe('postgres request coalescing', () => {
         await waitFor(() => done);
       });
       await waitFor(() => locked);
-      const before = port.coalescingStats().get;
+      const before = coalescingStatsOf(port).get;
       const calls = Array.from({ length: 40 }, (_, i) => port.get('co', i % 2 === 0 ? 'k' : `missing${i}`));
       const settled = Promise.allSettled(calls);
       let finished = false;
@@ -151,7 +152,7 @@ describe('postgres request coalescing', () => {
         const reason = (outcome as PromiseRejectedResult).reason as unknown;
         expect(reason instanceof BackendUnavailableError || reason instanceof BackendTimeoutError, String(reason)).toBe(true);
       }
-      const after = port.coalescingStats().get;
+      const after = coalescingStatsOf(port).get;
       expect(after.calls - before.calls).toBe(40);
       expect(after.batches - before.batches).toBeLessThan(40);
     } finally {
@@ -170,7 +171,7 @@ describe('postgres request coalescing', () => {
       // One namespace with repeated keys: the `= ANY` batch path.
       const results = await Promise.all(Array.from({ length: 100 }, (_, i) => t.port.get('co', `k${i % 60}`)));
       expect(results.map(text)).toEqual(Array.from({ length: 100 }, (_, i) => (i % 60 < 50 ? `v${i % 60}` : undefined)));
-      const stats = t.port.coalescingStats().get;
+      const stats = coalescingStatsOf(t.port).get;
       if (coalesce === false) expect(stats.calls).toBe(0);
       else expect(stats.batches).toBeLessThan(stats.calls);
       await t.cleanup();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTtlCleanup } from '../../jobs/ttl-cleanup.js';
 import { refreshTableHealth } from '../../jobs/table-health.js';
 import { startWorker } from '../../jobs/worker.js';
-import { CLEANUP_TABLES } from '../../jobs/sql.js';
+import { CLEANUP_TABLES } from '../../src/adapters/postgres/tables.js';
 import { registry } from '../../src/metrics.js';
 import { countRows, createWorkerTestDb, insertEntries, waitFor, workerConfig, type WorkerTestDb } from './support.js';
 

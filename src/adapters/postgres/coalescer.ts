@@ -12,7 +12,19 @@
  * Items with a conflict key (writes) never share a batch with, or overtake, an
  * earlier item of the same key: such an item waits for the earlier batch to
  * return, so per-key order is the order of submission.
+ *
+ * With an admission (the pool gate), a batch is put together only once it holds
+ * a pool slot, and items whose ticket was dropped (their caller timed out) are
+ * left out: queued work never runs after its caller got the timeout.
  */
+import type { Ticket } from './pool-gate.js';
+
+/** A pool slot for each batch (PoolGate); release is called when the batch settles. */
+export interface Admission {
+  tryAcquire(): boolean;
+  wait(ticket: Ticket): Promise<void>;
+  release(): void;
+}
 
 export interface CoalescerOptions {
   /** Batches running at once; a call arriving below this is sent at once. */
@@ -35,6 +47,7 @@ export type BatchSender<I, O> = (items: I[]) => Promise<O[]>;
 
 interface Waiter<I, O> {
   item: I;
+  ticket: Ticket | undefined;
   conflictKey: string | undefined;
   resolve: (value: O) => void;
   reject: (error: unknown) => void;
@@ -47,18 +60,22 @@ export class Coalescer<I, O> {
   private readonly busyKeys = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly counts: CoalescerStats = { calls: 0, batches: 0 };
+  /** A batch slot is reserved and waits for the admission. */
+  private awaitingSlot = false;
 
   constructor(
     private readonly send: BatchSender<I, O>,
     private readonly options: CoalescerOptions,
     /** Items with equal conflict keys are applied in submission order, never in one batch. */
     private readonly conflictKeyOf?: (item: I) => string,
+    private readonly admission?: Admission,
   ) {}
 
-  submit(item: I): Promise<O> {
+  /** `ticket`: once dropped, the item is left out of every later batch (its promise then never settles). */
+  submit(item: I, ticket?: Ticket): Promise<O> {
     this.counts.calls += 1;
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, conflictKey: this.conflictKeyOf?.(item), resolve, reject });
+      this.queue.push({ item, ticket, conflictKey: this.conflictKeyOf?.(item), resolve, reject });
       this.schedule();
     });
   }
@@ -81,8 +98,16 @@ export class Coalescer<I, O> {
   /** Sends queued items while slots are free. */
   private drain(): void {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+      if (this.admission !== undefined && !this.admission.tryAcquire()) {
+        this.awaitSlot(this.admission);
+        return;
+      }
       const batch = this.take();
-      if (batch.length === 0) return; // everything queued waits for a running batch of its key
+      if (batch.length === 0) {
+        // everything queued waits for a running batch of its key (or was dropped)
+        this.admission?.release();
+        return;
+      }
       this.dispatch(batch);
     }
     if (this.queue.length === 0 && this.timer !== undefined) {
@@ -91,9 +116,29 @@ export class Coalescer<I, O> {
     }
   }
 
+  /** Holds one batch slot while waiting for the pool; the batch is put together once admitted. */
+  private awaitSlot(admission: Admission): void {
+    if (this.awaitingSlot) return;
+    this.awaitingSlot = true;
+    this.inFlight += 1;
+    void admission.wait({ dropped: false }).then(() => {
+      this.awaitingSlot = false;
+      this.inFlight -= 1;
+      const batch = this.take();
+      if (batch.length === 0) {
+        admission.release();
+      } else {
+        this.dispatch(batch);
+      }
+      this.drain();
+    });
+  }
+
   /** The next batch: queued items in order, skipping those whose key is busy or already taken. */
   private take(): Waiter<I, O>[] {
     const max = this.options.maxBatch;
+    // Items whose caller already timed out leave the queue unsent.
+    if (this.queue.some((w) => w.ticket?.dropped === true)) this.queue = this.queue.filter((w) => w.ticket?.dropped !== true);
     if (this.conflictKeyOf === undefined) return this.queue.splice(0, max);
     const batch: Waiter<I, O>[] = [];
     const rest: Waiter<I, O>[] = [];
@@ -137,6 +182,7 @@ export class Coalescer<I, O> {
 
   private finish(batch: Waiter<I, O>[]): void {
     this.inFlight -= 1;
+    this.admission?.release();
     for (const waiter of batch) if (waiter.conflictKey !== undefined) this.busyKeys.delete(waiter.conflictKey);
     this.drain();
   }

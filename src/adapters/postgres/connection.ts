@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { SCHEMA_PATTERN } from './schema-name.js';
 
 export interface PgConnectionOptions {
   url: string;
@@ -13,7 +14,11 @@ export interface PgConnectionOptions {
 
 export type Sql = postgres.Sql<{ bigint: bigint }>;
 
-export const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+/** What a statement runs on: the pool or a transaction (postgres.js types them apart, both can query). */
+export type Queryable = postgres.ISql<{ bigint: bigint }>;
+
+/** A piece of SQL (with its parameters) nested in a statement. */
+export type SqlFragment = postgres.PendingQuery<postgres.Row[]>;
 
 /**
  * A bounded pool whose sessions resolve unqualified table names in the

@@ -8,12 +8,13 @@ import type { CachePort } from '../../core/port.js';
 import { createPgClient, type Sql } from './connection.js';
 import { createPgContext, mapPgError } from './context.js';
 import type { CoalescerOptions } from './coalescer.js';
-import { createPgEntryStore, type CoalescingStats } from './entries.js';
+import { createPgEntryStore } from './entries.js';
+import type { CoalescingStats } from './entry-coalescing.js';
 import { createPgLockManager } from './locks.js';
 import { createPgNamespaceAdmin, loadNamespaceConfig } from './namespaces.js';
 import { createPgPresenceTracker } from './presence.js';
 import { createPgRateLimiter } from './ratelimit.js';
-import { DEFAULT_READ_TRACKER_OPTIONS, ReadTracker, type ReadTrackerOptions } from './read-tracker.js';
+import { DEFAULT_READ_TRACKER_OPTIONS, pgReadStatsSink, ReadTracker, type ReadTrackerOptions } from './read-tracker.js';
 import { createPgSessionStore } from './sessions.js';
 import { withTimeout } from '../../core/timeout.js';
 
@@ -34,8 +35,16 @@ export interface PostgresPortOptions extends AdapterOptions {
 
 export interface PostgresPort extends CachePort {
   readonly sql: Sql;
-  /** Calls and statements of the coalesced operations so far (for tests and benchmarks). */
-  coalescingStats(): CoalescingStats;
+}
+
+/** Each port's coalescing counters, kept off the port's interface: only tests and benchmarks read them. */
+const coalescingCounters = new WeakMap<PostgresPort, () => CoalescingStats>();
+
+/** Calls and statements of the coalesced operations of `port` so far (for tests and benchmarks). */
+export function coalescingStatsOf(port: PostgresPort): CoalescingStats {
+  const stats = coalescingCounters.get(port);
+  if (!stats) throw new Error('coalescingStatsOf: not a port made by createPostgresPort');
+  return stats();
 }
 
 /**
@@ -61,12 +70,12 @@ export function coalescingSettings(options: Pick<PostgresPortOptions, 'coalesce'
 
 export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
   const sql = createPgClient({ url: options.url, schema: options.schema, max: options.poolMax, timeoutMs: options.timeoutMs });
-  const ctx = createPgContext(sql, options);
+  const ctx = createPgContext(sql, options, options.poolMax);
   const configs = new NamespaceConfigCache(
     (ns) => ctx.run('load namespace config', () => loadNamespaceConfig(sql, ns, options.defaultTtl)),
     options.configMaxAgeMs ?? 1000,
   );
-  const tracker = new ReadTracker(sql, { ...DEFAULT_READ_TRACKER_OPTIONS, ...options.readTracking });
+  const tracker = new ReadTracker(pgReadStatsSink(ctx), { ...DEFAULT_READ_TRACKER_OPTIONS, ...options.readTracking });
   const { coalescingStats, ...entries } = createPgEntryStore(ctx, configs, tracker, coalescingSettings(options));
   const namespaces = createPgNamespaceAdmin(ctx, configs, tracker);
   const rateLimiter = createPgRateLimiter(ctx);
@@ -89,10 +98,9 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
     await sql.end({ timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)) });
   }
 
-  return {
+  const port: PostgresPort = {
     backend: 'postgres',
     sql,
-    coalescingStats,
     ...entries,
     ...namespaces,
     ...rateLimiter,
@@ -103,4 +111,6 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
     close,
     usage: () => ({ inFlight: ctx.inFlight(), poolSize: options.poolMax }),
   };
+  coalescingCounters.set(port, coalescingStats);
+  return port;
 }

@@ -10,7 +10,7 @@ import type {
   ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceInfo, NamespaceListOptions, NamespacePage, NamespaceStats,
 } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
-import type { Sql } from './connection.js';
+import type { Queryable, Sql } from './connection.js';
 import type { PgContext } from './context.js';
 import { clearNamespace } from './entries.js';
 import type { ReadTracker } from './read-tracker.js';
@@ -63,7 +63,7 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
           configured = true, default_ttl_ms = excluded.default_ttl_ms, max_entries = excluded.max_entries,
           max_bytes = excluded.max_bytes, eviction = excluded.eviction, durable = excluded.durable, updated_at = now()`;
       if (wasDurable !== config.durable) {
-        await moveRows(tx as unknown as Sql, ns, tableFor(config));
+        await moveRows(tx, ns, tableFor(config));
       }
       return !wasConfigured;
     }) as Promise<boolean>);
@@ -160,7 +160,7 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
     validateNamespace(ns);
     await ctx.run('drop', () => sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(hashtext(${'cacheport:ns:' + ns}))`;
-      await clearNamespace(tx as unknown as Sql, ns);
+      await clearNamespace(tx, ns);
       await tx`DELETE FROM namespaces WHERE name = ${ns}`;
     }));
     tracker.forget(ns);
@@ -199,17 +199,22 @@ function statsOf(sql: Sql, ns: string) {
 
 /**
  * Moves a namespace's rows into the table its new config names, inside the
- * caller's transaction (the other entry table is the source).
+ * caller's transaction (the other entry table is the source). The caller holds
+ * the namespace lock exclusively, so no write is in flight (writers take it
+ * shared through cacheport_entry_guard) and this statement sees every row. A
+ * row already in the target (left by an older version) is replaced only by a
+ * newer one.
  */
-async function moveRows(tx: Sql, ns: string, to: EntryTable): Promise<void> {
+async function moveRows(tx: Queryable, ns: string, to: EntryTable): Promise<void> {
   const from: EntryTable = to === 'durable_entries' ? 'entries' : 'durable_entries';
   await tx`
     WITH moved AS (DELETE FROM ${tx(from)} WHERE ns = ${ns} RETURNING *)
-    INSERT INTO ${tx(to)} SELECT * FROM moved
+    INSERT INTO ${tx(to)} AS e SELECT * FROM moved ORDER BY key
     ON CONFLICT (ns, key) DO UPDATE SET
       value = excluded.value, content_type = excluded.content_type, etag = excluded.etag, tags = excluded.tags,
       size = excluded.size, created_at = excluded.created_at, updated_at = excluded.updated_at,
-      expires_at = excluded.expires_at, accessed_at = excluded.accessed_at, hits = excluded.hits`;
+      expires_at = excluded.expires_at, accessed_at = excluded.accessed_at, hits = excluded.hits
+    WHERE excluded.updated_at > e.updated_at`;
 }
 
 function toConfig(row: ConfigRow): NamespaceConfig {

@@ -26,6 +26,22 @@ interface StepRow {
   tokens: bigint;
 }
 
+/** The database clock in epoch ms, read when evaluated (after the row lock, inside the update). */
+function clockMs(ctx: PgContext) {
+  return ctx.sql`floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+}
+
+/** `c(now_ms, start)`: now and the start of the window of length `windowMs` it falls in, for a fresh state. */
+function freshWindow(ctx: PgContext, windowMs: number) {
+  return ctx.sql`(SELECT t.now_ms, t.now_ms - t.now_ms % ${windowMs}::bigint AS start FROM (SELECT ${clockMs(ctx)} AS now_ms) t) c`;
+}
+
+/** `w(now_ms, start)`: now and its window start for the stored state `rl` (never before the stored window). */
+function storedWindow(ctx: PgContext) {
+  return ctx.sql`(SELECT t.now_ms, greatest(rl.window_start_ms, t.now_ms - t.now_ms % rl.window_ms) AS start
+    FROM (SELECT ${clockMs(ctx)} AS now_ms) t) w`;
+}
+
 /** Fixed window: windows [k·W, (k+1)·W); the count resets when the window changes. */
 function fixedWindowStep(ctx: PgContext, r: RateLimitRequest) {
   return ctx.sql<StepRow[]>`
@@ -33,8 +49,7 @@ function fixedWindowStep(ctx: PgContext, r: RateLimitRequest) {
       (key, algorithm, limit_count, window_ms, window_start_ms, current_count, now_ms, allowed, expires_at)
     SELECT ${r.key}, 'fixed-window', ${r.limit}::bigint, ${r.windowMs}::bigint,
            c.start, ${r.cost}::bigint, c.now_ms, true, to_timestamp((c.start + ${r.windowMs}::bigint) / 1000.0)
-    FROM (SELECT t.now_ms, t.now_ms - t.now_ms % ${r.windowMs}::bigint AS start
-          FROM (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms) t) c
+    FROM ${freshWindow(ctx, r.windowMs)}
     ON CONFLICT (key, algorithm, limit_count, window_ms) DO UPDATE
     SET (window_start_ms, current_count, now_ms, allowed, expires_at) = (
       SELECT s.start,
@@ -44,8 +59,7 @@ function fixedWindowStep(ctx: PgContext, r: RateLimitRequest) {
              to_timestamp((s.start + rl.window_ms) / 1000.0)
       FROM (
         SELECT w.now_ms, w.start, u.used, u.used + ${r.cost}::bigint <= rl.limit_count AS ok
-        FROM (SELECT t.now_ms, greatest(rl.window_start_ms, t.now_ms - t.now_ms % rl.window_ms) AS start
-              FROM (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms) t) w
+        FROM ${storedWindow(ctx)}
         CROSS JOIN LATERAL (
           SELECT CASE WHEN rl.window_start_ms = w.start THEN rl.current_count ELSE 0 END AS used
         ) u
@@ -64,8 +78,7 @@ function slidingWindowStep(ctx: PgContext, r: RateLimitRequest) {
       (key, algorithm, limit_count, window_ms, window_start_ms, current_count, previous_count, now_ms, allowed, expires_at)
     SELECT ${r.key}, 'sliding-window', ${r.limit}::bigint, ${r.windowMs}::bigint,
            c.start, ${r.cost}::bigint, 0, c.now_ms, true, to_timestamp((c.start + 2 * ${r.windowMs}::bigint) / 1000.0)
-    FROM (SELECT t.now_ms, t.now_ms - t.now_ms % ${r.windowMs}::bigint AS start
-          FROM (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms) t) c
+    FROM ${freshWindow(ctx, r.windowMs)}
     ON CONFLICT (key, algorithm, limit_count, window_ms) DO UPDATE
     SET (window_start_ms, current_count, previous_count, now_ms, allowed, expires_at) = (
       SELECT s.start,
@@ -78,8 +91,7 @@ function slidingWindowStep(ctx: PgContext, r: RateLimitRequest) {
         SELECT w.now_ms, w.start, k.cur, k.prev,
                k.prev * (rl.window_ms - greatest(0, w.now_ms - w.start)) / rl.window_ms + k.cur + ${r.cost}::bigint
                  <= rl.limit_count AS ok
-        FROM (SELECT t.now_ms, greatest(rl.window_start_ms, t.now_ms - t.now_ms % rl.window_ms) AS start
-              FROM (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms) t) w
+        FROM ${storedWindow(ctx)}
         CROSS JOIN LATERAL (
           SELECT CASE WHEN rl.window_start_ms = w.start THEN rl.current_count ELSE 0 END AS cur,
                  CASE WHEN rl.window_start_ms = w.start THEN rl.previous_count
@@ -102,7 +114,7 @@ function tokenBucketStep(ctx: PgContext, r: RateLimitRequest) {
     SELECT ${r.key}, 'token-bucket', ${r.limit}::bigint, ${r.windowMs}::bigint,
            (${r.limit}::bigint - ${r.cost}::bigint) * ${r.windowMs}::bigint, t.now_ms, true,
            to_timestamp((t.now_ms + (${r.cost}::bigint * ${r.windowMs}::bigint + ${r.limit}::bigint - 1) / ${r.limit}::bigint) / 1000.0)
-    FROM (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms) t
+    FROM (SELECT ${clockMs(ctx)} AS now_ms) t
     ON CONFLICT (key, algorithm, limit_count, window_ms) DO UPDATE
     SET (tokens, now_ms, allowed, expires_at) = (
       SELECT a.tokens,
@@ -111,7 +123,7 @@ function tokenBucketStep(ctx: PgContext, r: RateLimitRequest) {
              to_timestamp((s.now_ms + (rl.limit_count * rl.window_ms - a.tokens + rl.limit_count - 1) / rl.limit_count) / 1000.0)
       FROM (
         SELECT c.now_ms, f.tokens, f.tokens >= ${r.cost}::bigint * rl.window_ms AS ok
-        FROM (SELECT greatest(rl.now_ms, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) AS now_ms) c
+        FROM (SELECT greatest(rl.now_ms, ${clockMs(ctx)}) AS now_ms) c
         CROSS JOIN LATERAL (
           SELECT least(rl.limit_count * rl.window_ms,
                        rl.tokens + least(c.now_ms - rl.now_ms, rl.window_ms) * rl.limit_count) AS tokens

@@ -2,15 +2,27 @@
  * Read statistics without a write per read.
  *
  * - Hit/miss counters are summed in memory per namespace and flushed to
- *   `namespaces.hits/misses` with one upsert per `counterFlushMs` (and on close).
+ *   `namespaces.hits/misses` with one statement per `counterFlushMs` (and on
+ *   close). Only namespaces that exist (configured, or holding entries) keep
+ *   their counts: a read never creates a namespaces row, so the counts of a
+ *   made-up namespace are dropped at the flush.
  * - Recency (for LRU eviction) is coarse: keys read during an interval are
- *   remembered (at most `maxRecencyKeys`, reservoir-sampled beyond that) and
- *   touched with one batched UPDATE per table per `recencyIntervalMs`. A key
- *   read many times in an interval costs one row update, so LRU order is only
- *   accurate to the interval.
+ *   remembered (at most `maxRecencyKeys`; beyond that a new key may take the
+ *   place of the oldest remembered one, see remember()) and touched with one
+ *   batched UPDATE per table per `recencyIntervalMs`. A key read many times in
+ *   an interval costs one row update, so LRU order is only accurate to the
+ *   interval.
  */
-import type { Sql } from './connection.js';
-import type { EntryTable } from './tables.js';
+import type { PgContext } from './context.js';
+import { ENTRY_TABLES, type EntryTable } from './tables.js';
+
+/** Where the tracker writes; the Postgres one is pgReadStatsSink, tests pass a fake. */
+export interface ReadStatsSink {
+  /** Adds the counts to the namespaces that exist (configured or holding entries); drops the others'. */
+  addCounts(names: string[], hits: number[], misses: number[]): Promise<void>;
+  /** Marks the keys read (accessed_at = now, hits += n); keys given in (ns, key) order. */
+  touch(table: EntryTable, nss: string[], keys: string[], counts: number[]): Promise<void>;
+}
 
 export interface ReadTrackerOptions {
   counterFlushMs: number;
@@ -34,21 +46,21 @@ interface Counts {
 interface RecencyBatch {
   /** `ns \0 key` → hits in this interval. */
   keys: Map<string, number>;
-  /** Reads offered this interval, for reservoir sampling. */
+  /** Reads offered this interval: the later a new key comes, the less likely it is kept. */
   seen: number;
 }
 
 export class ReadTracker {
   private counts = new Map<string, Counts>();
   private inFlightCounts = new Map<string, Counts>();
-  private recency: Record<EntryTable, RecencyBatch> = { entries: emptyBatch(), durable_entries: emptyBatch() };
+  private recency = Object.fromEntries(ENTRY_TABLES.map((table) => [table, emptyBatch()])) as Record<EntryTable, RecencyBatch>;
   private readonly counterTimer: NodeJS.Timeout;
   private readonly recencyTimer: NodeJS.Timeout;
   private counterFlush: Promise<void> | undefined;
   private recencyFlush: Promise<void> | undefined;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly sink: ReadStatsSink,
     private readonly options: ReadTrackerOptions,
   ) {
     this.counterTimer = setInterval(() => void this.flushCounters().catch((e: unknown) => this.options.onError?.(e)), options.counterFlushMs);
@@ -95,11 +107,7 @@ export class ReadTracker {
     const misses = names.map((n) => (batch.get(n) as Counts).misses);
     this.counterFlush = (async () => {
       try {
-        await this.sql`
-          INSERT INTO namespaces AS n (name, hits, misses)
-          SELECT * FROM unnest(${names}::text[], ${hits}::int8[], ${misses}::int8[])
-          ON CONFLICT (name) DO UPDATE
-            SET hits = n.hits + excluded.hits, misses = n.misses + excluded.misses`;
+        await this.sink.addCounts(names, hits, misses);
       } catch (error) {
         for (const [ns, c] of batch) {
           const current = bump(this.counts, ns);
@@ -119,10 +127,10 @@ export class ReadTracker {
     if (this.recencyFlush) return this.recencyFlush;
     // Nothing to touch: return before the IIFE, whose `finally` would otherwise run before the
     // assignment below and leave a settled promise in recencyFlush, so no later flush would run.
-    if (this.recency.entries.keys.size === 0 && this.recency.durable_entries.keys.size === 0) return;
+    if (ENTRY_TABLES.every((table) => this.recency[table].keys.size === 0)) return;
     this.recencyFlush = (async () => {
       try {
-        for (const table of ['entries', 'durable_entries'] as const) {
+        for (const table of ENTRY_TABLES) {
           const batch = this.recency[table];
           if (batch.keys.size === 0) continue;
           this.recency[table] = emptyBatch();
@@ -152,14 +160,15 @@ export class ReadTracker {
     } else if (batch.keys.size < this.options.maxRecencyKeys) {
       batch.keys.set(id, 1);
     } else if (Math.random() * batch.seen < this.options.maxRecencyKeys) {
-      // Reservoir sampling: every read had the same chance to be kept.
+      // Beyond the cap a new key is kept with probability max/seen, in place of the oldest
+      // remembered key (not a uniform reservoir: early keys are evicted first).
       const victim = batch.keys.keys().next().value as string;
       batch.keys.delete(victim);
       batch.keys.set(id, 1);
     }
   }
 
-  /** One UPDATE per table; rows in key order so concurrent flushes cannot deadlock. */
+  /** One statement per table, keys in (ns, key) order. */
   private async touch(table: EntryTable, batch: RecencyBatch): Promise<void> {
     const ids = [...batch.keys.keys()].sort();
     const nss: string[] = [];
@@ -171,12 +180,35 @@ export class ReadTracker {
       keys.push(id.slice(split + 1));
       counts.push(batch.keys.get(id) as number);
     }
-    await this.sql`
-      UPDATE ${this.sql(table)} AS t
-         SET accessed_at = now(), hits = t.hits + u.n
-        FROM unnest(${nss}::text[], ${keys}::text[], ${counts}::int8[]) AS u(ns, key, n)
-       WHERE t.ns = u.ns AND t.key = u.key`;
+    await this.sink.touch(table, nss, keys, counts);
   }
+}
+
+/** The tracker's statements, through the context (pool gate, timeout, deadlock retry). */
+export function pgReadStatsSink(ctx: PgContext): ReadStatsSink {
+  const { sql } = ctx;
+  return {
+    async addCounts(names, hits, misses) {
+      await ctx.run('flush read counters', () => sql`
+        INSERT INTO namespaces AS n (name, hits, misses)
+        SELECT u.name, u.hits, u.misses FROM unnest(${names}::text[], ${hits}::int8[], ${misses}::int8[]) AS u(name, hits, misses)
+         WHERE EXISTS (SELECT 1 FROM namespaces WHERE name = u.name)
+            OR EXISTS (SELECT 1 FROM entries WHERE ns = u.name)
+            OR EXISTS (SELECT 1 FROM durable_entries WHERE ns = u.name)
+        ON CONFLICT (name) DO UPDATE SET hits = n.hits + excluded.hits, misses = n.misses + excluded.misses`);
+    },
+    async touch(table, nss, keys, counts) {
+      // Rows locked in key order first, as every other multi-row statement does (no deadlock with batch writes).
+      await ctx.run('touch recency', () => sql`
+        WITH u AS (SELECT * FROM unnest(${nss}::text[], ${keys}::text[], ${counts}::int8[]) AS u(ns, key, n)),
+             locked AS (
+               SELECT t.ns, t.key, u.n FROM ${sql(table)} AS t JOIN u ON t.ns = u.ns AND t.key = u.key COLLATE "C"
+                ORDER BY t.ns, t.key FOR UPDATE OF t
+             )
+        UPDATE ${sql(table)} AS t SET accessed_at = now(), hits = t.hits + l.n
+          FROM locked AS l WHERE t.ns = l.ns AND t.key = l.key`);
+    },
+  };
 }
 
 function emptyBatch(): RecencyBatch {

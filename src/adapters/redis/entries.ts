@@ -15,7 +15,7 @@
 import { IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
 import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
-import { validateWrite, type ValidatedWrite } from '../../core/write.js';
+import { isBounded, resolveTtlLazily, resolveWrites, validateExpireTtl, validateWrite, type ResolvedWrite } from '../../core/write.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, NamespaceConfig, SetManyItem, SetOptions, SetResult } from '../../core/port.js';
 import {
@@ -42,12 +42,11 @@ const STALE_SAMPLE_SIZE = 16;
 const READ_FIELDS = ['v', 'c', 'e', 't', 'x'] as const;
 const EMPTY_TAGS_JSON = '[]';
 
-/** ttl undefined → the namespace default, resolved after validation (resolveTtl). */
-type PreparedWrite = ValidatedWrite;
+type PreparedWrite = ResolvedWrite;
 
 /** Recency is recorded on reads only where it is used: bounded namespaces with LRU eviction. */
 export function tracksRecency(config: NamespaceConfig): boolean {
-  return config.eviction === 'lru' && (config.maxEntries !== null || config.maxBytes !== null);
+  return isBounded(config);
 }
 
 /** Decodes the READ_FIELDS of one entry; undefined when it does not exist. */
@@ -73,12 +72,6 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     if (first) await redis.zadd(namespaceRegistryKey(ctx), 0, ns);
   }
 
-
-  async function resolveTtl(ns: string, writes: PreparedWrite[]): Promise<void> {
-    if (!writes.some((w) => w.ttl === undefined)) return;
-    const { defaultTtl } = await configs.get(ns);
-    for (const w of writes) if (w.ttl === undefined) w.ttl = defaultTtl;
-  }
 
   async function writeOne(ns: string, w: PreparedWrite): Promise<SetResult> {
     const k = namespaceKeys(ctx, ns);
@@ -132,21 +125,20 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
 
   async function set(ns: string, key: string, value: CacheValue, opts: SetOptions = {}): Promise<SetResult> {
     validateNamespace(ns);
-    const write = validateWrite(key, value, opts, options.maxValueBytes);
-    await resolveTtl(ns, [write]);
-    return ctx.runCommand('set', () => writeOne(ns, write));
+    const [write] = await resolveWrites([validateWrite(key, value, opts, options.maxValueBytes)], () => configs.get(ns));
+    return ctx.runCommand('set', () => writeOne(ns, write as PreparedWrite));
   }
 
   async function setMany(ns: string, items: SetManyItem[]): Promise<SetResult[]> {
     validateNamespace(ns);
     if (!Array.isArray(items)) throw new ValidationError({ name: 'items', reason: 'must be an array' });
     validateBatchSize(items.length, options.maxBatch, 'items');
-    const writes: PreparedWrite[] = [];
+    const pending = [];
     for (const [i, item] of items.entries()) {
-      writes.push(validateWrite(item.key, item.value, item, options.maxValueBytes, `items[${i}].`));
+      pending.push(validateWrite(item.key, item.value, item, options.maxValueBytes, `items[${i}].`));
     }
-    if (writes.length === 0) return [];
-    await resolveTtl(ns, writes);
+    if (pending.length === 0) return [];
+    const writes = await resolveWrites(pending, () => configs.get(ns));
     // Sent back to back on one connection (one slot): one round trip, applied in order.
     return ctx.run('setMany', () => Promise.all(writes.map((w) => writeOne(ns, w))));
   }
@@ -192,7 +184,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   async function expire(ns: string, key: string, ttlMs: number | null): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
-    validateTtl(ttlMs);
+    validateExpireTtl(ttlMs);
     return ctx.runCommand('expire', () =>
       expireEntry.call(redis, { keys: { entry: entryKey(ctx, ns, key) }, args: { ttlMs: ttlMs === null ? '' : ttlMs } }));
   }
@@ -202,7 +194,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateKey(key);
     const delta = toIncrementBy(by);
     validateTtl(opts.ttl);
-    const ttlMs = opts.ttl === undefined ? (await configs.get(ns)).defaultTtl : opts.ttl;
+    const ttlMs = await resolveTtlLazily(opts.ttl, () => configs.get(ns));
     const k = namespaceKeys(ctx, ns);
     const reply = await ctx.runCommand(
       'increment',

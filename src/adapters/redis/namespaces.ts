@@ -25,6 +25,7 @@ import type {
   NamespaceStats,
 } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
+import { isBounded } from '../../core/write.js';
 import type { RedisContext } from './context.js';
 import { CHUNK, clearNamespace } from './bulk-delete.js';
 import { configureNamespace, evictChunk, pruneChunk, statsChunk } from './entry-scripts.js';
@@ -182,7 +183,7 @@ export function createRedisNamespaceAdmin(
   async function enforceBounds(ns: string): Promise<number> {
     validateNamespace(ns);
     const config = await ctx.run('enforceBounds', () => loadStoredConfig(ctx, ns));
-    if (config?.eviction !== 'lru' || (config.maxEntries === null && config.maxBytes === null)) return 0;
+    if (!config || !isBounded(config)) return 0;
     let bytesToFree = 0;
     if (config.maxBytes !== null) bytesToFree = Math.max(0, (await countIndex(ns)).bytes - config.maxBytes);
     const k = namespaceKeys(ctx, ns);
