@@ -13,6 +13,7 @@ import { validateNamespace, validateNamespaceConfig } from '../../core/validatio
 import type { Queryable, Sql } from './connection.js';
 import type { PgContext } from './context.js';
 import { clearNamespace } from './entries.js';
+import { live } from './entry-sql.js';
 import type { ReadTracker } from './read-tracker.js';
 import { tableFor, type EntryTable } from './tables.js';
 
@@ -182,12 +183,12 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
 }
 
 /** Live entries, their bytes and expired-but-not-removed rows, over both tables (primary-key range on ns). */
-function statsOf(sql: Sql, ns: string) {
+function statsOf(sql: Queryable, ns: string) {
   return sql<StatsRow[]>`
     WITH rows AS (
-      SELECT size, (expires_at IS NULL OR expires_at > now()) AS live FROM entries WHERE ns = ${ns}
+      SELECT e.size, ${live(sql)} AS live FROM entries AS e WHERE e.ns = ${ns}
       UNION ALL
-      SELECT size, (expires_at IS NULL OR expires_at > now()) AS live FROM durable_entries WHERE ns = ${ns}
+      SELECT e.size, ${live(sql)} AS live FROM durable_entries AS e WHERE e.ns = ${ns}
     )
     SELECT count(*) FILTER (WHERE live)::float8 AS entries,
            coalesce(sum(size) FILTER (WHERE live), 0)::float8 AS bytes,
