@@ -120,17 +120,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   return { url: urlFor(port, password, database), clusterDir, passwordFile, stop };
 }
 
-/** The URL with its password replaced, for logs. */
-export function maskPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable URL>';
-  }
-}
-
 function urlFor(port: number, password: string, database: string): string {
   return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 }
