@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       version: '1.0.0',
       description:
         'Redis-style caching and coordination over HTTP. Errors are application/problem+json (RFC 9457). ' +
-        'Authenticate with Authorization: Bearer <token>. Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d).',
+        'Authenticate with the header `Authorization: Bearer YOUR_TOKEN`. Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d).',
     },
     security: [{ bearer: [] }],
   });
