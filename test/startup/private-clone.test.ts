@@ -63,7 +63,8 @@ describe.skipIf(!isRoot)('first run as root in a private (0700) directory', () =
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': the server under npm shares its output pipe and may still be writing when npm has exited.
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     const signalGroup = (signal: NodeJS.Signals) => {
       try {
         process.kill(-(child.pid as number), signal);
