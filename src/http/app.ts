@@ -21,6 +21,7 @@
  *   `new HttpProblem(status, slug, detail, headers?)` from ./problem.js.
  * - Wrong method → 405 and unknown path → 404 are automatic.
  */
+import { enrichOpenApi, type OpenApiDocument } from './openapi-extras.js';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { DOCS_ASSETS_BASE, serveDocsAsset } from './docs-assets.js';
@@ -66,16 +67,22 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', lockRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
-  app.doc31('/openapi.json', {
+  const documentConfig: Parameters<typeof app.getOpenAPI31Document>[0] = {
     openapi: '3.1.0',
     info: {
       title: 'cacheport HTTP API',
       version: '1.0.0',
       description:
         'Redis-style caching and coordination over HTTP. Errors are application/problem+json (RFC 9457). ' +
-        'Authenticate with Authorization: Bearer <token>. Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d).',
+        'Authenticate with the header `Authorization: Bearer YOUR_TOKEN`. Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d).',
     },
     security: [{ bearer: [] }],
+  };
+  // Generated once, then finished by enrichOpenApi (operationIds, HEAD, examples, Problem types).
+  let openApiDocument: OpenApiDocument | undefined;
+  app.get('/openapi.json', (c) => {
+    openApiDocument ??= enrichOpenApi(app.getOpenAPI31Document(documentConfig) as unknown as OpenApiDocument);
+    return c.json(openApiDocument);
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: DOCS_ASSETS_BASE }));
   app.get(`${DOCS_ASSETS_BASE}/swagger-ui-dist/:file`, serveDocsAsset);

@@ -101,7 +101,7 @@ describe.each(BACKENDS)('HTTP auth and operations on $name', (factory) => {
     for (const path of ['/v1/cache/{ns}/{key}', '/v1/counters/{ns}/{key}', '/v1/batch', '/v1/namespaces', '/v1/namespaces/{ns}', '/v1/namespaces/{ns}/invalidate', '/v1/namespaces/{ns}/entries', '/health', '/health/ready', '/metrics']) {
       expect(doc.paths[path], path).toBeDefined();
     }
-    expect(Object.keys(doc.paths['/v1/cache/{ns}/{key}'] ?? {}).sort()).toEqual(['delete', 'get', 'patch', 'put']);
+    expect(Object.keys(doc.paths['/v1/cache/{ns}/{key}'] ?? {}).sort()).toEqual(['delete', 'get', 'head', 'patch', 'put']);
     const docs = await s.fetch('/docs');
     expect(docs.status).toBe(200);
     const page = await docs.text();
