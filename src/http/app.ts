@@ -14,7 +14,8 @@
  *   body over 2 MiB is 413 (all handled here, nothing to do in the route).
  * - First line of every handler: `requireScope(c, 'read' | 'write' | 'admin', ns?)`
  *   (401/403 are thrown for you). Pass `ns` only for namespace-confined routes.
- * - Durations: `parseDurationField(body.ttl, 'ttl')` → ms (throws a 400 naming the field).
+ * - Durations: `parseDurationField(body.ttl, 'ttl')` from ./fields.js → ms (throws a 400
+ *   naming the field); also parseTtlOrNone, parseBy and the ETag helpers there.
  * - Errors: just throw. Port errors map to statuses centrally (ValidationError
  *   400, LimitExceededError 413, NotAnInteger/IntegerOverflow 409,
  *   BackendUnavailable/BackendTimeout 503); for anything else throw

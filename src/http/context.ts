@@ -1,7 +1,7 @@
 /**
  * What every route module gets: the dependencies (AppDeps), the Hono env type
  * (AppEnv), a router factory, and the helpers route authors need: scope
- * checks, duration parsing and zod-validation → problem+json.
+ * checks and zod-validation → problem+json (field parsers are in ./fields.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
@@ -9,8 +9,6 @@ import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { CachePort } from '../core/port.js';
-import { parseDuration } from '../core/duration.js';
-import { ValidationError } from '../core/errors.js';
 import { allowsNamespace, hasScope, type Authenticator, type Principal, type Scope } from './auth.js';
 import { HttpProblem, validationProblem } from './problem.js';
 
@@ -88,15 +86,4 @@ export function unauthorized(): HttpProblem {
   return new HttpProblem(401, 'unauthorized', 'send Authorization: Bearer <token> with a configured token', {
     'www-authenticate': 'Bearer realm="cacheport"',
   });
-}
-
-/**
- * Parses a duration field (`ttl`, `window`, `wait`) to ms: a positive integer
- * of seconds (`30` or `"30"`) or `250ms`/`30s`/`5m`/`2h`/`1d`, at most 365d.
- * Throws a ValidationError naming `field`.
- */
-export function parseDurationField(value: unknown, field: string): number {
-  const parsed = parseDuration(value);
-  if (!parsed.ok) throw new ValidationError({ name: field, reason: parsed.reason });
-  return parsed.ms;
 }

@@ -4,7 +4,6 @@
  * `invalid-params` for validation errors. Route code throws (HttpProblem or a
  * typed port error); the app's onError turns it into a response here.
  */
-import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import {
   BackendTimeoutError,
@@ -84,12 +83,6 @@ export function validationProblem(params: InvalidParam[]): HttpProblem {
 export function problemResponse(problem: HttpProblem): Response {
   const headers = new Headers({ 'content-type': PROBLEM_CONTENT_TYPE, ...problem.headers });
   return new Response(JSON.stringify(problem.toBody()), { status: problem.status, headers });
-}
-
-/** Shortcut for handlers that prefer returning to throwing. */
-export function problem(c: Context, status: number, slug: string, detail: string, headers: Record<string, string> = {}): Response {
-  void c;
-  return problemResponse(new HttpProblem(status, slug, detail, headers));
 }
 
 /**

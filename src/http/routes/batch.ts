@@ -14,8 +14,8 @@ import { asObject, readJson } from '../body.js';
 import { createRouter, requireScope, type AppDeps } from '../context.js';
 import { validateHttpKey } from '../path-key.js';
 import { HttpProblem, invalidParam, toProblem } from '../problem.js';
-import { bytesToJson, integerToJson, parseTtlOrNone } from '../values.js';
-import { parseBy } from './counters.js';
+import { parseBy, parseTtlOrNone, quoteEtag } from '../fields.js';
+import { bytesToJson, integerToJson } from '../values.js';
 import { DurationSchema, problemResponses } from './openapi-shared.js';
 
 type Op =
@@ -100,7 +100,7 @@ async function runGets(port: CachePort, ns: string, keys: string[]): Promise<OpR
 
 async function runSets(port: CachePort, ns: string, items: SetManyItem[]): Promise<OpResult[]> {
   const results = await port.setMany(ns, items);
-  return results.map((r) => (r.written ? { status: r.created ? 201 : 204, etag: `"${r.etag}"` } : { status: 412 }));
+  return results.map((r) => (r.written ? { status: r.created ? 201 : 204, etag: quoteEtag(r.etag) } : { status: 412 }));
 }
 
 async function runSingle(port: CachePort, op: Op): Promise<OpResult> {

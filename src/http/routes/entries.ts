@@ -10,28 +10,8 @@ import { asObject, readJson, readValueBytes } from '../body.js';
 import { createRouter, requireScope, type AppContext, type AppDeps } from '../context.js';
 import { namespacedKey } from '../path-key.js';
 import { HttpProblem, invalidParam } from '../problem.js';
-import { parseTtlOrNone } from '../values.js';
+import { parseEtagList, parseTtlOrNone, quoteEtag } from '../fields.js';
 import { problemResponses, keyParams, TtlSchema } from './openapi-shared.js';
-
-/** ETags are opaque tokens; on the wire they are quoted (RFC 9110). */
-export function quoteEtag(etag: string): string {
-  return `"${etag}"`;
-}
-
-/** Parses an entity-tag list (`"a", W/"b"`) into bare tags; `*` → ['*']. */
-function parseEtagList(header: string, field: string): string[] {
-  const trimmed = header.trim();
-  if (trimmed === '*') return ['*'];
-  const tags: string[] = [];
-  const pattern = /\s*(?:W\/)?"([^"]*)"\s*(?:,|$)/gy;
-  let consumed = 0;
-  for (let m = pattern.exec(trimmed); m !== null && m[0] !== ''; m = pattern.exec(trimmed)) {
-    tags.push(m[1] as string);
-    consumed = pattern.lastIndex;
-  }
-  if (tags.length === 0 || consumed !== trimmed.length) throw invalidParam(field, 'must be * or a list of quoted entity tags');
-  return tags;
-}
 
 /** If-None-Match / If-Match on a write → the port's condition. */
 function writeCondition(c: AppContext): WriteCondition {

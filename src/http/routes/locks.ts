@@ -9,7 +9,8 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Lease, LockManager } from '../../core/port.js';
-import { createRouter, parseDurationField, requireScope, type AppDeps } from '../context.js';
+import { createRouter, requireScope, type AppDeps } from '../context.js';
+import { parseDurationField } from '../fields.js';
 import { HttpProblem, invalidParam } from '../problem.js';
 import { DurationSchema, problemResponses } from './openapi-shared.js';
 

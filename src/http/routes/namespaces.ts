@@ -11,7 +11,8 @@ import { canSeeNamespace, createRouter, requireScope, type AppDeps } from '../co
 import { readJson } from '../body.js';
 import { validateHttpKey } from '../path-key.js';
 import { invalidParam, validationProblem } from '../problem.js';
-import { namespaceToJson, parseTtlOrNone } from '../values.js';
+import { parseTtlOrNone } from '../fields.js';
+import { namespaceToJson } from '../values.js';
 import { DurationSchema, NamespaceParam, problemResponses } from './openapi-shared.js';
 
 const ConfigSchema = z

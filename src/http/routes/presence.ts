@@ -9,7 +9,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { JsonValue } from '../../core/port.js';
 import { DEFAULT_PRESENCE_LIMIT, MAX_PRESENCE_LIMIT } from '../../core/validation.js';
 import { isJsonContentType } from '../body.js';
-import { createRouter, parseDurationField, requireScope, type AppDeps } from '../context.js';
+import { createRouter, requireScope, type AppDeps } from '../context.js';
+import { parseDurationField } from '../fields.js';
 import { HttpProblem } from '../problem.js';
 import { DurationSchema, ProblemSchema, problemResponses } from './openapi-shared.js';
 

@@ -16,7 +16,8 @@ import { BackendTimeoutError, BackendUnavailableError } from '../../core/errors.
 import type { RateLimitResult } from '../../core/port.js';
 import { prepareRateLimit } from '../../core/rate-limit.js';
 import { backendErrors } from '../../metrics.js';
-import { createRouter, parseDurationField, requireScope, type AppDeps } from '../context.js';
+import { createRouter, requireScope, type AppDeps } from '../context.js';
+import { parseDurationField } from '../fields.js';
 import { DurationSchema, problemResponses } from './openapi-shared.js';
 
 const RateLimitBody = z
