@@ -36,6 +36,10 @@ export interface Config {
   allowAnonymous: boolean;
   metricsToken: string | undefined;
   dataDir: string;
+  /** Bound on the value bytes one batch answer returns (past it, gets are per-op 413). */
+  maxBatchResponseBytes: number;
+  /** CORS_ORIGINS as given (comma-separated origins or `*`); undefined → no CORS. Parsed by src/http/cors.ts. */
+  corsOrigins: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -126,5 +130,7 @@ export function loadConfig(env: Env = process.env): Config {
     allowAnonymous: bool(env, 'CACHE_ALLOW_ANONYMOUS', false),
     metricsToken: env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN,
     dataDir: str(env, 'CACHE_DATA_DIR', './.data'),
+    maxBatchResponseBytes: int(env, 'CACHE_MAX_BATCH_RESPONSE_BYTES', 16 * 1024 * 1024, 1, 2 ** 31 - 1),
+    corsOrigins: env.CORS_ORIGINS === '' ? undefined : env.CORS_ORIGINS,
   };
 }

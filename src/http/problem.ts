@@ -36,6 +36,7 @@ const TITLES: Record<number, string> = {
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  499: 'Client Closed Request',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -68,6 +69,11 @@ export class HttpProblem extends Error {
     if (this.invalidParams) body['invalid-params'] = this.invalidParams;
     return body;
   }
+}
+
+/** The client went away before its request completed (nginx's 499; logged and counted, never sent). */
+export function clientClosed(): HttpProblem {
+  return new HttpProblem(499, 'client-closed-request', 'the client closed the connection before the request completed');
 }
 
 /** A 400 naming the offending field, same shape as a port ValidationError. */

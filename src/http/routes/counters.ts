@@ -4,8 +4,8 @@
  * as decimal strings so JSON clients never lose precision.
  */
 import { z } from '@hono/zod-openapi';
-import { asObject, readJson } from '../body.js';
-import { createRouter, requireScope, type AppDeps } from '../context.js';
+import { asObject, readJson } from '../json-body.js';
+import { createRouter, type AppDeps } from '../context.js';
 import { namespacedKey } from '../path-key.js';
 import { invalidParam } from '../problem.js';
 import { parseBy, parseTtlOrNone } from '../fields.js';
@@ -16,8 +16,7 @@ export function counterRoutes(deps: AppDeps) {
   const router = createRouter();
 
   router.post('/counters/:ns/*', async (c) => {
-    const { ns, key } = namespacedKey(c, 'counters');
-    requireScope(c, 'write', ns);
+    const { ns, key } = namespacedKey(c, 'counters', 'write');
     const raw = await readJson(c, { optional: true });
     const body = raw === undefined ? {} : asObject(raw);
     const extra = Object.keys(body).filter((k) => k !== 'by' && k !== 'ttl');

@@ -7,8 +7,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { LimitExceededError } from '../../core/errors.js';
 import type { NamespaceConfig } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig, validatePrefix, validateTags } from '../../core/validation.js';
-import { canSeeNamespace, createRouter, requireScope, type AppDeps } from '../context.js';
-import { readJson } from '../body.js';
+import { authorize, canSeeNamespace, createRouter, requireScope, type AppDeps } from '../context.js';
+import { jsonBody, readJson } from '../json-body.js';
+import { namespaceLabels } from '../namespace-labels.js';
 import { validateHttpKey } from '../path-key.js';
 import { invalidParam, validationProblem } from '../problem.js';
 import { parseTtlOrNone } from '../fields.js';
@@ -45,6 +46,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 
 const params = z.object({ ns: NamespaceParam });
+const NS = { namespace: 'ns' } as const;
 
 /** A loosely typed body so validation errors come from our validators, with our field names. */
 const LooseObject = z.record(z.string(), z.unknown());
@@ -77,13 +79,13 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}',
       tags: ['namespaces'],
       summary: 'One namespace (an unused one answers with the defaults and zero stats)',
+      middleware: authorize('read', NS),
       request: { params },
       responses: { 200: json(NamespaceSchema, 'The namespace'), ...problemResponses(400, 401, 403, 503) },
     }),
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'read', ns);
       return c.json(namespaceToJson(await deps.port.describe(ns)), 200);
     },
   );
@@ -95,6 +97,7 @@ export function namespaceRoutes(deps: AppDeps) {
       tags: ['namespaces'],
       summary: 'Configure a namespace (full config; omitted fields take the defaults)',
       description: 'Changing `durable` moves existing entries.',
+      middleware: [authorize('admin', NS), jsonBody()],
       request: {
         params,
         body: { required: true, content: { 'application/json': { schema: ConfigSchema.partial().strict() } } },
@@ -108,7 +111,6 @@ export function namespaceRoutes(deps: AppDeps) {
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'admin', ns);
       const body = LooseObject.parse(await readJson(c));
       const config: Partial<NamespaceConfig> = { ...body } as Partial<NamespaceConfig>;
       if ('defaultTtl' in body) {
@@ -117,6 +119,7 @@ export function namespaceRoutes(deps: AppDeps) {
       }
       validateNamespaceConfig(config);
       const result = await deps.port.configure(ns, config);
+      namespaceLabels(deps.port).configuredNow(ns);
       const info = await deps.port.describe(ns);
       return c.json(namespaceToJson({ ...info, config: result.config }), result.created ? 201 : 200);
     },
@@ -128,14 +131,15 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}',
       tags: ['namespaces'],
       summary: 'Remove configuration and entries (204 also when nothing was there)',
+      middleware: authorize('admin', NS),
       request: { params },
       responses: { 204: { description: 'Dropped' }, ...problemResponses(400, 401, 403, 503) },
     }),
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'admin', ns);
       await deps.port.drop(ns);
+      namespaceLabels(deps.port).droppedNow(ns);
       return c.body(null, 204);
     },
   );
@@ -146,6 +150,7 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}/invalidate',
       tags: ['namespaces'],
       summary: 'Delete by literal prefix, by tags, or by keys (exactly one)',
+      middleware: [authorize('admin', NS), jsonBody()],
       request: {
         params,
         body: {
@@ -168,7 +173,6 @@ export function namespaceRoutes(deps: AppDeps) {
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'admin', ns);
       const body = LooseObject.parse(await readJson(c));
       const given = ['prefix', 'tags', 'keys'].filter((k) => body[k] !== undefined);
       const unknown = Object.keys(body).filter((k) => !['prefix', 'tags', 'keys'].includes(k));
@@ -201,13 +205,13 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}/entries',
       tags: ['namespaces'],
       summary: 'Delete every entry of the namespace (configuration stays)',
+      middleware: authorize('admin', NS),
       request: { params },
       responses: { 200: json(z.object({ deleted: z.number().int() }), 'Live entries deleted'), ...problemResponses(400, 401, 403, 503) },
     }),
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'admin', ns);
       return c.json({ deleted: await deps.port.clear(ns) }, 200);
     },
   );
