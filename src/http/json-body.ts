@@ -97,12 +97,13 @@ export function asObject(value: unknown, field = 'body'): Record<string, unknown
 /**
  * Route middleware for zod-openapi routes with a JSON body; it runs after the
  * authorization middleware and before the validators, which then read the
- * cached value. An optional body that is absent validates as `{}`.
+ * cached text.
  */
 export function jsonBody(options: { optional?: boolean } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const value = await readJson(c, options);
-    if (value === undefined) cacheText(c, '{}');
+    // An absent optional body stays empty (the validators then skip it, as they would unread).
+    if (value === undefined) cacheText(c, '');
     await next();
   };
 }
