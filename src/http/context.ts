@@ -95,7 +95,8 @@ export function mayUseName(c: AppContext, name: string): boolean {
 /** 403 unless the caller may use coordination name `name` (see nameScope). */
 export function requireNameScope(c: AppContext, name: string, what: string): void {
   if (!mayUseName(c, name)) {
-    throw new HttpProblem(403, 'forbidden', `this token may not use ${what} ${JSON.stringify(name)} (scope ${JSON.stringify(nameScope(name))})`);
+    const detail = `this token may not use ${what} ${JSON.stringify(name)} (its scope is ${JSON.stringify(nameScope(name))})`;
+    throw new HttpProblem(403, 'forbidden', detail);
   }
 }
 

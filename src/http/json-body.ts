@@ -57,7 +57,8 @@ function cacheText(c: AppContext, text: string): void {
   (c.req.bodyCache as Record<string, Promise<string>>).text = Promise.resolve(text);
 }
 
-const unsupported = () => new HttpProblem(415, 'unsupported-media-type', 'this route takes a JSON body: send Content-Type: application/json');
+const unsupported = () =>
+  new HttpProblem(415, 'unsupported-media-type', 'this route takes a JSON body: send Content-Type: application/json');
 const tooLarge = () => new HttpProblem(413, 'body-too-large', `the JSON body exceeds ${MAX_JSON_BODY_BYTES} bytes`);
 
 /**

@@ -27,6 +27,13 @@ const MiB = 1024 * 1024;
 let counter = 0;
 const fresh = (label: string) => `${label}-${Date.now().toString(36)}-${counter++}`;
 
+/** A request with a JSON body given as text (as the admin). */
+const textInit = (method: string, body: string): RequestInit => ({
+  method,
+  headers: { ...admin, 'content-type': 'application/json' },
+  body,
+});
+
 /** JSON text whose deepest array sits at `depth` (the outer object is level 1). */
 function nested(depth: number): string {
   return `{"ops":[{"op":"get","ns":"a-x","key":"k","tags":${'['.repeat(depth - 3)}${']'.repeat(depth - 3)}}]}`;
@@ -66,21 +73,21 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
     });
 
     it('JSON nested deeper than 32 levels is 400 without parsing; 32 levels are accepted', async () => {
-      const ok = await s.fetch('/v1/batch', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: nested(32) });
+      const ok = await s.fetch('/v1/batch', textInit('POST', nested(32)));
       expect(ok.status).toBe(200);
-      const tooDeep = await s.fetch('/v1/batch', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: nested(33) });
+      const tooDeep = await s.fetch('/v1/batch', textInit('POST', nested(33)));
       const problem = await expectProblem(tooDeep, 400);
       expect(problem.detail).toMatch(/32/);
       // Strings do not count: brackets inside a string are text.
       const inString = await s.fetch('/v1/batch', jsonInit('POST', { ops: [{ op: 'get', ns: 'a-x', key: '['.repeat(100) }] }, admin));
       expect(inString.status).toBe(200);
-      const locks = await s.fetch(`/v1/locks/${fresh('a-deep')}`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '['.repeat(2 * MiB) });
+      const locks = await s.fetch(`/v1/locks/${fresh('a-deep')}`, textInit('POST', '['.repeat(2 * MiB)));
       await expectProblem(locks, 400);
     });
 
     it('an over-limit JSON body from a token with the scope is still 413', async () => {
       const body = JSON.stringify({ ops: [] }) + ' '.repeat(2 * MiB);
-      await expectProblem(await s.fetch('/v1/batch', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body }), 413);
+      await expectProblem(await s.fetch('/v1/batch', textInit('POST', body)), 413);
     });
   });
 
@@ -103,7 +110,8 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       }
       expect(await (await s.fetch(`/v1/locks/${lock}`, { headers: admin })).json()).toMatchObject({ held: false });
       const session = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: 'a-u' }, admin))).json()) as { id: string };
-      const patch = await expectProblem(await s.fetch(`/v1/sessions/${session.id}`, jsonInit('PATCH', { data: {}, merge: true }, admin)), 400);
+      const patchInit = jsonInit('PATCH', { data: {}, merge: true }, admin);
+      const patch = await expectProblem(await s.fetch(`/v1/sessions/${session.id}`, patchInit), 400);
       expect(patch['invalid-params']?.map((p) => p.name)).toContain('merge');
     });
 
@@ -120,21 +128,22 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
 
     it('__proto__ in session and presence data is stored faithfully', async () => {
       const body = '{"subject":"a-proto","data":{"__proto__":{"polluted":true},"a":1}}';
-      const created = await s.fetch('/v1/sessions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body });
+      const created = await s.fetch('/v1/sessions', textInit('POST', body));
       expect(created.status).toBe(201);
       const { id } = (await created.json()) as { id: string };
       const read = JSON.parse(await (await s.fetch(`/v1/sessions/${id}`, { headers: admin })).text()) as { data: Record<string, unknown> };
       expect(Object.keys(read.data).sort()).toEqual(['__proto__', 'a']);
       expect(Object.getOwnPropertyDescriptor(read.data, '__proto__')?.value).toEqual({ polluted: true });
-      const patched = await s.fetch(`/v1/sessions/${id}`, { method: 'PATCH', headers: { ...admin, 'content-type': 'application/json' }, body: '{"data":{"__proto__":1}}' });
+      const patched = await s.fetch(`/v1/sessions/${id}`, textInit('PATCH', '{"data":{"__proto__":1}}'));
       expect(patched.status).toBe(200);
       const again = JSON.parse(await (await s.fetch(`/v1/sessions/${id}`, { headers: admin })).text()) as { data: Record<string, unknown> };
       expect(Object.keys(again.data)).toEqual(['__proto__']);
 
       const channel = fresh('a-proto');
-      const put = await s.fetch(`/v1/presence/${channel}/m`, { method: 'PUT', headers: { ...admin, 'content-type': 'application/json' }, body: '{"data":{"__proto__":"x"}}' });
+      const put = await s.fetch(`/v1/presence/${channel}/m`, textInit('PUT', '{"data":{"__proto__":"x"}}'));
       expect(put.status).toBe(204);
-      const list = JSON.parse(await (await s.fetch(`/v1/presence/${channel}`, { headers: admin })).text()) as { members: { data: Record<string, unknown> }[] };
+      const listed = await (await s.fetch(`/v1/presence/${channel}`, { headers: admin })).text();
+      const list = JSON.parse(listed) as { members: { data: Record<string, unknown> }[] };
       expect(Object.keys(list.members[0]?.data ?? {})).toEqual(['__proto__']);
     });
   });
@@ -142,14 +151,17 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
   describe('locks', () => {
     it('a waiter whose client disconnects never takes the lock', async () => {
       const name = fresh('a-abandon');
-      const holder = (await (await s.fetch(`/v1/locks/${name}`, jsonInit('POST', { ttl: '30s' }, admin))).json()) as { token: string; fence: number };
+      const acquired = await s.fetch(`/v1/locks/${name}`, jsonInit('POST', { ttl: '30s' }, admin));
+      const holder = (await acquired.json()) as { token: string; fence: number };
       const client = new AbortController();
-      const waiting = s.fetch(`/v1/locks/${name}`, { ...jsonInit('POST', { ttl: '30s', wait: '20s' }, admin), signal: client.signal }).catch((e: unknown) => e);
+      const waitInit = { ...jsonInit('POST', { ttl: '30s', wait: '20s' }, admin), signal: client.signal };
+      const waiting = s.fetch(`/v1/locks/${name}`, waitInit).catch((e: unknown) => e);
       await sleep(400);
       client.abort();
       await waiting;
       // Released right after the waiter left: its next attempt (if it made one) would win.
-      expect((await s.fetch(`/v1/locks/${name}`, { method: 'DELETE', headers: { ...admin, 'lock-token': holder.token } })).status).toBe(204);
+      const release = { method: 'DELETE', headers: { ...admin, 'lock-token': holder.token } };
+      expect((await s.fetch(`/v1/locks/${name}`, release)).status).toBe(204);
       await sleep(2500);
       expect(await (await s.fetch(`/v1/locks/${name}`, { headers: admin })).json()).toMatchObject({ held: false });
     });
@@ -165,7 +177,8 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       await expectProblem(await s.fetch(`/v1/locks/${other}:job`, jsonInit('POST', { ttl: '5s' }, tenantA)), 403);
       await expectProblem(await s.fetch(`/v1/locks/${other}:job`, { headers: tenantA }), 403);
       await expectProblem(await s.fetch(`/v1/locks/${other}:job`, jsonInit('PATCH', { token: lease.token, ttl: '1s' }, tenantA)), 403);
-      await expectProblem(await s.fetch(`/v1/locks/${other}:job`, { method: 'DELETE', headers: { ...tenantA, 'lock-token': lease.token } }), 403);
+      const release = { method: 'DELETE', headers: { ...tenantA, 'lock-token': lease.token } };
+      await expectProblem(await s.fetch(`/v1/locks/${other}:job`, release), 403);
       await expectProblem(await s.fetch('/v1/locks/b-plain', { headers: tenantA }), 403);
       expect(await (await s.fetch(`/v1/locks/${other}:job`, { headers: admin })).json()).toMatchObject({ held: true });
 
@@ -184,9 +197,11 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
 
     it('sessions of another tenant: 403 by subject, 404 by id, and nothing changes', async () => {
       const subject = `${fresh('b-s')}:user-1`;
-      const created = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject, data: { v: 1 } }, admin))).json()) as { id: string };
+      const create = await s.fetch('/v1/sessions', jsonInit('POST', { subject, data: { v: 1 } }, admin));
+      const created = (await create.json()) as { id: string };
       await expectProblem(await s.fetch('/v1/sessions', jsonInit('POST', { subject }, tenantA)), 403);
-      await expectProblem(await s.fetch(`/v1/sessions?subject=${encodeURIComponent(subject)}`, { method: 'DELETE', headers: tenantA }), 403);
+      const bySubject = `/v1/sessions?subject=${encodeURIComponent(subject)}`;
+      await expectProblem(await s.fetch(bySubject, { method: 'DELETE', headers: tenantA }), 403);
       await expectProblem(await s.fetch(`/v1/sessions/${created.id}`, { headers: tenantA }), 404);
       await expectProblem(await s.fetch(`/v1/sessions/${created.id}`, jsonInit('PATCH', { data: { v: 2 } }, tenantA)), 404);
       await expectProblem(await s.fetch(`/v1/sessions/${created.id}`, { method: 'DELETE', headers: tenantA }), 404);
@@ -197,7 +212,8 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       const mine = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: 'a-s:user-2' }, tenantA))).json()) as { id: string };
       expect((await s.fetch(`/v1/sessions/${mine.id}`, { headers: tenantA })).status).toBe(200);
       expect((await s.fetch(`/v1/sessions/${mine.id}`, jsonInit('PATCH', { data: { x: 1 } }, tenantA))).status).toBe(200);
-      expect(await (await s.fetch('/v1/sessions?subject=a-s%3Auser-2', { method: 'DELETE', headers: tenantA })).json()).toEqual({ revoked: 1 });
+      const revoke = await s.fetch('/v1/sessions?subject=a-s%3Auser-2', { method: 'DELETE', headers: tenantA });
+      expect(await revoke.json()).toEqual({ revoked: 1 });
     });
   });
 
@@ -230,14 +246,16 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       expect(got.headers.get('cache-tag')).toBe('caf%C3%A9, na%C3%AFve');
       const invalidated = await s.fetch(`/v1/namespaces/${ns}/invalidate`, jsonInit('POST', { tags: ['café'] }, admin));
       expect(await invalidated.json()).toEqual({ deleted: 2 });
-      await expectProblem(await s.fetch(`/v1/cache/${ns}/bad`, { method: 'PUT', body: 'x', headers: { ...admin, 'cache-tag': 'a%ZZ' } }), 400);
+      const badTag = { method: 'PUT', body: 'x', headers: { ...admin, 'cache-tag': 'a%ZZ' } };
+      await expectProblem(await s.fetch(`/v1/cache/${ns}/bad`, badTag), 400);
     });
 
     it('a key with a "." or ".." segment is 400 wherever it stands, raw or percent-encoded', async () => {
       const ns = fresh('a-dots');
       for (const key of ['..', '.', '%2e%2e', '%2E', 'x/..', '../x', 'x/%2e%2e', 'x/./y', 'x//y']) {
         for (const [method, family] of [['GET', 'cache'], ['PUT', 'cache'], ['DELETE', 'cache'], ['POST', 'counters']] as const) {
-          const res = await rawRequest(s.url, method, `/v1/${family}/${ns}/${key}`, admin, method === 'GET' || method === 'DELETE' ? undefined : 'x');
+          const body = method === 'GET' || method === 'DELETE' ? undefined : 'x';
+          const res = await rawRequest(s.url, method, `/v1/${family}/${ns}/${key}`, admin, body);
           expect({ key, method, status: res.status }).toEqual({ key, method, status: 400 });
         }
       }
@@ -276,7 +294,8 @@ describe.each(BACKENDS)('HTTP on $name: aborted uploads and CORS', (factory) => 
       const { hostname, port } = new URL(server.url);
       const socket = connect(Number(port), hostname);
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-      socket.write('PUT /v1/cache/up/k HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(1000));
+      const head = 'PUT /v1/cache/up/k HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n';
+      socket.write(head + 'x'.repeat(1000));
       await sleep(300);
       socket.destroy();
       for (let i = 0; i < 50 && !lines.some((l) => l.includes('"route":"/v1/cache/:ns/*"')); i++) await sleep(100);
@@ -297,11 +316,19 @@ describe.each(BACKENDS)('HTTP on $name: aborted uploads and CORS', (factory) => 
     const off = await startTestServer(factory);
     const on = await startTestServer(factory, { CORS_ORIGINS: 'https://app.example, https://admin.example' });
     try {
-      const preflight = { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization, cache-tag' } };
+      const preflight = {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'https://app.example',
+          'access-control-request-method': 'PUT',
+          'access-control-request-headers': 'authorization, cache-tag',
+        },
+      };
       const refused = await off.fetch('/v1/cache/ns/k', preflight);
       expect(refused.status).toBe(405);
       expect(refused.headers.get('access-control-allow-origin')).toBeNull();
-      expect((await off.fetch('/health', { headers: { origin: 'https://app.example' } })).headers.get('access-control-allow-origin')).toBeNull();
+      const health = await off.fetch('/health', { headers: { origin: 'https://app.example' } });
+      expect(health.headers.get('access-control-allow-origin')).toBeNull();
 
       const allowed = await on.fetch('/v1/cache/ns/k', preflight);
       expect(allowed.status).toBe(204);

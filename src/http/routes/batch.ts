@@ -252,10 +252,15 @@ export function batchRoutes(deps: AppDeps) {
     by: z.union([z.number().int(), z.string()]).optional().openapi({ description: 'incr: default 1' }),
     tags: z.array(z.string()).optional().openapi({ description: 'set: tags (as Cache-Tag)' }),
     contentType: z.string().optional().openapi({ description: 'set: the stored Content-Type' }),
-  }).strict().openapi({ description: 'get and delete take op, ns, key; incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. Any other field is this op\'s 400.' });
+  }).strict().openapi({
+    description:
+      'get and delete take op, ns, key; incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. ' +
+      "Any other field is this op's 400.",
+  });
   const ResultSchema = z.object({
     status: z.number().int().openapi({
-      description: 'As the single-key route: get 200/404, set 201/204, delete 204/404, incr 200/409; 400/403/413 for an invalid or forbidden op; ' +
+      description:
+        'As the single-key route: get 200/404, set 201/204, delete 204/404, incr 200/409; 400/403/413 for an invalid or forbidden op; ' +
         '413 for a get once the answer holds CACHE_MAX_BATCH_RESPONSE_BYTES (default 16 MiB) of values',
     }),
     value: z.union([z.string(), z.number()]).optional(),

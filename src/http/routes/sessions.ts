@@ -129,7 +129,10 @@ export function sessionRoutes(deps: AppDeps) {
       middleware: [authorize('write'), jsonBody()],
       request: {
         params: SessionId,
-        body: { required: true, content: { 'application/json': { schema: z.object({ data: JsonObjectInput }).strict().openapi('UpdateSession') } } },
+        body: {
+          required: true,
+          content: { 'application/json': { schema: z.object({ data: JsonObjectInput }).strict().openapi('UpdateSession') } },
+        },
       },
       responses: {
         ...problemResponses(401, 403, 503),
