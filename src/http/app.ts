@@ -77,7 +77,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       version: '1.0.0',
       description:
         'Redis-style caching and coordination over HTTP. Errors are application/problem+json (RFC 9457). ' +
-        'Authenticate with Authorization: Bearer <token>. Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d).',
+        'Authenticate with Authorization: Bearer <token>; a token without the scope or namespace gets 403 before its body is read. ' +
+        'Coordination names (rate-limit keys, locks, presence channels, session subjects) are confined by their scope, the part ' +
+        'before the first `:`. JSON bodies are strict (an unknown field is 400), at most 2 MiB and 32 levels deep. ' +
+        'Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d). A client that disconnects is recorded as 499.',
     },
     security: [{ bearer: [] }],
   });

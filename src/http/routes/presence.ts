@@ -29,7 +29,10 @@ const HeartbeatBody = z
     data: JsonObjectInput
       .nullable()
       .optional()
-      .openapi({ type: 'object', description: 'Small JSON object shown in the member list (at most 4 KiB serialized; default null)' }),
+      .openapi({
+        type: ['object', 'null'],
+        description: 'Small JSON object shown in the member list (at most 4 KiB serialized; default null)',
+      }),
   })
   .strict()
   .openapi('Heartbeat');
