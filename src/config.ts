@@ -43,6 +43,10 @@ export interface Config {
   allowAnonymous: boolean;
   metricsToken: string | undefined;
   dataDir: string;
+  /** Bound on the value bytes one batch answer returns (past it, gets are per-op 413). */
+  maxBatchResponseBytes: number;
+  /** CORS_ORIGINS as given (comma-separated origins or `*`); undefined → no CORS. Parsed by src/http/cors.ts. */
+  corsOrigins: string | undefined;
 }
 
 export interface ConfigIssue {
@@ -193,6 +197,8 @@ export const ENV = z.object({
   CACHE_TOKENS_FILE: optionalText(),
   CACHE_ALLOW_ANONYMOUS: flag(false),
   METRICS_TOKEN: optionalText(),
+  CACHE_MAX_BATCH_RESPONSE_BYTES: whole(16 * 1024 * 1024, 1, 2 ** 31 - 1),
+  CORS_ORIGINS: optionalText(),
 });
 
 export type EnvName = keyof typeof ENV.shape;
@@ -225,6 +231,8 @@ export const ENV_HELP: Record<EnvName, string> = {
   CACHE_TOKENS_FILE: 'file holding that JSON array',
   CACHE_ALLOW_ANONYMOUS: 'allow no tokens on a non-loopback HOST (default false)',
   METRICS_TOKEN: 'bearer token required by /metrics',
+  CACHE_MAX_BATCH_RESPONSE_BYTES: 'bound on the value bytes one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
+  CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
 };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -262,5 +270,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowAnonymous: e.CACHE_ALLOW_ANONYMOUS,
     metricsToken: e.METRICS_TOKEN,
     dataDir: e.CACHE_DATA_DIR,
+    maxBatchResponseBytes: e.CACHE_MAX_BATCH_RESPONSE_BYTES,
+    corsOrigins: e.CORS_ORIGINS,
   };
 }

@@ -28,7 +28,7 @@ export const httpDuration = new Histogram({
 
 export const cacheLookups = new Counter({
   name: 'cacheport_cache_lookups_total',
-  help: 'Entry reads over HTTP by namespace and result (hit or miss)',
+  help: 'Entry reads over HTTP by namespace (configured namespaces by name, all others as _other) and result (hit or miss)',
   labelNames: ['namespace', 'result'] as const,
   registers: [registry],
 });

@@ -6,7 +6,7 @@
 import { ValidationError } from './errors.js';
 import type { NamespaceAdmin, NamespaceFilter, NamespaceInfo, NamespaceListOptions, NamespacePage } from './port.js';
 
-type NamespaceLister = Pick<NamespaceAdmin, 'list'>;
+export type NamespaceLister = Pick<NamespaceAdmin, 'list'>;
 import { validateListLimit, validateNamespace } from './validation.js';
 
 export const DEFAULT_NAMESPACE_LIST_LIMIT = 100;

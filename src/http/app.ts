@@ -9,12 +9,15 @@
  *   (e.g. `/locks/{name}`); the module is mounted below with app.route('/v1', ...).
  * - Declare each route with `createRoute` + `router.openapi(route, handler)` so it
  *   appears in /openapi.json. Params, query and JSON bodies given as zod schemas
- *   are validated for you: a failure is a 400 problem+json with invalid-params,
- *   a JSON route given another Content-Type is 415, malformed JSON is 400, a
- *   body over 2 MiB is 413 (all handled here, nothing to do in the route).
- * - First line of every handler: `requireScope(c, 'read' | 'write' | 'admin', ns?)`
- *   (401/403 are thrown for you). Pass `ns` only for namespace-confined routes.
- * - Durations: `parseDurationField(body.ttl, 'ttl')` → ms (throws a 400 naming the field).
+ *   are validated for you: a failure is a 400 problem+json with invalid-params.
+ * - Authorization comes before the body is read: give every route
+ *   `middleware: [authorize(scope, target?), jsonBody()]` (jsonBody only when
+ *   it takes a JSON body; ./json-body.ts answers 415, 413 over 2 MiB, 400 for
+ *   nesting deeper than 32 or malformed JSON). `target` names the path
+ *   parameter holding a namespace or a coordination name (confined by its
+ *   scope, the part before the first `:`). Make body schemas `.strict()`.
+ * - Durations: `parseDurationField(body.ttl, 'ttl')` from ./fields.js → ms (throws a 400
+ *   naming the field); also parseTtlOrNone, parseBy and the ETag helpers there.
  * - Errors: just throw. Port errors map to statuses centrally (ValidationError
  *   400, LimitExceededError 413, NotAnInteger/IntegerOverflow 409,
  *   BackendUnavailable/BackendTimeout 503); for anything else throw
@@ -25,13 +28,14 @@ import { enrichOpenApi, type OpenApiDocument } from './openapi-extras.js';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { DOCS_ASSETS_BASE, serveDocsAsset } from './docs-assets.js';
-import { bodyLimit } from 'hono/body-limit';
 import { matchedRoutes } from 'hono/route';
 import { TrieRouter } from 'hono/router/trie-router';
 import { randomUUID } from 'node:crypto';
 import { backendErrors, httpDuration, httpRequests } from '../metrics.js';
 import { problemHook, unauthorized, type AppContext, type AppDeps, type AppEnv } from './context.js';
-import { HttpProblem, problemResponse, toProblem } from './problem.js';
+import { corsMiddleware } from './cors.js';
+import { namespacedKey, rawPath } from './path-key.js';
+import { clientClosed, HttpProblem, problemResponse, toProblem } from './problem.js';
 import { batchRoutes } from './routes/batch.js';
 import { counterRoutes } from './routes/counters.js';
 import { entryRoutes } from './routes/entries.js';
@@ -44,8 +48,7 @@ import { sessionRoutes } from './routes/sessions.js';
 
 export type { AppDeps, AppEnv } from './context.js';
 
-/** JSON request bodies (everything but cache values) are limited to this. */
-export const MAX_JSON_BODY_BYTES = 2 * 1024 * 1024;
+export { MAX_JSON_BODY_BYTES } from './json-body.js';
 
 const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'] as const;
 
@@ -53,7 +56,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: problemHook });
 
   app.use('*', requestLog(deps));
-  app.use('/v1/*', jsonBodyLimit());
+  const cors = corsMiddleware(deps.config.corsOrigins);
+  if (cors) app.use('*', cors);
   app.use('/v1/*', authenticate(deps));
 
   app.route('/', operationsRoutes(deps));
@@ -74,7 +78,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       version: '1.0.0',
       description:
         'Redis-style caching and coordination over HTTP. Errors are application/problem+json (RFC 9457). ' +
-        'Authenticate with the header `Authorization: Bearer YOUR_TOKEN`. Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d).',
+        'Authenticate with the header `Authorization: Bearer YOUR_TOKEN`; a token without the scope or namespace gets 403 before its body is read. ' +
+        'Coordination names (rate-limit keys, locks, presence channels, session subjects) are confined by their scope, the part ' +
+        'before the first `:`. JSON bodies are strict (an unknown field is 400), at most 2 MiB and 32 levels deep. ' +
+        'Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d). A client that disconnects is recorded as 499.',
     },
     security: [{ bearer: [] }],
   };
@@ -87,8 +94,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: DOCS_ASSETS_BASE }));
   app.get(`${DOCS_ASSETS_BASE}/swagger-ui-dist/:file`, serveDocsAsset);
 
-  app.notFound(methodAwareNotFound(app));
+  app.notFound(methodAwareNotFound(app, deps));
   app.onError((error, c) => {
+    // Whatever failed, nobody is listening: record 499, log no error.
+    if (clientWentAway(c)) return problemResponse(clientClosed());
     const problem = toProblem(error);
     if (problem) {
       if (problem.status === 503) backendErrors.inc({ kind: problem.slug === 'backend-timeout' ? 'timeout' : 'unavailable' });
@@ -149,16 +158,10 @@ function requestLog(deps: AppDeps) {
   };
 }
 
-/** 2 MiB on JSON bodies; cache values (/v1/cache/*) have their own configurable limit. */
-function jsonBodyLimit() {
-  const limit = bodyLimit({
-    maxSize: MAX_JSON_BODY_BYTES,
-    onError: () => problemResponse(new HttpProblem(413, 'body-too-large', `the JSON body exceeds ${MAX_JSON_BODY_BYTES} bytes`)),
-  });
-  return async (c: AppContext, next: () => Promise<void>) => {
-    if (c.req.path.startsWith('/v1/cache/')) return next();
-    return limit(c, next);
-  };
+/** The client disconnected (request aborted, or its body cut short). */
+function clientWentAway(c: AppContext): boolean {
+  const incoming = c.env?.incoming;
+  return c.req.raw.signal.aborted || (incoming !== undefined && incoming.destroyed && !incoming.complete);
 }
 
 /**
@@ -175,10 +178,33 @@ function authenticate(deps: AppDeps) {
   };
 }
 
+/**
+ * A key path with a `.` or `..` segment (raw or `%2e`) that URL normalization
+ * took off its route: authenticated and authorized like the key routes, then
+ * refused with their 400. Returns without a problem for any other path.
+ */
+function refuseDotSegmentKey(c: AppContext, deps: AppDeps): void {
+  const path = rawPath(c);
+  const family = path.startsWith('/v1/cache/') ? 'cache' : path.startsWith('/v1/counters/') ? 'counters' : undefined;
+  if (family === undefined) return;
+  const principal = deps.auth.authenticate(c.req.header('authorization'));
+  if (!principal) throw unauthorized();
+  c.set('principal', principal);
+  const read = family === 'cache' && (c.req.method === 'GET' || c.req.method === 'HEAD');
+  namespacedKey(c, family, read ? 'read' : 'write');
+}
+
 /** 405 with Allow when the path exists under another method, else 404. */
-function methodAwareNotFound(app: OpenAPIHono<AppEnv>) {
+function methodAwareNotFound(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   let router: TrieRouter<string> | undefined;
   return (c: AppContext) => {
+    try {
+      refuseDotSegmentKey(c, deps);
+    } catch (error) {
+      const problem = toProblem(error);
+      if (!problem) throw error;
+      return problemResponse(problem);
+    }
     if (!router) {
       router = new TrieRouter<string>();
       for (const route of app.routes) if (route.method !== 'ALL') router.add(route.method, route.path, route.method);

@@ -1,17 +1,16 @@
 /**
  * What every route module gets: the dependencies (AppDeps), the Hono env type
  * (AppEnv), a router factory, and the helpers route authors need: scope
- * checks, duration parsing and zod-validation → problem+json.
+ * checks and zod-validation → problem+json (field parsers are in ./fields.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { CachePort } from '../core/port.js';
-import { parseDuration } from '../core/duration.js';
-import { ValidationError } from '../core/errors.js';
 import { allowsNamespace, hasScope, type Authenticator, type Principal, type Scope } from './auth.js';
+import { readJson } from './json-body.js';
 import { HttpProblem, validationProblem } from './problem.js';
 
 export interface AppDeps {
@@ -65,8 +64,8 @@ export function createRouter(): OpenAPIHono<AppEnv> {
 /**
  * Throws 401 (no/unknown token) or 403 (missing scope or namespace) unless the
  * caller may act with `scope` (on namespace `ns`, when the route has one).
- * Namespace patterns confine entries, counters, batch and namespaces; other
- * route families (rate limits, locks, sessions, presence) pass no `ns`.
+ * Namespace patterns confine entries, counters, batch and namespaces;
+ * coordination names are confined by their scope (requireNameScope).
  */
 export function requireScope(c: AppContext, scope: Scope, ns?: string): Principal {
   const principal = c.get('principal');
@@ -76,6 +75,63 @@ export function requireScope(c: AppContext, scope: Scope, ns?: string): Principa
     throw new HttpProblem(403, 'forbidden', `this token may not access namespace ${JSON.stringify(ns)}`);
   }
   return principal;
+}
+
+/**
+ * The scope of a coordination name (rate-limit key, lock name, presence
+ * channel, session subject): the part before its first `:`, or the whole name.
+ */
+export function nameScope(name: string): string {
+  const colon = name.indexOf(':');
+  return colon === -1 ? name : name.slice(0, colon);
+}
+
+/** The caller's namespace patterns allow the scope of coordination name `name`. */
+export function mayUseName(c: AppContext, name: string): boolean {
+  const principal = c.get('principal');
+  return principal !== undefined && allowsNamespace(principal, nameScope(name));
+}
+
+/** 403 unless the caller may use coordination name `name` (see nameScope). */
+export function requireNameScope(c: AppContext, name: string, what: string): void {
+  if (!mayUseName(c, name)) {
+    const detail = `this token may not use ${what} ${JSON.stringify(name)} (its scope is ${JSON.stringify(nameScope(name))})`;
+    throw new HttpProblem(403, 'forbidden', detail);
+  }
+}
+
+/** Which path parameter an authorization confines: a namespace, or a coordination name. */
+export type AccessTarget = { namespace: string; name?: never; what?: never } | { name: string; what: string; namespace?: never };
+
+/**
+ * Route middleware, first in a route's chain: the scope, and the namespace
+ * or coordination name taken from the path, are checked before any body is
+ * read or validated (403 comes before 400, 413 and 415).
+ */
+export function authorize(scope: Scope, target?: AccessTarget): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const ns = target?.namespace === undefined ? undefined : c.req.param(target.namespace);
+    requireScope(c, scope, ns);
+    if (target?.name !== undefined) {
+      const name = c.req.param(target.name);
+      if (name !== undefined) requireNameScope(c, name, target.what);
+    }
+    await next();
+  };
+}
+
+/**
+ * Route middleware after jsonBody() for routes whose coordination name is a
+ * body field (rate-limit key, session subject): 403 for a name outside the
+ * token's scope comes before the body's validation errors.
+ */
+export function authorizeBodyName(field: string, what: string): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const body = await readJson(c, { optional: true });
+    const name = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
+    if (typeof name === 'string') requireNameScope(c, name, what);
+    await next();
+  };
 }
 
 /** The caller may see namespace `ns` (for filtering lists). */
@@ -88,15 +144,4 @@ export function unauthorized(): HttpProblem {
   return new HttpProblem(401, 'unauthorized', 'send Authorization: Bearer <token> with a configured token', {
     'www-authenticate': 'Bearer realm="cacheport"',
   });
-}
-
-/**
- * Parses a duration field (`ttl`, `window`, `wait`) to ms: a positive integer
- * of seconds (`30` or `"30"`) or `250ms`/`30s`/`5m`/`2h`/`1d`, at most 365d.
- * Throws a ValidationError naming `field`.
- */
-export function parseDurationField(value: unknown, field: string): number {
-  const parsed = parseDuration(value);
-  if (!parsed.ok) throw new ValidationError({ name: field, reason: parsed.reason });
-  return parsed.ms;
 }

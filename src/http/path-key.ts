@@ -5,7 +5,8 @@
  * would silently resolve `.`/`..` segments (also `%2e%2e`) into another key.
  */
 import { validateKey, validateNamespace } from '../core/validation.js';
-import type { AppContext } from './context.js';
+import type { Scope } from './auth.js';
+import { requireScope, type AppContext } from './context.js';
 import { invalidParam } from './problem.js';
 
 /** The raw path (no query), as the client sent it when the server exposes it. */
@@ -17,13 +18,19 @@ export function rawPath(c: AppContext): string {
   return path.startsWith('/') ? path : new URL(path).pathname;
 }
 
+export type KeyFamily = 'cache' | 'counters';
+
 export interface NamespacedKey {
   ns: string;
   key: string;
 }
 
-/** Parses `/v1/<family>/{ns}/{key...}`; throws a 400 problem naming `namespace` or `key`. */
-export function namespacedKey(c: AppContext, family: 'cache' | 'counters'): NamespacedKey {
+/**
+ * Parses `/v1/<family>/{ns}/{key...}` and authorizes `scope` on the namespace
+ * before validating anything (403 comes before 400); then throws a 400
+ * problem naming `namespace` or `key`.
+ */
+export function namespacedKey(c: AppContext, family: KeyFamily, scope: Scope): NamespacedKey {
   const prefix = `/v1/${family}/`;
   const path = rawPath(c);
   if (!path.startsWith(prefix)) throw invalidParam('key', 'the path must be /v1/' + family + '/{namespace}/{key}');
@@ -32,6 +39,7 @@ export function namespacedKey(c: AppContext, family: 'cache' | 'counters'): Name
   const rawNs = slash === -1 ? rest : rest.slice(0, slash);
   const rawKey = slash === -1 ? '' : rest.slice(slash + 1);
   const ns = decodeOnce(rawNs, 'namespace');
+  requireScope(c, scope, ns);
   validateNamespace(ns);
   const key = decodeOnce(rawKey, 'key');
   validateHttpKey(key);

@@ -4,7 +4,6 @@
  * `invalid-params` for validation errors. Route code throws (HttpProblem or a
  * typed port error); the app's onError turns it into a response here.
  */
-import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import {
   BackendTimeoutError,
@@ -37,6 +36,7 @@ const TITLES: Record<number, string> = {
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  499: 'Client Closed Request',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -71,6 +71,11 @@ export class HttpProblem extends Error {
   }
 }
 
+/** The client went away before its request completed (nginx's 499; logged and counted, never sent). */
+export function clientClosed(): HttpProblem {
+  return new HttpProblem(499, 'client-closed-request', 'the client closed the connection before the request completed');
+}
+
 /** A 400 naming the offending field, same shape as a port ValidationError. */
 export function invalidParam(name: string, reason: string): HttpProblem {
   return validationProblem([{ name, reason }]);
@@ -84,12 +89,6 @@ export function validationProblem(params: InvalidParam[]): HttpProblem {
 export function problemResponse(problem: HttpProblem): Response {
   const headers = new Headers({ 'content-type': PROBLEM_CONTENT_TYPE, ...problem.headers });
   return new Response(JSON.stringify(problem.toBody()), { status: problem.status, headers });
-}
-
-/** Shortcut for handlers that prefer returning to throwing. */
-export function problem(c: Context, status: number, slug: string, detail: string, headers: Record<string, string> = {}): Response {
-  void c;
-  return problemResponse(new HttpProblem(status, slug, detail, headers));
 }
 
 /**

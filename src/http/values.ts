@@ -2,7 +2,6 @@
 import { isUtf8 } from 'node:buffer';
 import { formatDuration } from '../core/duration.js';
 import type { NamespaceConfig, NamespaceInfo } from '../core/port.js';
-import { parseDurationField } from './context.js';
 
 const TWO_POW_53 = 2n ** 53n;
 
@@ -14,13 +13,6 @@ export function integerToJson(value: bigint): number | string {
 /** UTF-8 text when the bytes are valid UTF-8, else base64 with `encoding: 'base64'`. */
 export function bytesToJson(value: Buffer): { value: string; encoding?: 'base64' } {
   return isUtf8(value) ? { value: value.toString('utf8') } : { value: value.toString('base64'), encoding: 'base64' };
-}
-
-/** A ttl field: a duration, or null / "none" for no expiry; undefined → default. */
-export function parseTtlOrNone(value: unknown, field = 'ttl'): number | null | undefined {
-  if (value === undefined) return undefined;
-  if (value === null || value === 'none') return null;
-  return parseDurationField(value, field);
 }
 
 export interface NamespaceConfigJson {

@@ -3,6 +3,11 @@
  * A pipeline, not a transaction: every op is validated and authorized on its
  * own (400/403/413 results), and the valid ones run in order. Consecutive
  * gets (and sets of distinct keys) in one namespace share one round trip.
+ *
+ * The answer is bounded: once the value bytes returned reach
+ * CACHE_MAX_BATCH_RESPONSE_BYTES, every further get is a per-op 413, so an
+ * answer is at most that bound plus one value. Gets are fetched in chunks of
+ * distinct keys, so a batch reading one large value many times fetches it once.
  */
 import { z } from '@hono/zod-openapi';
 import type { CachePort, SetManyItem } from '../../core/port.js';
@@ -10,12 +15,13 @@ import { BackendUnavailableError, LimitExceededError } from '../../core/errors.j
 import { toValueBytes, validateContentType, validateNamespace, validateTags } from '../../core/validation.js';
 import { cacheLookups } from '../../metrics.js';
 import { allowsNamespace } from '../auth.js';
-import { asObject, readJson } from '../body.js';
+import { asObject, readJson } from '../json-body.js';
 import { createRouter, requireScope, type AppDeps } from '../context.js';
+import { namespaceLabels } from '../namespace-labels.js';
 import { validateHttpKey } from '../path-key.js';
 import { HttpProblem, invalidParam, toProblem } from '../problem.js';
-import { bytesToJson, integerToJson, parseTtlOrNone } from '../values.js';
-import { parseBy } from './counters.js';
+import { parseBy, parseTtlOrNone, quoteEtag } from '../fields.js';
+import { bytesToJson, integerToJson } from '../values.js';
 import { DurationSchema, problemResponses } from './openapi-shared.js';
 
 type Op =
@@ -43,6 +49,14 @@ function decodeValue(value: unknown, encoding: unknown, field: string, maxBytes:
   return toValueBytes(Buffer.from(value, 'base64'), maxBytes, `${field}.value`);
 }
 
+/** The fields each kind of op takes; any other field is that op's 400. */
+const OP_FIELDS: Record<Op['kind'], readonly string[]> = {
+  get: ['op', 'ns', 'key'],
+  delete: ['op', 'ns', 'key'],
+  incr: ['op', 'ns', 'key', 'by', 'ttl'],
+  set: ['op', 'ns', 'key', 'value', 'encoding', 'ttl', 'tags', 'contentType'],
+};
+
 /** Validates one op into a plan; throws a problem that becomes this op's result. */
 function planOp(raw: unknown, i: number, deps: AppDeps, mayAccess: (ns: string) => boolean): Op {
   const field = `ops[${i}]`;
@@ -51,6 +65,8 @@ function planOp(raw: unknown, i: number, deps: AppDeps, mayAccess: (ns: string) 
   if (op.op !== 'get' && op.op !== 'set' && op.op !== 'delete' && op.op !== 'incr') {
     throw invalidParam(`${field}.op`, 'must be one of get, set, delete, incr');
   }
+  const unknown = Object.keys(op).find((name) => !OP_FIELDS[op.op as Op['kind']].includes(name));
+  if (unknown !== undefined) throw invalidParam(`${field}.${unknown}`, `is not a field of a ${op.op} operation`);
   validateNamespace(op.ns, `${field}.ns`);
   validateHttpKey(op.key, `${field}.key`);
   const { ns, key } = { ns: op.ns, key: op.key };
@@ -89,21 +105,61 @@ function errorResult(error: unknown): OpResult {
   return result;
 }
 
-/** Runs a group of consecutive gets (one namespace) in one round trip. */
-async function runGets(port: CachePort, ns: string, keys: string[]): Promise<OpResult[]> {
-  const entries = await port.getMany(ns, keys);
-  return entries.map((entry) => {
-    cacheLookups.inc({ namespace: ns, result: entry ? 'hit' : 'miss' });
-    return entry ? { status: 200, ...bytesToJson(entry.value) } : { status: 404 };
-  });
+/** What one batch may still return, in value bytes (CACHE_MAX_BATCH_RESPONSE_BYTES), and how many keys one fetch reads. */
+interface AnswerBudget {
+  bytesLeft: number;
+  readonly limit: number;
+  /** Distinct keys per getMany: bounds the values held at once to about max(budget, 64 values). */
+  readonly fetchKeys: number;
+}
+
+function answerBudget(deps: AppDeps): AnswerBudget {
+  const limit = deps.config.maxBatchResponseBytes;
+  return { bytesLeft: limit, limit, fetchKeys: Math.max(64, Math.floor(limit / deps.config.maxValueBytes)) };
+}
+
+function overBudget(budget: AnswerBudget): OpResult {
+  return {
+    status: 413,
+    detail: `this batch answer already holds ${budget.limit - budget.bytesLeft} value bytes, the limit is ${budget.limit} ` +
+      '(CACHE_MAX_BATCH_RESPONSE_BYTES): read this key in another request',
+  };
+}
+
+/** Runs a group of consecutive gets (one namespace): one round trip per chunk of distinct keys, until the budget is spent. */
+async function runGets(port: CachePort, ns: string, keys: string[], budget: AnswerBudget): Promise<OpResult[]> {
+  const results: OpResult[] = [];
+  const label = namespaceLabels(port).label(ns);
+  let next = 0;
+  while (next < keys.length && budget.bytesLeft > 0) {
+    const chunk = new Map<string, number>();
+    let end = next;
+    for (; end < keys.length && (chunk.size < budget.fetchKeys || chunk.has(keys[end] as string)); end++) {
+      if (!chunk.has(keys[end] as string)) chunk.set(keys[end] as string, chunk.size);
+    }
+    const entries = await port.getMany(ns, [...chunk.keys()]);
+    for (; next < end; next++) {
+      if (budget.bytesLeft <= 0) break;
+      const entry = entries[chunk.get(keys[next] as string) as number];
+      cacheLookups.inc({ namespace: label, result: entry ? 'hit' : 'miss' });
+      if (!entry) {
+        results.push({ status: 404 });
+        continue;
+      }
+      budget.bytesLeft -= entry.value.byteLength;
+      results.push({ status: 200, ...bytesToJson(entry.value) });
+    }
+  }
+  while (results.length < keys.length) results.push(overBudget(budget));
+  return results;
 }
 
 async function runSets(port: CachePort, ns: string, items: SetManyItem[]): Promise<OpResult[]> {
   const results = await port.setMany(ns, items);
-  return results.map((r) => (r.written ? { status: r.created ? 201 : 204, etag: `"${r.etag}"` } : { status: 412 }));
+  return results.map((r) => (r.written ? { status: r.created ? 201 : 204, etag: quoteEtag(r.etag) } : { status: 412 }));
 }
 
-async function runSingle(port: CachePort, op: Op): Promise<OpResult> {
+async function runSingle(port: CachePort, op: Op, budget: AnswerBudget): Promise<OpResult> {
   switch (op.kind) {
     case 'delete':
       return { status: (await port.delete(op.ns, op.key)) ? 204 : 404 };
@@ -112,7 +168,7 @@ async function runSingle(port: CachePort, op: Op): Promise<OpResult> {
       return { status: 200, value: integerToJson(value) };
     }
     case 'get':
-      return (await runGets(port, op.ns, [op.key]))[0] as OpResult;
+      return (await runGets(port, op.ns, [op.key], budget))[0] as OpResult;
     case 'set':
       return (await runSets(port, op.ns, [op.item]))[0] as OpResult;
   }
@@ -135,10 +191,10 @@ function groupEnd(ops: (Op | undefined)[], start: number): number {
   return end;
 }
 
-async function runGroup(port: CachePort, group: Op[]): Promise<OpResult[]> {
+async function runGroup(port: CachePort, group: Op[], budget: AnswerBudget): Promise<OpResult[]> {
   const first = group[0] as Op;
-  if (group.length === 1) return [await runSingle(port, first)];
-  if (first.kind === 'get') return runGets(port, first.ns, group.map((op) => (op as { key: string }).key));
+  if (group.length === 1) return [await runSingle(port, first, budget)];
+  if (first.kind === 'get') return runGets(port, first.ns, group.map((op) => (op as { key: string }).key), budget);
   return runSets(port, first.ns, group.map((op) => (op as { item: SetManyItem }).item));
 }
 
@@ -148,6 +204,8 @@ export function batchRoutes(deps: AppDeps) {
   router.post('/batch', async (c) => {
     const principal = requireScope(c, 'write');
     const body = asObject(await readJson(c));
+    const unknown = Object.keys(body).find((name) => name !== 'ops');
+    if (unknown !== undefined) throw invalidParam(unknown, 'is not a field of this request');
     if (!Array.isArray(body.ops)) throw invalidParam('ops', 'is required: an array of operations');
     const rawOps: unknown[] = body.ops;
     if (rawOps.length > deps.config.maxBatch) throw new LimitExceededError('ops', deps.config.maxBatch, rawOps.length);
@@ -162,6 +220,7 @@ export function batchRoutes(deps: AppDeps) {
       }
     });
 
+    const budget = answerBudget(deps);
     for (let start = 0; start < plans.length; ) {
       if (!plans[start]) {
         start++;
@@ -170,7 +229,7 @@ export function batchRoutes(deps: AppDeps) {
       const end = groupEnd(plans, start);
       const group = plans.slice(start, end) as Op[];
       try {
-        const groupResults = await runGroup(deps.port, group);
+        const groupResults = await runGroup(deps.port, group, budget);
         groupResults.forEach((r, j) => (results[start + j] = r));
       } catch (error) {
         // An unreachable backend fails the whole request (503), not op by op.
@@ -192,13 +251,23 @@ export function batchRoutes(deps: AppDeps) {
     ttl: z.union([DurationSchema, z.literal('none'), z.null()]).optional(),
     by: z.union([z.number().int(), z.string()]).optional().openapi({ description: 'incr: default 1' }),
     tags: z.array(z.string()).optional().openapi({ description: 'set: tags (as Cache-Tag)' }),
+    contentType: z.string().optional().openapi({ description: 'set: the stored Content-Type' }),
+  }).strict().openapi({
+    description:
+      'get and delete take op, ns, key; incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. ' +
+      "Any other field is this op's 400.",
   });
   const ResultSchema = z.object({
-    status: z.number().int().openapi({ description: 'As the single-key route: get 200/404, set 201/204, delete 204/404, incr 200/409; 400/403/413 for an invalid or forbidden op' }),
+    status: z.number().int().openapi({
+      description:
+        'As the single-key route: get 200/404, set 201/204, delete 204/404, incr 200/409; 400/403/413 for an invalid or forbidden op; ' +
+        '413 for a get once the answer holds CACHE_MAX_BATCH_RESPONSE_BYTES (default 16 MiB) of values',
+    }),
     value: z.union([z.string(), z.number()]).optional(),
     encoding: z.literal('base64').optional().openapi({ description: 'Present when the value is not valid UTF-8' }),
     etag: z.string().optional(),
     detail: z.string().optional(),
+    'invalid-params': z.array(z.object({ name: z.string(), reason: z.string() })).optional(),
   });
   router.openAPIRegistry.registerPath({
     method: 'post',
@@ -207,8 +276,10 @@ export function batchRoutes(deps: AppDeps) {
     summary: 'Run up to CACHE_MAX_BATCH (1000) operations as a pipeline',
     description:
       'Operations are independent and run in order; an invalid or forbidden op gets its own 400/403 result and the others still run. ' +
-      'Values are returned as UTF-8 when valid, else base64 with "encoding": "base64". More ops than the limit → 413.',
-    request: { body: { required: true, content: { 'application/json': { schema: z.object({ ops: z.array(OpSchema) }) } } } },
+      'Values are returned as UTF-8 when valid, else base64 with "encoding": "base64". More ops than the limit → 413. ' +
+      'Once the values returned reach CACHE_MAX_BATCH_RESPONSE_BYTES (default 16 MiB), every further get is a per-op 413. ' +
+      'JSON nested deeper than 32 levels anywhere in the body fails the whole request (400).',
+    request: { body: { required: true, content: { 'application/json': { schema: z.object({ ops: z.array(OpSchema) }).strict() } } } },
     responses: {
       200: { description: 'One result per op, in order', content: { 'application/json': { schema: z.object({ results: z.array(ResultSchema) }) } } },
       ...problemResponses(400, 401, 403, 413, 415, 503),

@@ -4,29 +4,19 @@
  * as decimal strings so JSON clients never lose precision.
  */
 import { z } from '@hono/zod-openapi';
-import { toIncrementBy } from '../../core/validation.js';
-import { asObject, readJson } from '../body.js';
-import { createRouter, requireScope, type AppDeps } from '../context.js';
+import { asObject, readJson } from '../json-body.js';
+import { createRouter, type AppDeps } from '../context.js';
 import { namespacedKey } from '../path-key.js';
 import { invalidParam } from '../problem.js';
-import { integerToJson, parseTtlOrNone } from '../values.js';
+import { parseBy, parseTtlOrNone } from '../fields.js';
+import { integerToJson } from '../values.js';
 import { keyParams, problemResponses, TtlSchema } from './openapi-shared.js';
-
-/** `by`: a JSON integer within ±2^53, or a decimal string for the full 64-bit range. */
-export function parseBy(value: unknown, field = 'by'): bigint {
-  if (typeof value === 'string') {
-    if (!/^-?(0|[1-9][0-9]{0,18})$/.test(value)) throw invalidParam(field, 'must be an integer (a JSON number, or a decimal string)');
-    return toIncrementBy(BigInt(value), field);
-  }
-  return toIncrementBy(value, field);
-}
 
 export function counterRoutes(deps: AppDeps) {
   const router = createRouter();
 
   router.post('/counters/:ns/*', async (c) => {
-    const { ns, key } = namespacedKey(c, 'counters');
-    requireScope(c, 'write', ns);
+    const { ns, key } = namespacedKey(c, 'counters', 'write');
     const raw = await readJson(c, { optional: true });
     const body = raw === undefined ? {} : asObject(raw);
     const extra = Object.keys(body).filter((k) => k !== 'by' && k !== 'ttl');

@@ -3,35 +3,18 @@
  * bytes. The key is the rest of the path (see ../path-key.ts), so these
  * handlers are registered on a wildcard and documented via registerPath.
  */
+import { isUtf8 } from 'node:buffer';
 import { z } from '@hono/zod-openapi';
 import type { SetOptions, WriteCondition } from '../../core/port.js';
 import { cacheLookups } from '../../metrics.js';
-import { asObject, readJson, readValueBytes } from '../body.js';
-import { createRouter, requireScope, type AppContext, type AppDeps } from '../context.js';
+import { readValueBytes } from '../body.js';
+import { asObject, readJson } from '../json-body.js';
+import { createRouter, type AppContext, type AppDeps } from '../context.js';
+import { namespaceLabels } from '../namespace-labels.js';
 import { namespacedKey } from '../path-key.js';
 import { HttpProblem, invalidParam } from '../problem.js';
-import { parseTtlOrNone } from '../values.js';
+import { parseEtagList, parseTtlOrNone, quoteEtag } from '../fields.js';
 import { problemResponses, keyParams, TtlSchema } from './openapi-shared.js';
-
-/** ETags are opaque tokens; on the wire they are quoted (RFC 9110). */
-export function quoteEtag(etag: string): string {
-  return `"${etag}"`;
-}
-
-/** Parses an entity-tag list (`"a", W/"b"`) into bare tags; `*` → ['*']. */
-function parseEtagList(header: string, field: string): string[] {
-  const trimmed = header.trim();
-  if (trimmed === '*') return ['*'];
-  const tags: string[] = [];
-  const pattern = /\s*(?:W\/)?"([^"]*)"\s*(?:,|$)/gy;
-  let consumed = 0;
-  for (let m = pattern.exec(trimmed); m !== null && m[0] !== ''; m = pattern.exec(trimmed)) {
-    tags.push(m[1] as string);
-    consumed = pattern.lastIndex;
-  }
-  if (tags.length === 0 || consumed !== trimmed.length) throw invalidParam(field, 'must be * or a list of quoted entity tags');
-  return tags;
-}
 
 /** If-None-Match / If-Match on a write → the port's condition. */
 function writeCondition(c: AppContext): WriteCondition {
@@ -52,11 +35,33 @@ function writeCondition(c: AppContext): WriteCondition {
   return 'always';
 }
 
-/** `Cache-Tag: a, b` → ['a', 'b']; absent → [] (a write without tags clears them). */
+/**
+ * `Cache-Tag: a, b` → ['a', 'b']; absent → [] (a write without tags clears them).
+ * Each tag is percent-decoded UTF-8, and raw UTF-8 is accepted too: Node hands
+ * header bytes over as latin1, so they are turned back into bytes first.
+ */
 function cacheTags(c: AppContext): string[] {
   const header = c.req.header('cache-tag');
   if (header === undefined) return [];
-  return header.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  const bytes = Buffer.from(header, 'latin1');
+  if (!isUtf8(bytes)) throw invalidParam('Cache-Tag', 'is not valid UTF-8');
+  return bytes
+    .toString('utf8')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0)
+    .map((tag) => {
+      try {
+        return decodeURIComponent(tag);
+      } catch {
+        throw invalidParam('Cache-Tag', `${JSON.stringify(tag)} is not valid percent-encoded UTF-8 (write % as %25)`);
+      }
+    });
+}
+
+/** Tags on the wire: percent-encoded outside printable ASCII, and `%` and `,` themselves, so any tag survives a round trip. */
+function cacheTagHeader(tags: string[]): string {
+  return tags.map((tag) => tag.replace(/[^\x21-\x7e]|[%,]/gu, (ch) => encodeURIComponent(ch))).join(', ');
 }
 
 function ttlQuery(c: AppContext): number | null | undefined {
@@ -71,8 +76,7 @@ export function entryRoutes(deps: AppDeps) {
   const path = '/cache/:ns/*';
 
   router.put(path, async (c) => {
-    const { ns, key } = namespacedKey(c, 'cache');
-    requireScope(c, 'write', ns);
+    const { ns, key } = namespacedKey(c, 'cache', 'write');
     const options: SetOptions = { condition: writeCondition(c), tags: cacheTags(c), ttl: ttlQuery(c) };
     const contentType = c.req.header('content-type');
     if (contentType !== undefined && contentType !== '') options.contentType = contentType;
@@ -84,16 +88,15 @@ export function entryRoutes(deps: AppDeps) {
 
   // Also serves HEAD (Hono answers HEAD with the GET handler, minus the body).
   router.get(path, async (c) => {
-    const { ns, key } = namespacedKey(c, 'cache');
-    requireScope(c, 'read', ns);
+    const { ns, key } = namespacedKey(c, 'cache', 'read');
     const entry = await deps.port.get(ns, key);
-    cacheLookups.inc({ namespace: ns, result: entry ? 'hit' : 'miss' });
+    cacheLookups.inc({ namespace: namespaceLabels(deps.port).label(ns), result: entry ? 'hit' : 'miss' });
     if (!entry) throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
     const headers: Record<string, string> = { etag: quoteEtag(entry.etag) };
     if (entry.expiresAt !== null) {
       headers['cache-control'] = `max-age=${Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000))}`;
     }
-    if (entry.tags.length > 0) headers['cache-tag'] = entry.tags.join(', ');
+    if (entry.tags.length > 0) headers['cache-tag'] = cacheTagHeader(entry.tags);
     const ifNoneMatch = c.req.header('if-none-match');
     if (ifNoneMatch !== undefined) {
       const tags = parseEtagList(ifNoneMatch, 'If-None-Match');
@@ -106,15 +109,13 @@ export function entryRoutes(deps: AppDeps) {
   });
 
   router.delete(path, async (c) => {
-    const { ns, key } = namespacedKey(c, 'cache');
-    requireScope(c, 'write', ns);
+    const { ns, key } = namespacedKey(c, 'cache', 'write');
     if (!(await deps.port.delete(ns, key))) throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
     return c.body(null, 204);
   });
 
   router.patch(path, async (c) => {
-    const { ns, key } = namespacedKey(c, 'cache');
-    requireScope(c, 'write', ns);
+    const { ns, key } = namespacedKey(c, 'cache', 'write');
     const body = asObject(await readJson(c));
     if (!('ttl' in body)) throw invalidParam('ttl', 'is required: a duration, or null for no expiry');
     const extra = Object.keys(body).filter((k) => k !== 'ttl');
@@ -140,7 +141,8 @@ function documentEntries(router: ReturnType<typeof createRouter>): void {
     summary: 'Store a value (raw bytes)',
     description:
       'The body is stored as-is with its Content-Type. `ttl` query: duration or `none`; omitted → namespace default. ' +
-      '`Cache-Tag: a, b` sets tags (a write without it clears them). `If-None-Match: *` writes only if absent, ' +
+      '`Cache-Tag: a, b` sets tags (a write without it clears them; each tag is percent-decoded UTF-8, so `caf%C3%A9` and raw `café` ' +
+      'are one tag; GET returns them percent-encoded). `If-None-Match: *` writes only if absent, ' +
       '`If-Match: *` only if present, `If-Match: "<etag>"` only if the ETag matches. The key is the rest of the path ' +
       '(`/` allowed; `%2F` decodes to `/`); empty, `.` and `..` segments and NUL are rejected.',
     request: {

@@ -9,8 +9,10 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Lease, LockManager } from '../../core/port.js';
-import { createRouter, parseDurationField, requireScope, type AppDeps } from '../context.js';
-import { HttpProblem, invalidParam } from '../problem.js';
+import { authorize, createRouter, type AppDeps } from '../context.js';
+import { parseDurationField } from '../fields.js';
+import { jsonBody } from '../json-body.js';
+import { clientClosed, HttpProblem, invalidParam } from '../problem.js';
 import { DurationSchema, problemResponses } from './openapi-shared.js';
 
 /** A longer `wait` is shortened to this: an HTTP request should not hang for minutes. */
@@ -27,6 +29,7 @@ const AcquireBody = z
     ttl: DurationSchema.openapi({ description: 'Lease length; the lease lapses by itself after it', example: '30s' }),
     wait: DurationSchema.optional().openapi({ description: `How long to wait for a held lock before answering 409 (at most ${MAX_LOCK_WAIT_MS / 1000}s; default: do not wait)`, example: '5s' }),
   })
+  .strict()
   .openapi('AcquireLock');
 
 const ExtendBody = z
@@ -34,6 +37,7 @@ const ExtendBody = z
     token: z.string().openapi({ description: 'The token returned by the acquire' }),
     ttl: DurationSchema.openapi({ description: 'New lease length, from now', example: '30s' }),
   })
+  .strict()
   .openapi('ExtendLock');
 
 const LeaseSchema = z
@@ -54,18 +58,40 @@ const LockStateSchema = z
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const leaseBody = (lease: Lease) => ({ token: lease.token, fence: lease.fence, expiresAt: iso(lease.expiresAt) });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const ACCESS = { name: 'name', what: 'lock' } as const;
 
-/** Tries until acquired or `waitMs` has passed (or the client went away). */
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Tries until acquired or `waitMs` has passed. A client that disconnects
+ * (`signal`) stops the waiting, and never holds the lock: an attempt in
+ * flight that wins is released at once. Then throws a 499 (nobody reads it).
+ */
 async function acquireWithin(port: LockManager, name: string, ttl: number, waitMs: number, signal: AbortSignal): Promise<Lease | null> {
   const deadline = Date.now() + waitMs;
   let backoff = FIRST_BACKOFF_MS;
   for (;;) {
+    if (signal.aborted) throw clientClosed();
     const lease = await port.acquire(name, { ttl });
+    if (signal.aborted) {
+      if (lease) await port.release(name, lease.token);
+      throw clientClosed();
+    }
     const left = deadline - Date.now();
-    if (lease || left <= 0 || signal.aborted) return lease;
+    if (lease || left <= 0) return lease;
     // Full jitter in [backoff/2, backoff): waiters spread out instead of polling in lockstep.
-    await sleep(Math.min(left, backoff / 2 + Math.random() * (backoff / 2)));
+    await sleep(Math.min(left, backoff / 2 + Math.random() * (backoff / 2)), signal);
     backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
   }
 }
@@ -87,7 +113,10 @@ export function lockRoutes(deps: AppDeps) {
       path: '/locks/{name}',
       tags: ['locks'],
       summary: 'Acquire a lease (optionally waiting for it)',
-      description: 'Locks fail closed: when the backend is unavailable the answer is 503, never a lease.',
+      description:
+        'Locks fail closed: when the backend is unavailable the answer is 503, never a lease. A waiter whose client disconnects ' +
+        'stops waiting and never takes the lock (an attempt in flight that wins is released at once).',
+      middleware: [authorize('write', ACCESS), jsonBody()],
       request: { params: NameParam, body: { required: true, content: { 'application/json': { schema: AcquireBody } } } },
       responses: {
         201: { description: 'Acquired', content: { 'application/json': { schema: LeaseSchema } } },
@@ -100,7 +129,6 @@ export function lockRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'write');
       const { name } = c.req.valid('param');
       const body = c.req.valid('json');
       const ttl = parseDurationField(body.ttl, 'ttl');
@@ -121,6 +149,7 @@ export function lockRoutes(deps: AppDeps) {
       path: '/locks/{name}',
       tags: ['locks'],
       summary: 'Extend a lease held with this token',
+      middleware: [authorize('write', ACCESS), jsonBody()],
       request: { params: NameParam, body: { required: true, content: { 'application/json': { schema: ExtendBody } } } },
       responses: {
         200: { description: 'Extended', content: { 'application/json': { schema: LeaseSchema } } },
@@ -129,7 +158,6 @@ export function lockRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'write');
       const { name } = c.req.valid('param');
       const body = c.req.valid('json');
       const ttl = parseDurationField(body.ttl, 'ttl');
@@ -145,6 +173,7 @@ export function lockRoutes(deps: AppDeps) {
       path: '/locks/{name}',
       tags: ['locks'],
       summary: 'Release a lease (token in the Lock-Token header)',
+      middleware: authorize('write', ACCESS),
       request: {
         params: NameParam,
         headers: z.object({ 'lock-token': z.string().optional().openapi({ description: 'The token returned by the acquire (required)' }) }),
@@ -158,7 +187,6 @@ export function lockRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'write');
       const { name } = c.req.valid('param');
       const token = c.req.header('lock-token');
       if (token === undefined || token === '') throw invalidParam('Lock-Token', 'the header is required: send the token returned by the acquire');
@@ -175,6 +203,7 @@ export function lockRoutes(deps: AppDeps) {
       path: '/locks/{name}',
       tags: ['locks'],
       summary: 'Inspect a lock (never returns the token)',
+      middleware: authorize('read', ACCESS),
       request: { params: NameParam },
       responses: {
         200: { description: 'The lock state; not held → held: false, expiresAt: null', content: { 'application/json': { schema: LockStateSchema } } },
@@ -182,7 +211,6 @@ export function lockRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'read');
       const state = await port.inspectLock(c.req.valid('param').name);
       return c.json({ held: state.held, expiresAt: state.expiresAt === null ? null : iso(state.expiresAt), fence: state.fence }, 200);
     },

@@ -8,11 +8,13 @@ import { LimitExceededError } from '../../core/errors.js';
 import { DEFAULT_NAMESPACE_LIST_LIMIT, MAX_NAMESPACE_LIST_LIMIT } from '../../core/namespace-list.js';
 import type { NamespaceConfig, NamespaceFilter } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig, validatePrefix, validateTags } from '../../core/validation.js';
-import { createRouter, requireScope, type AppDeps } from '../context.js';
-import { readJson } from '../body.js';
+import { authorize, createRouter, requireScope, type AppDeps } from '../context.js';
+import { jsonBody, readJson } from '../json-body.js';
+import { namespaceLabels } from '../namespace-labels.js';
 import { validateHttpKey } from '../path-key.js';
 import { invalidParam, validationProblem } from '../problem.js';
-import { namespaceToJson, parseTtlOrNone } from '../values.js';
+import { parseTtlOrNone } from '../fields.js';
+import { namespaceToJson } from '../values.js';
 import { DurationSchema, NamespaceParam, problemResponses } from './openapi-shared.js';
 
 const ConfigSchema = z
@@ -45,6 +47,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 
 const params = z.object({ ns: NamespaceParam });
+const NS = { namespace: 'ns' } as const;
 
 const ListQuery = z.object({
   limit: z
@@ -106,13 +109,13 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}',
       tags: ['namespaces'],
       summary: 'One namespace (an unused one answers with the defaults and zero stats)',
+      middleware: authorize('read', NS),
       request: { params },
       responses: { 200: json(NamespaceSchema, 'The namespace'), ...problemResponses(400, 401, 403, 503) },
     }),
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'read', ns);
       return c.json(namespaceToJson(await deps.port.describe(ns)), 200);
     },
   );
@@ -124,6 +127,7 @@ export function namespaceRoutes(deps: AppDeps) {
       tags: ['namespaces'],
       summary: 'Configure a namespace (full config; omitted fields take the defaults)',
       description: 'Changing `durable` moves existing entries.',
+      middleware: [authorize('admin', NS), jsonBody()],
       request: {
         params,
         body: { required: true, content: { 'application/json': { schema: ConfigSchema.partial().strict() } } },
@@ -137,7 +141,6 @@ export function namespaceRoutes(deps: AppDeps) {
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'admin', ns);
       const body = LooseObject.parse(await readJson(c));
       const config: Partial<NamespaceConfig> = { ...body } as Partial<NamespaceConfig>;
       if ('defaultTtl' in body) {
@@ -146,6 +149,7 @@ export function namespaceRoutes(deps: AppDeps) {
       }
       validateNamespaceConfig(config);
       const result = await deps.port.configure(ns, config);
+      namespaceLabels(deps.port).configuredNow(ns);
       const info = await deps.port.describe(ns);
       return c.json(namespaceToJson({ ...info, config: result.config }), result.created ? 201 : 200);
     },
@@ -157,14 +161,15 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}',
       tags: ['namespaces'],
       summary: 'Remove configuration and entries (204 also when nothing was there)',
+      middleware: authorize('admin', NS),
       request: { params },
       responses: { 204: { description: 'Dropped' }, ...problemResponses(400, 401, 403, 503) },
     }),
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'admin', ns);
       await deps.port.drop(ns);
+      namespaceLabels(deps.port).droppedNow(ns);
       return c.body(null, 204);
     },
   );
@@ -175,6 +180,7 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}/invalidate',
       tags: ['namespaces'],
       summary: 'Delete by literal prefix, by tags, or by keys (exactly one)',
+      middleware: [authorize('admin', NS), jsonBody()],
       request: {
         params,
         body: {
@@ -197,7 +203,6 @@ export function namespaceRoutes(deps: AppDeps) {
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'admin', ns);
       const body = LooseObject.parse(await readJson(c));
       const given = ['prefix', 'tags', 'keys'].filter((k) => body[k] !== undefined);
       const unknown = Object.keys(body).filter((k) => !['prefix', 'tags', 'keys'].includes(k));
@@ -230,13 +235,13 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}/entries',
       tags: ['namespaces'],
       summary: 'Delete every entry of the namespace (configuration stays)',
+      middleware: authorize('admin', NS),
       request: { params },
       responses: { 200: json(z.object({ deleted: z.number().int() }), 'Live entries deleted'), ...problemResponses(400, 401, 403, 503) },
     }),
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      requireScope(c, 'admin', ns);
       return c.json({ deleted: await deps.port.clear(ns) }, 200);
     },
   );

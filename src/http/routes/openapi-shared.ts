@@ -1,5 +1,6 @@
 /** Schemas shared by the OpenAPI descriptions of several route modules. */
 import { z } from '@hono/zod-openapi';
+import type { JsonObject } from '../../core/port.js';
 
 export const ProblemSchema = z
   .object({
@@ -21,6 +22,14 @@ export const DurationSchema = z
 export const TtlSchema = z.union([DurationSchema, z.literal('none')]).openapi({
   description: 'A duration, or `none` for no expiry',
 });
+
+/**
+ * A JSON object given in a request, passed on as parsed: a zod record would
+ * rebuild it and silently drop an own `__proto__` key.
+ */
+export const JsonObjectInput = z
+  .custom<JsonObject>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), { message: 'must be a JSON object' })
+  .openapi({ type: 'object', description: 'Any JSON object' });
 
 export const NamespaceParam = z.string().openapi({
   param: { name: 'ns', in: 'path' },

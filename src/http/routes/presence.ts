@@ -3,15 +3,17 @@
  * expire. A member whose heartbeat lapsed is never listed or counted.
  *
  * PUT/DELETE need the `write` scope, GET the `read` scope. Channel and member
- * names follow the lock-name rule (validated by the port → 400).
+ * names follow the lock-name rule (validated by the port → 400). A token
+ * confined to namespace patterns may use only channels whose scope (the part
+ * before the first `:`) they match.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { JsonValue } from '../../core/port.js';
 import { DEFAULT_PRESENCE_LIMIT, MAX_PRESENCE_LIMIT } from '../../core/validation.js';
-import { isJsonContentType } from '../body.js';
-import { createRouter, parseDurationField, requireScope, type AppDeps } from '../context.js';
-import { HttpProblem } from '../problem.js';
-import { DurationSchema, ProblemSchema, problemResponses } from './openapi-shared.js';
+import { authorize, createRouter, type AppDeps } from '../context.js';
+import { parseDurationField } from '../fields.js';
+import { jsonBody } from '../json-body.js';
+import { DurationSchema, JsonObjectInput, ProblemSchema, problemResponses } from './openapi-shared.js';
 
 export const DEFAULT_PRESENCE_TTL = '60s';
 
@@ -24,12 +26,15 @@ const MemberParam = z.string().openapi({ param: { name: 'member', in: 'path' }, 
 const HeartbeatBody = z
   .object({
     ttl: DurationSchema.optional().openapi({ description: 'How long this heartbeat keeps the member present (default 60s)', example: '60s' }),
-    data: z
-      .record(z.string(), z.unknown())
+    data: JsonObjectInput
       .nullable()
       .optional()
-      .openapi({ type: 'object', description: 'Small JSON object shown in the member list (at most 4 KiB serialized; default null)' }),
+      .openapi({
+        type: ['object', 'null'],
+        description: 'Small JSON object shown in the member list (at most 4 KiB serialized; default null)',
+      }),
   })
+  .strict()
   .openapi('Heartbeat');
 
 const MemberSchema = z
@@ -51,9 +56,12 @@ const LimitQuery = z.object({
   limit: z
     .string()
     .regex(/^[1-9][0-9]{0,5}$/, 'must be a positive integer')
+    .refine((limit) => Number(limit) <= MAX_PRESENCE_LIMIT, `must be at most ${MAX_PRESENCE_LIMIT}`)
     .optional()
     .openapi({ description: `Most members to list (default ${DEFAULT_PRESENCE_LIMIT}, at most ${MAX_PRESENCE_LIMIT})` }),
 });
+
+const ACCESS = { name: 'channel', what: 'presence channel' } as const;
 
 export function presenceRoutes(deps: AppDeps) {
   const router = createRouter();
@@ -65,6 +73,7 @@ export function presenceRoutes(deps: AppDeps) {
       path: '/presence/{channel}/{member}',
       tags: ['presence'],
       summary: 'Join or heartbeat (the body is optional)',
+      middleware: [authorize('write', ACCESS), jsonBody({ optional: true })],
       request: {
         params: z.object({ channel: ChannelParam, member: MemberParam }),
         body: { required: false, content: { 'application/json': { schema: HeartbeatBody } } },
@@ -78,12 +87,6 @@ export function presenceRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'write');
-      // The body is optional, so the validator skips a non-JSON one: refuse it here.
-      const contentType = c.req.header('content-type');
-      if (contentType !== undefined && !isJsonContentType(contentType)) {
-        throw new HttpProblem(415, 'unsupported-media-type', 'this route takes a JSON body: send Content-Type: application/json');
-      }
       const { channel, member } = c.req.valid('param');
       const body = c.req.valid('json') ?? {};
       const ttl = parseDurationField(body.ttl ?? DEFAULT_PRESENCE_TTL, 'ttl');
@@ -98,11 +101,11 @@ export function presenceRoutes(deps: AppDeps) {
       path: '/presence/{channel}/{member}',
       tags: ['presence'],
       summary: 'Leave; 204 whether or not the member was present',
+      middleware: authorize('write', ACCESS),
       request: { params: z.object({ channel: ChannelParam, member: MemberParam }) },
       responses: { 204: { description: 'Gone' }, ...problemResponses(401, 403, 503), 400: { description: 'Invalid channel or member', content: Problem } },
     }),
     async (c) => {
-      requireScope(c, 'write');
       const { channel, member } = c.req.valid('param');
       await port.leave(channel, member);
       return c.body(null, 204);
@@ -115,6 +118,7 @@ export function presenceRoutes(deps: AppDeps) {
       path: '/presence/{channel}',
       tags: ['presence'],
       summary: 'Live members and their total (an unknown channel is count 0)',
+      middleware: authorize('read', ACCESS),
       request: { params: z.object({ channel: ChannelParam }), query: LimitQuery },
       responses: {
         ...problemResponses(401, 403, 503),
@@ -123,7 +127,6 @@ export function presenceRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'read');
       const { channel } = c.req.valid('param');
       const { limit } = c.req.valid('query');
       const list = await port.members(channel, { limit: limit === undefined ? undefined : Number(limit) });

@@ -16,12 +16,17 @@ import { BackendTimeoutError, BackendUnavailableError } from '../../core/errors.
 import type { RateLimitResult } from '../../core/port.js';
 import { prepareRateLimit } from '../../core/rate-limit.js';
 import { backendErrors } from '../../metrics.js';
-import { createRouter, parseDurationField, requireScope, type AppDeps } from '../context.js';
+import { authorize, authorizeBodyName, createRouter, type AppDeps } from '../context.js';
+import { parseDurationField } from '../fields.js';
+import { jsonBody } from '../json-body.js';
 import { DurationSchema, problemResponses } from './openapi-shared.js';
 
 const RateLimitBody = z
   .object({
-    key: z.string().openapi({ description: 'What to limit, e.g. `user:42` or `ip:203.0.113.7` (1–1024 bytes of UTF-8)', example: 'user:42' }),
+    key: z.string().openapi({
+      description: 'What to limit, e.g. `app-a:user:42` (1–1024 bytes of UTF-8); its scope is the part before the first `:`',
+      example: 'app-a:user:42',
+    }),
     limit: z.number().int().positive().openapi({ description: 'Calls (cost units) allowed per window; for the token bucket, the bucket size', example: 100 }),
     window: DurationSchema.openapi({ description: 'Window length; for the token bucket, the time to refill completely', example: '1m' }),
     cost: z.number().int().min(0).optional().openapi({ description: 'Units this call consumes (default 1; 0 only peeks and is always allowed; above `limit` is 400)', example: 1 }),
@@ -31,6 +36,7 @@ const RateLimitBody = z
         'fixed-window: counts reset at each window boundary; token-bucket: `limit` tokens refilled evenly over `window`.',
     }),
   })
+  .strict()
   .openapi('RateLimitRequest');
 
 const RateLimitResultSchema = z
@@ -76,7 +82,10 @@ export function rateLimitRoutes(deps: AppDeps) {
       description:
         'State is shared by calls with the same key, limit, window and algorithm; changing any of them starts a fresh state. ' +
         'Exact under concurrency: N parallel calls against limit L allow exactly min(N, L). ' +
-        'If the backend fails or times out, the call is allowed with `degraded: true` (fail-open), or 503 when RATE_LIMIT_FAIL_OPEN=false.',
+        'If the backend fails or times out, the call is allowed with `degraded: true` (fail-open), ' +
+        'or 503 when RATE_LIMIT_FAIL_OPEN=false. ' +
+        'A token confined to namespace patterns may use only keys whose scope (the part before the first `:`) they match.',
+      middleware: [authorize('write'), jsonBody(), authorizeBodyName('key', 'rate-limit key')],
       request: { body: { required: true, content: { 'application/json': { schema: RateLimitBody } } } },
       responses: {
         200: { description: 'Allowed (or degraded: allowed without a check)', headers: RATE_LIMIT_HEADERS, content: { 'application/json': { schema: RateLimitResultSchema } } },
@@ -89,7 +98,6 @@ export function rateLimitRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'write');
       const body = c.req.valid('json');
       const windowMs = parseDurationField(body.window, 'window');
       // Validate first: invalid input is 400 whether or not the backend is up.

@@ -6,12 +6,17 @@
  * expiry. An unknown, tampered or expired id is 404 on GET and PATCH; DELETE
  * is idempotent (204 either way), so no route reveals whether a subject or an
  * id ever existed. Responses carry `Cache-Control: no-store`.
+ *
+ * A token confined to namespace patterns may use only subjects whose scope
+ * (the part before the first `:`) they match; a session read, patched or
+ * revoked by id whose subject lies outside is 404, as if it did not exist.
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { JsonObject } from '../../core/port.js';
-import { createRouter, parseDurationField, requireScope, type AppDeps } from '../context.js';
+import { authorize, authorizeBodyName, createRouter, mayUseName, requireNameScope, type AppContext, type AppDeps } from '../context.js';
+import { parseDurationField } from '../fields.js';
+import { jsonBody } from '../json-body.js';
 import { HttpProblem } from '../problem.js';
-import { DurationSchema, ProblemSchema, problemResponses } from './openapi-shared.js';
+import { DurationSchema, JsonObjectInput, ProblemSchema, problemResponses } from './openapi-shared.js';
 
 export const DEFAULT_SESSION_TTL = '30m';
 export const DEFAULT_SESSION_MAX_AGE = '7d';
@@ -27,13 +32,14 @@ const SessionId = z.object({
 const CreateBody = z
   .object({
     subject: z.string().openapi({ description: 'Who the session belongs to (1–256 characters, no NUL), e.g. a user id' }),
-    data: JsonObjectSchema.optional().openapi({ description: 'Application data, a JSON object of at most 64 KiB serialized (default {})' }),
+    data: JsonObjectInput.optional().openapi({ description: 'Application data, a JSON object of at most 64 KiB serialized (default {})' }),
     ttl: DurationSchema.optional().openapi({ description: 'Sliding expiry: each GET extends the session by this much (default 30m)', example: '30m' }),
     maxAge: DurationSchema.optional().openapi({
       description: 'Absolute lifetime from creation; sliding never extends past it (default 7d). Must not be below ttl.',
       example: '7d',
     }),
   })
+  .strict()
   .openapi('CreateSession');
 
 const CreatedSchema = z
@@ -59,6 +65,11 @@ function notFound(): HttpProblem {
   return new HttpProblem(404, 'session-not-found', 'no live session has this id (unknown, revoked or expired)', NO_STORE);
 }
 
+/** A token confined to namespace patterns: only unconfined tokens skip the subject check. */
+function isConfined(c: AppContext): boolean {
+  return !(c.get('principal')?.namespaces.includes('*') ?? false);
+}
+
 export function sessionRoutes(deps: AppDeps) {
   const router = createRouter();
   const { port } = deps;
@@ -69,6 +80,7 @@ export function sessionRoutes(deps: AppDeps) {
       path: '/sessions',
       tags: ['sessions'],
       summary: 'Create a session (on login)',
+      middleware: [authorize('write'), jsonBody(), authorizeBodyName('subject', 'session subject')],
       request: { body: { required: true, content: { 'application/json': { schema: CreateBody } } } },
       responses: {
         ...problemResponses(401, 403, 503),
@@ -78,11 +90,10 @@ export function sessionRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'write');
       const body = c.req.valid('json');
       const ttl = parseDurationField(body.ttl ?? DEFAULT_SESSION_TTL, 'ttl');
       const maxAge = parseDurationField(body.maxAge ?? DEFAULT_SESSION_MAX_AGE, 'maxAge');
-      const created = await port.createSession({ subject: body.subject, data: body.data as JsonObject | undefined, ttl, maxAge });
+      const created = await port.createSession({ subject: body.subject, data: body.data, ttl, maxAge });
       return c.json({ id: created.id, subject: created.subject, expiresAt: iso(created.expiresAt) }, 201, NO_STORE);
     },
   );
@@ -93,6 +104,7 @@ export function sessionRoutes(deps: AppDeps) {
       path: '/sessions/{id}',
       tags: ['sessions'],
       summary: 'Read a session and slide its expiry (never past maxAge); needs the write scope',
+      middleware: authorize('write'),
       request: { params: SessionId },
       responses: {
         ...problemResponses(401, 403, 503),
@@ -101,9 +113,8 @@ export function sessionRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'write');
       const session = await port.getSession(c.req.valid('param').id);
-      if (!session) throw notFound();
+      if (!session || !mayUseName(c, session.subject)) throw notFound();
       const body = { subject: session.subject, data: session.data, createdAt: iso(session.createdAt), expiresAt: iso(session.expiresAt) };
       return c.json(body, 200, NO_STORE);
     },
@@ -115,9 +126,13 @@ export function sessionRoutes(deps: AppDeps) {
       path: '/sessions/{id}',
       tags: ['sessions'],
       summary: "Replace a session's data (does not slide the expiry)",
+      middleware: [authorize('write'), jsonBody()],
       request: {
         params: SessionId,
-        body: { required: true, content: { 'application/json': { schema: z.object({ data: JsonObjectSchema }).openapi('UpdateSession') } } },
+        body: {
+          required: true,
+          content: { 'application/json': { schema: z.object({ data: JsonObjectInput }).strict().openapi('UpdateSession') } },
+        },
       },
       responses: {
         ...problemResponses(401, 403, 503),
@@ -127,9 +142,13 @@ export function sessionRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'write');
       const { data } = c.req.valid('json');
-      const updated = await port.updateSession(c.req.valid('param').id, data as JsonObject);
+      const { id } = c.req.valid('param');
+      if (isConfined(c)) {
+        const session = await port.getSession(id);
+        if (!session || !mayUseName(c, session.subject)) throw notFound();
+      }
+      const updated = await port.updateSession(id, data);
       if (!updated) throw notFound();
       return c.json({ data }, 200, NO_STORE);
     },
@@ -141,12 +160,21 @@ export function sessionRoutes(deps: AppDeps) {
       path: '/sessions/{id}',
       tags: ['sessions'],
       summary: 'Revoke one session (logout); 204 whether or not it existed',
+      middleware: authorize('write'),
       request: { params: SessionId },
-      responses: { 204: { description: 'Revoked (or was not there)' }, ...problemResponses(401, 403, 503) },
+      responses: {
+        204: { description: 'Revoked (or was not there)' },
+        404: { description: "The session's subject lies outside the token's scope", content: Problem },
+        ...problemResponses(401, 403, 503),
+      },
     }),
     async (c) => {
-      requireScope(c, 'write');
-      await port.revokeSession(c.req.valid('param').id);
+      const { id } = c.req.valid('param');
+      if (isConfined(c)) {
+        const session = await port.getSession(id);
+        if (session && !mayUseName(c, session.subject)) throw notFound();
+      }
+      await port.revokeSession(id);
       return c.body(null, 204);
     },
   );
@@ -157,6 +185,7 @@ export function sessionRoutes(deps: AppDeps) {
       path: '/sessions',
       tags: ['sessions'],
       summary: 'Revoke every session of a subject (log out everywhere)',
+      middleware: authorize('write'),
       request: { query: z.object({ subject: z.string().openapi({ description: 'The subject whose sessions to revoke' }) }) },
       responses: {
         ...problemResponses(401, 403, 503),
@@ -168,8 +197,9 @@ export function sessionRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      requireScope(c, 'write');
-      const revoked = await port.revokeSubject(c.req.valid('query').subject);
+      const { subject } = c.req.valid('query');
+      requireNameScope(c, subject, 'session subject');
+      const revoked = await port.revokeSubject(subject);
       return c.json({ revoked }, 200);
     },
   );
