@@ -11,6 +11,7 @@ import { runMigrations } from './adapters/postgres/migrate.js';
 import { createPostgresPort } from './adapters/postgres/index.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './adapters/postgres/embedded.js';
 import { createRedisPort, type RedisPort } from './adapters/redis/index.js';
+import { postgresTarget, redactUrl, redisTarget, waitForBackend } from './startup.js';
 
 export interface Backend {
   port: CachePort;
@@ -53,6 +54,9 @@ export async function prepareDatabase(config: Config, logger: Logger): Promise<P
   if (config.databaseUrl === undefined) {
     logger.info({ dataDir: config.dataDir }, 'DATABASE_URL is not set: starting embedded PostgreSQL');
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+    logEmbedded(embedded, logger);
+  } else {
+    await waitForBackend(postgresTarget(config.databaseUrl), config.startupTimeoutMs, logger);
   }
   const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgresHandle).url;
   try {
@@ -62,6 +66,20 @@ export async function prepareDatabase(config: Config, logger: Logger): Promise<P
     await embedded?.stop();
     throw error;
   }
+}
+
+/** Where the embedded cluster is and how to reach it with psql (password only by file). */
+export function logEmbedded(embedded: EmbeddedPostgresHandle, logger: Logger): void {
+  logger.info(
+    { clusterDir: embedded.clusterDir, url: redactUrl(embedded.url), passwordFile: embedded.passwordFile },
+    `embedded PostgreSQL: data in ${embedded.clusterDir}, URL ${redactUrl(embedded.url)} (password in ${embedded.passwordFile})`,
+  );
+}
+
+/** Redis: wait (bounded by STARTUP_TIMEOUT) until REDIS_URL answers, then build the adapter. */
+export async function openRedisBackend(config: Config, logger: Logger): Promise<RedisPort> {
+  await waitForBackend(redisTarget(config), config.startupTimeoutMs, logger);
+  return createRedisBackend(config, logger);
 }
 
 export interface OpenBackendOptions {
@@ -74,7 +92,7 @@ export interface OpenBackendOptions {
 /** Postgres: DATABASE_URL or an embedded server, migrated; Redis: REDIS_URL / REDIS_CLUSTER_NODES. */
 export async function openBackend(config: Config, logger: Logger, options: OpenBackendOptions = {}): Promise<Backend> {
   if (config.backend === 'redis') {
-    const redis = createRedisBackend(config, logger);
+    const redis = await openRedisBackend(config, logger);
     return { port: redis, databaseUrl: undefined, embedded: undefined, redis };
   }
   const { databaseUrl, embedded } = options.prepare === false && config.databaseUrl !== undefined

@@ -1,12 +1,16 @@
 /**
  * All configuration, from environment variables, validated once at startup.
- * A bad value stops the process with a message naming the variable.
+ * One zod schema over the environment (ENV below): every invalid variable is
+ * reported at once, each by name. To add a variable: one line in ENV, one in
+ * ENV_HELP (the `cacheport --help` text; the type makes it mandatory), and a
+ * field in Config filled in loadConfig.
  */
 import { availableParallelism } from 'node:os';
+import { z } from 'zod';
 import { parseDuration } from './core/duration.js';
 
 export interface Config {
-  /** Undefined → start an embedded PostgreSQL under ./.data/postgres. */
+  /** Undefined → start an embedded PostgreSQL (see src/adapters/postgres/embedded.ts for where it lives). */
   databaseUrl: string | undefined;
   backend: 'postgres' | 'redis';
   redisUrl: string;
@@ -26,6 +30,8 @@ export interface Config {
   maxBatch: number;
   /** Bound on every backend call. */
   backendTimeoutMs: number;
+  /** How long startup waits for DATABASE_URL / REDIS_URL to answer before giving up. */
+  startupTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   worker: 'inline' | 'off';
   cleanupIntervalMs: number;
@@ -38,93 +44,223 @@ export interface Config {
   dataDir: string;
 }
 
+export interface ConfigIssue {
+  variable: string;
+  reason: string;
+}
+
 export class ConfigError extends Error {
-  constructor(variable: string, reason: string) {
-    super(`${variable}: ${reason}`);
+  readonly issues: ConfigIssue[];
+  constructor(variable: string, reason: string, more: ConfigIssue[] = []) {
+    const issues = [{ variable, reason }, ...more];
+    super(issues.map((issue) => `${issue.variable}: ${issue.reason}`).join('; '));
     this.name = 'ConfigError';
+    this.issues = issues;
   }
 }
 
-type Env = Record<string, string | undefined>;
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-function str(env: Env, name: string, fallback: string): string {
-  const v = env[name];
-  return v === undefined || v === '' ? fallback : v;
-}
+type Raw = string | undefined;
+const raw = z.string().optional();
+const unset = (value: Raw): value is undefined => value === undefined || value === '';
 
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^[0-9]+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(raw)}`);
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = str(env, name, fallback);
-  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
-  return raw as T;
-}
-
-function duration(env: Env, name: string, fallback: string, allowNone: boolean): number | null {
-  const raw = str(env, name, fallback);
-  if (allowNone && raw === 'none') return null;
-  const parsed = parseDuration(raw);
-  if (!parsed.ok) throw new ConfigError(name, parsed.reason);
-  return parsed.ms;
-}
-
-function clusterNodes(env: Env): Config['redisClusterNodes'] {
-  const raw = env.REDIS_CLUSTER_NODES;
-  if (raw === undefined || raw === '') return undefined;
-  return raw.split(',').map((part) => {
-    const match = /^([^:\s]+):([0-9]{1,5})$/.exec(part.trim());
-    if (!match) throw new ConfigError('REDIS_CLUSTER_NODES', `expected host:port[,host:port...], got ${JSON.stringify(part)}`);
-    return { host: match[1] as string, port: Number(match[2]) };
+/** A string, or `fallback` when unset or empty. */
+function text(fallback: string, pattern?: RegExp, patternReason?: string) {
+  return raw.transform((value, ctx) => {
+    const chosen = unset(value) ? fallback : value;
+    if (pattern && !pattern.test(chosen)) ctx.addIssue({ code: 'custom', message: patternReason ?? `must match ${pattern}` });
+    return chosen;
   });
 }
 
-export function loadConfig(env: Env = process.env): Config {
-  const schema = str(env, 'CACHE_SCHEMA', 'cacheport');
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new ConfigError('CACHE_SCHEMA', 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
-  const redisPrefix = str(env, 'REDIS_PREFIX', 'cacheport');
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) throw new ConfigError('REDIS_PREFIX', 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
-  const databaseUrl = env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must start with postgres:// or postgresql://');
+function optionalText() {
+  return raw.transform((value) => (unset(value) ? undefined : value));
+}
+
+function whole(fallback: number, min: number, max: number) {
+  return raw.transform((value, ctx) => {
+    if (unset(value)) return fallback;
+    if (!/^[0-9]+$/.test(value)) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    const n = Number(value);
+    if (n < min || n > max) ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max}, got ${n}` });
+    return n;
+  });
+}
+
+/** Like whole(), but unset stays undefined (the default depends on another variable). */
+function optionalWhole(min: number, max: number) {
+  return raw.transform((value, ctx) => {
+    if (unset(value)) return undefined;
+    if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number between ${min} and ${max}, got ${JSON.stringify(value)}` });
+    }
+    return Number(value);
+  });
+}
+
+function flag(fallback: boolean) {
+  return raw.transform((value, ctx) => {
+    if (unset(value)) return fallback;
+    if (value === 'true' || value === '1') return true;
+    if (value === 'false' || value === '0') return false;
+    ctx.addIssue({ code: 'custom', message: `must be true or false, got ${JSON.stringify(value)}` });
+    return fallback;
+  });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(allowed: T, fallback: T[number]) {
+  return raw.transform((value, ctx): T[number] => {
+    const chosen = unset(value) ? fallback : value;
+    if (!(allowed as readonly string[]).includes(chosen)) {
+      ctx.addIssue({ code: 'custom', message: `must be one of ${allowed.join(', ')}, got ${JSON.stringify(chosen)}` });
+    }
+    return chosen as T[number];
+  });
+}
+
+/** A duration (250ms, 30s, 5m, 2h, 1d); with allowNone, `none` → null. */
+function duration<const N extends boolean>(fallback: string, allowNone: N) {
+  return raw.transform((value, ctx): N extends true ? number | null : number => {
+    const chosen = unset(value) ? fallback : value;
+    type Out = N extends true ? number | null : number;
+    if (allowNone && chosen === 'none') return null as Out;
+    const parsed = parseDuration(chosen);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.reason });
+      return 0 as Out;
+    }
+    return parsed.ms as Out;
+  });
+}
+
+const clusterNodes = raw.transform((value, ctx): Config['redisClusterNodes'] => {
+  if (unset(value)) return undefined;
+  const nodes: { host: string; port: number }[] = [];
+  for (const part of value.split(',')) {
+    const match = /^([^:\s]+):([0-9]{1,5})$/.exec(part.trim());
+    if (!match) ctx.addIssue({ code: 'custom', message: `expected host:port[,host:port...], got ${JSON.stringify(part)}` });
+    else nodes.push({ host: match[1] as string, port: Number(match[2]) });
+  }
+  return nodes;
+});
+
+const webConcurrency = raw.transform((value, ctx) => {
+  if (value === 'auto') return availableParallelism();
+  if (unset(value)) return 1;
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 256) {
+    ctx.addIssue({ code: 'custom', message: `must be auto or a whole number between 1 and 256, got ${JSON.stringify(value)}` });
+  }
+  return Number(value);
+});
+
+const databaseUrl = raw.transform((value, ctx) => {
+  if (unset(value)) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(value)) ctx.addIssue({ code: 'custom', message: 'must start with postgres:// or postgresql://' });
+  return value;
+});
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Every environment variable the server, worker and migrate read. */
+export const ENV = z.object({
+  DATABASE_URL: databaseUrl,
+  CACHE_DATA_DIR: text('./.data'),
+  CACHE_BACKEND: oneOf(['postgres', 'redis'], 'postgres'),
+  CACHE_SCHEMA: text('cacheport', SCHEMA_NAME, 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)'),
+  PG_POOL_MAX: whole(10, 1, 1000),
+  REDIS_URL: text('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: clusterNodes,
+  REDIS_PREFIX: text('cacheport', /^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -'),
+  REDIS_COMMAND_TIMEOUT_MS: optionalWhole(10, 60_000),
+  HOST: text('127.0.0.1'),
+  PORT: whole(8080, 0, 65535),
+  WEB_CONCURRENCY: webConcurrency,
+  CACHE_DEFAULT_TTL: duration('1h', true),
+  CACHE_MAX_VALUE_BYTES: whole(1024 * 1024, 1, 512 * 1024 * 1024),
+  CACHE_MAX_BATCH: whole(1000, 1, 100_000),
+  BACKEND_TIMEOUT_MS: whole(2000, 10, 60_000),
+  STARTUP_TIMEOUT: duration('60s', false),
+  LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  WORKER: oneOf(['inline', 'off'], 'inline'),
+  CLEANUP_INTERVAL: duration('60s', false),
+  EVICTION_INTERVAL: duration('60s', false),
+  RATE_LIMIT_FAIL_OPEN: flag(true),
+  CACHE_TOKENS: optionalText(),
+  CACHE_TOKENS_FILE: optionalText(),
+  CACHE_ALLOW_ANONYMOUS: flag(false),
+  METRICS_TOKEN: optionalText(),
+});
+
+export type EnvName = keyof typeof ENV.shape;
+
+/** One line per variable for `cacheport --help` and the README. */
+export const ENV_HELP: Record<EnvName, string> = {
+  DATABASE_URL: 'postgres://… to use; unset = embedded PostgreSQL under CACHE_DATA_DIR',
+  CACHE_DATA_DIR: 'data directory of the embedded PostgreSQL (default ./.data)',
+  CACHE_BACKEND: 'postgres | redis (default postgres)',
+  CACHE_SCHEMA: 'Postgres schema for the tables (default cacheport)',
+  PG_POOL_MAX: 'Postgres connections per process (default 10)',
+  REDIS_URL: 'redis:// or rediss:// URL (default redis://127.0.0.1:6379)',
+  REDIS_CLUSTER_NODES: 'host:port,... switches to Redis Cluster',
+  REDIS_PREFIX: 'Redis key prefix (default cacheport)',
+  REDIS_COMMAND_TIMEOUT_MS: 'Redis command timeout (default BACKEND_TIMEOUT_MS)',
+  HOST: 'listen address (default 127.0.0.1; anything else needs CACHE_TOKENS)',
+  PORT: 'listen port (default 8080; 0 = any free port)',
+  WEB_CONCURRENCY: 'HTTP processes, N or auto (default 1)',
+  CACHE_DEFAULT_TTL: 'ttl when a write gives none, e.g. 1h, or none (default 1h)',
+  CACHE_MAX_VALUE_BYTES: 'largest value accepted (default 1048576)',
+  CACHE_MAX_BATCH: 'most items per batch request (default 1000)',
+  BACKEND_TIMEOUT_MS: 'bound on every backend call (default 2000)',
+  STARTUP_TIMEOUT: 'how long startup waits for the database / Redis, e.g. 60s (default 60s)',
+  LOG_LEVEL: `${LOG_LEVELS.join(' | ')} (default info)`,
+  WORKER: 'inline = cleanup worker inside the server, off = run `cacheport worker` separately (default inline)',
+  CLEANUP_INTERVAL: 'expired-row cleanup interval (default 60s)',
+  EVICTION_INTERVAL: 'size-bound eviction interval (default 60s)',
+  RATE_LIMIT_FAIL_OPEN: 'allow requests when the backend is down (default true)',
+  CACHE_TOKENS: 'JSON array of { token, scopes, namespaces }',
+  CACHE_TOKENS_FILE: 'file holding that JSON array',
+  CACHE_ALLOW_ANONYMOUS: 'allow no tokens on a non-loopback HOST (default false)',
+  METRICS_TOKEN: 'bearer token required by /metrics',
+};
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ENV.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ variable: issue.path.join('.') || 'environment', reason: issue.message }));
+    const [first, ...rest] = issues as [ConfigIssue, ...ConfigIssue[]];
+    throw new ConfigError(first.variable, first.reason, rest);
+  }
+  const e = parsed.data;
   return {
-    databaseUrl,
-    backend: oneOf(env, 'CACHE_BACKEND', ['postgres', 'redis'] as const, 'postgres'),
-    redisUrl: str(env, 'REDIS_URL', 'redis://127.0.0.1:6379'),
-    redisClusterNodes: clusterNodes(env),
-    redisPrefix,
-    redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', int(env, 'BACKEND_TIMEOUT_MS', 2000, 10, 60_000), 10, 60_000),
-    host: str(env, 'HOST', '127.0.0.1'),
-    port: int(env, 'PORT', 8080, 0, 65535),
-    schema,
-    pgPoolMax: int(env, 'PG_POOL_MAX', 10, 1, 1000),
-    webConcurrency: env.WEB_CONCURRENCY === 'auto' ? availableParallelism() : int(env, 'WEB_CONCURRENCY', 1, 1, 256),
-    defaultTtl: duration(env, 'CACHE_DEFAULT_TTL', '1h', true),
-    maxValueBytes: int(env, 'CACHE_MAX_VALUE_BYTES', 1024 * 1024, 1, 512 * 1024 * 1024),
-    maxBatch: int(env, 'CACHE_MAX_BATCH', 1000, 1, 100_000),
-    backendTimeoutMs: int(env, 'BACKEND_TIMEOUT_MS', 2000, 10, 60_000),
-    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
-    worker: oneOf(env, 'WORKER', ['inline', 'off'] as const, 'inline'),
-    cleanupIntervalMs: duration(env, 'CLEANUP_INTERVAL', '60s', false) as number,
-    evictionIntervalMs: duration(env, 'EVICTION_INTERVAL', '60s', false) as number,
-    rateLimitFailOpen: bool(env, 'RATE_LIMIT_FAIL_OPEN', true),
-    tokens: env.CACHE_TOKENS === '' ? undefined : env.CACHE_TOKENS,
-    tokensFile: env.CACHE_TOKENS_FILE === '' ? undefined : env.CACHE_TOKENS_FILE,
-    allowAnonymous: bool(env, 'CACHE_ALLOW_ANONYMOUS', false),
-    metricsToken: env.METRICS_TOKEN === '' ? undefined : env.METRICS_TOKEN,
-    dataDir: str(env, 'CACHE_DATA_DIR', './.data'),
+    databaseUrl: e.DATABASE_URL,
+    backend: e.CACHE_BACKEND,
+    redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
+    redisPrefix: e.REDIS_PREFIX,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS ?? e.BACKEND_TIMEOUT_MS,
+    host: e.HOST,
+    port: e.PORT,
+    schema: e.CACHE_SCHEMA,
+    pgPoolMax: e.PG_POOL_MAX,
+    webConcurrency: e.WEB_CONCURRENCY,
+    defaultTtl: e.CACHE_DEFAULT_TTL,
+    maxValueBytes: e.CACHE_MAX_VALUE_BYTES,
+    maxBatch: e.CACHE_MAX_BATCH,
+    backendTimeoutMs: e.BACKEND_TIMEOUT_MS,
+    startupTimeoutMs: e.STARTUP_TIMEOUT,
+    logLevel: e.LOG_LEVEL,
+    worker: e.WORKER,
+    cleanupIntervalMs: e.CLEANUP_INTERVAL,
+    evictionIntervalMs: e.EVICTION_INTERVAL,
+    rateLimitFailOpen: e.RATE_LIMIT_FAIL_OPEN,
+    tokens: e.CACHE_TOKENS,
+    tokensFile: e.CACHE_TOKENS_FILE,
+    allowAnonymous: e.CACHE_ALLOW_ANONYMOUS,
+    metricsToken: e.METRICS_TOKEN,
+    dataDir: e.CACHE_DATA_DIR,
   };
 }

@@ -1,41 +1,4 @@
-/**
- * `npm start`: load the config, start the server, stop gracefully on
- * SIGTERM/SIGINT. A configuration error exits 1 with a message naming the variable.
- * WEB_CONCURRENCY > 1: this process becomes the cluster primary (src/cluster.ts)
- * and each forked worker runs this file again as an HTTP worker.
- */
-import { ConfigError, loadConfig } from './config.js';
-import { startServer } from './app.js';
-import { isClusterWorker, runPrimary, startClusterWorker } from './cluster.js';
+/** Entry point of the server (`cacheport serve`), runnable directly with tsx in development. */
+import { runServeCommand } from './serve.js';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  if (config.webConcurrency > 1 && !isClusterWorker()) return runPrimary(config);
-  const server = isClusterWorker() ? await startClusterWorker(config) : await startServer(config);
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    server.logger.info({ signal }, 'shutting down');
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        server.logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
-  // A cluster worker whose primary went away stops too.
-  if (isClusterWorker()) process.on('disconnect', () => shutdown('SIGTERM'));
-}
-
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`cacheport: configuration error: ${error.message}\n`);
-  } else {
-    process.stderr.write(`cacheport: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  }
-  process.exit(1);
-});
+runServeCommand();

@@ -49,3 +49,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(name);
   });
 });
+
+describe('loadConfig reports every invalid variable at once', () => {
+  it('names each bad variable in one ConfigError', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', PG_POOL_MAX: '0', LOG_LEVEL: 'loud', STARTUP_TIMEOUT: 'soon', CACHE_SCHEMA: 'Bad-Name' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const issues = (caught as ConfigError).issues.map((issue) => issue.variable).sort();
+    expect(issues).toEqual(['CACHE_SCHEMA', 'LOG_LEVEL', 'PG_POOL_MAX', 'PORT', 'STARTUP_TIMEOUT']);
+    expect((caught as ConfigError).message).toContain('PORT: must be a whole number');
+  });
+
+  it('reads STARTUP_TIMEOUT (default 60 s) and lets REDIS_COMMAND_TIMEOUT_MS default to BACKEND_TIMEOUT_MS', () => {
+    expect(loadConfig({}).startupTimeoutMs).toBe(60_000);
+    expect(loadConfig({ STARTUP_TIMEOUT: '3s' }).startupTimeoutMs).toBe(3000);
+    expect(loadConfig({ BACKEND_TIMEOUT_MS: '700' }).redisCommandTimeoutMs).toBe(700);
+    expect(loadConfig({ BACKEND_TIMEOUT_MS: '700', REDIS_COMMAND_TIMEOUT_MS: '900' }).redisCommandTimeoutMs).toBe(900);
+  });
+});

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/adapters/postgres/embedded.js';
+import { embeddedClusterDir, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/adapters/postgres/embedded.js';
 
 describe('embedded PostgreSQL', () => {
   let dataDir: string | undefined;
@@ -11,6 +11,7 @@ describe('embedded PostgreSQL', () => {
 
   afterAll(async () => {
     await running?.stop();
+    if (dataDir) await rm(embeddedClusterDir(dataDir), { recursive: true, force: true });
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -40,7 +41,7 @@ describe('embedded PostgreSQL', () => {
     running = undefined;
 
     // A crash leaves postmaster.pid behind with a pid that no longer runs.
-    await writeFile(path.join(dataDir, 'postgres', 'postmaster.pid'), '999999\n/nowhere\n1\n5999\n');
+    await writeFile(path.join(embeddedClusterDir(dataDir), 'postmaster.pid'), '999999\n/nowhere\n1\n5999\n');
     running = await startEmbeddedPostgres({ dataDir });
     expect((await query(running.url, (sql) => sql<{ v: string }[]>`SELECT v FROM kept`)).map((r) => r.v)).toEqual(['still here']);
   });

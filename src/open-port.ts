@@ -1,0 +1,92 @@
+/**
+ * openPort(url, options): the one entry point of the library. The URL's scheme
+ * picks the adapter (postgres:// → Postgres, redis:// and rediss:// → Redis;
+ * http:// and https:// are reserved for the HTTP adapter). An option that does
+ * not apply to that backend, or a bad value, is a ValidationError and opens nothing.
+ */
+import { DEFAULT_ADAPTER_OPTIONS } from './core/defaults.js';
+import { ValidationError, type InvalidParam } from './core/errors.js';
+import type { CachePort } from './core/port.js';
+import { SCHEMA_NAME } from './config.js';
+import { createPostgresPort } from './adapters/postgres/index.js';
+import { runMigrations } from './adapters/postgres/migrate.js';
+import { createRedisPort } from './adapters/redis/index.js';
+
+export interface OpenPortOptions {
+  /** Postgres: schema of the tables (default `cacheport`), created and migrated on open. */
+  schema?: string;
+  /** Redis: every key starts with `prefix:` (default `cacheport`). */
+  prefix?: string;
+  /** HTTP: bearer token of the cacheport server. */
+  token?: string;
+  /** Postgres: most connections in the pool (default 10). */
+  poolMax?: number;
+  /** Bound on every backend call in ms (default 2000). */
+  timeoutMs?: number;
+}
+
+export type Backend = 'postgres' | 'redis' | 'http';
+
+const APPLIES_TO: Record<keyof OpenPortOptions, readonly Backend[]> = {
+  schema: ['postgres'],
+  prefix: ['redis'],
+  token: ['http'],
+  poolMax: ['postgres'],
+  timeoutMs: ['postgres', 'redis', 'http'],
+};
+
+/** Which backend a URL names, or a ValidationError. */
+export function backendOf(url: string): Backend {
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    throw new ValidationError({ name: 'url', reason: 'is not a valid URL (expected postgres://, redis://, rediss://, http:// or https://)' });
+  }
+  if (scheme === 'postgres:' || scheme === 'postgresql:') return 'postgres';
+  if (scheme === 'redis:' || scheme === 'rediss:') return 'redis';
+  if (scheme === 'http:' || scheme === 'https:') return 'http';
+  throw new ValidationError({ name: 'url', reason: `scheme ${scheme} is not supported (expected postgres://, redis://, rediss://, http:// or https://)` });
+}
+
+function checkOptions(backend: Backend, options: OpenPortOptions): void {
+  const problems: InvalidParam[] = [];
+  for (const [name, value] of Object.entries(options) as [string, unknown][]) {
+    if (value === undefined) continue;
+    const appliesTo = APPLIES_TO[name as keyof OpenPortOptions] as readonly Backend[] | undefined;
+    if (!appliesTo) problems.push({ name, reason: 'is not an option of openPort' });
+    else if (!appliesTo.includes(backend)) problems.push({ name, reason: `applies to ${appliesTo.join(', ')} URLs only, not ${backend}` });
+  }
+  if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
+    problems.push({ name: 'schema', reason: 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)' });
+  }
+  if (options.prefix !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(options.prefix)) {
+    problems.push({ name: 'prefix', reason: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' });
+  }
+  if (options.poolMax !== undefined && !(Number.isInteger(options.poolMax) && options.poolMax >= 1 && options.poolMax <= 1000)) {
+    problems.push({ name: 'poolMax', reason: 'must be a whole number between 1 and 1000' });
+  }
+  if (options.timeoutMs !== undefined && !(Number.isInteger(options.timeoutMs) && options.timeoutMs >= 10 && options.timeoutMs <= 60_000)) {
+    problems.push({ name: 'timeoutMs', reason: 'must be a whole number of ms between 10 and 60000' });
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
+/**
+ * Opens a CachePort on `url`. Postgres: the schema is created and migrated
+ * first (idempotent; concurrent callers serialize on an advisory lock).
+ * Call `close()` on the port when done. Postgres users must also run the
+ * cleanup worker (`cacheport worker`, or a server with WORKER=inline), or expired rows stay.
+ */
+export async function openPort(url: string, options: OpenPortOptions = {}): Promise<CachePort> {
+  const backend = backendOf(url);
+  checkOptions(backend, options);
+  const common = { ...DEFAULT_ADAPTER_OPTIONS, timeoutMs: options.timeoutMs ?? DEFAULT_ADAPTER_OPTIONS.timeoutMs };
+  if (backend === 'postgres') {
+    const schema = options.schema ?? 'cacheport';
+    await runMigrations(url, schema);
+    return createPostgresPort({ ...common, url, schema, poolMax: options.poolMax ?? 10 });
+  }
+  if (backend === 'redis') return createRedisPort({ ...common, url, prefix: options.prefix ?? 'cacheport' });
+  throw new ValidationError({ name: 'url', reason: 'http:// and https:// (a cacheport server) are not supported by this version yet' });
+}

@@ -1,0 +1,2 @@
+/** `cacheport/redis`: the Redis adapter. */
+export { createRedisPort, type RedisPort, type RedisPortOptions } from './adapters/redis/index.js';
