@@ -7,13 +7,16 @@ import { validateKey, validateKeys, validatePrefix, validateTags } from '../core
 import { Coherence } from './coherence.js';
 import { GetOrSet } from './get-or-set.js';
 import { LocalCache } from './local-cache.js';
-import { resolveOptions } from './options.js';
+import { lazyPort } from './lazy-port.js';
+import { checkGivenPort, checkPortChoice, resolveOptions } from './options.js';
 import { CacheStore, isUnavailable, type Found } from './store.js';
 import type { Cache, CacheOptions, CacheStats, GetResult } from './types.js';
 
 export function createCache(options: CacheOptions): Cache {
-  const settings = resolveOptions(options);
-  const port = options.port;
+  checkPortChoice(options);
+  const lazy = options.url === undefined ? undefined : lazyPort(options.url, options.portOptions);
+  const port = lazy?.port ?? checkGivenPort(options.port);
+  const settings = resolveOptions(options, port);
   const ns = settings.namespace;
   const local = settings.local === null ? null : new LocalCache(settings.local);
   const coherence = new Coherence(port, ns, local);
@@ -106,10 +109,12 @@ export function createCache(options: CacheOptions): Cache {
       return { ...store.stats, feedReconnects: coherence.reconnects };
     },
     async close() {
-      // The port was given to us: closing the cache never closes it.
+      // Closes only what it opened: a port given to it stays open.
+      if (closed) return;
       closed = true;
       coherence.close();
       local?.clear();
+      await lazy?.close();
     },
   };
   return cache;

@@ -5,6 +5,7 @@
 import { parseDuration, MAX_DURATION_MS } from '../core/duration.js';
 import { ValidationError } from '../core/errors.js';
 import { validateNamespace, validateTags } from '../core/validation.js';
+import type { CachePort } from '../core/port.js';
 import type { CacheOptions, Duration, TimeoutsOption } from './types.js';
 import { resolveSerializer, type Serializer } from './serializer.js';
 
@@ -79,16 +80,26 @@ function resolveLocal(input: CacheOptions['localCache']): LocalCacheSettings | n
   return { maxEntries, maxBytes: maxBytes ?? Number.POSITIVE_INFINITY, ttlMs };
 }
 
-export function resolveOptions(options: CacheOptions): CacheSettings {
-  if (typeof options !== 'object' || options === null) fail('options', 'must be an object');
-  const port: unknown = options.port;
+/** The port given, checked. */
+export function checkGivenPort(port: unknown): CachePort {
   if (typeof port !== 'object' || port === null || typeof (port as { get?: unknown }).get !== 'function') {
     fail('port', 'must be a CachePort (from openPort or an adapter factory)');
   }
+  return port as CachePort;
+}
+
+export function checkPortChoice(options: CacheOptions): void {
+  if (typeof options !== 'object' || options === null) fail('options', 'must be an object');
+  if ((options.port === undefined) === (options.url === undefined)) fail('port', 'give exactly one of port and url');
+  if (options.url !== undefined && typeof options.url !== 'string') fail('url', 'must be a string');
+  if (options.port !== undefined && options.portOptions !== undefined) fail('portOptions', 'apply to url only');
+}
+
+export function resolveOptions(options: CacheOptions, port: CachePort): CacheSettings {
   validateNamespace(options.namespace, 'namespace');
   const local = resolveLocal(options.localCache);
-  if (local !== null && typeof options.port.changes !== 'function') {
-    fail('localCache', `needs a port with a change feed; the ${options.port.backend} port has none`);
+  if (local !== null && typeof port.changes !== 'function') {
+    fail('localCache', `needs a port with a change feed; the ${port.backend} port has none`);
   }
   return {
     namespace: options.namespace,

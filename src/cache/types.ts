@@ -3,6 +3,7 @@
  * Durations are milliseconds (numbers) or duration strings ('250ms', '30s', '10m').
  */
 import type { CachePort } from '../core/port.js';
+import type { OpenPortOptions } from '../open-port.js';
 
 export type Duration = number | string;
 
@@ -34,8 +35,12 @@ export interface TimeoutsOption {
 }
 
 export interface CacheOptions {
-  /** A port you opened (the cache never closes it). */
-  port: CachePort;
+  /** A port you opened (the cache never closes it). Exactly one of `port` and `url`. */
+  port?: CachePort;
+  /** A backend URL: the cache opens its own port on first use (openPort) and closes it on close(). */
+  url?: string;
+  /** openPort options for `url` (schema, prefix, poolMax, timeoutMs). */
+  portOptions?: OpenPortOptions;
   namespace: string;
   serializer?: SerializerOption;
   localCache?: LocalCacheOption | false;
