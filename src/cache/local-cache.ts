@@ -52,13 +52,14 @@ export class LocalCache {
     return entry === undefined || expired(entry, now) ? undefined : entry;
   }
 
-  set(key: string, entry: Omit<LocalEntry, 'epoch'>): void {
+  /** `trusted` false: kept only as outage fallback (the feed was not live, or the key changed while it was read). */
+  set(key: string, entry: Omit<LocalEntry, 'epoch'>, trusted = true): void {
     if (entry.bytes > this.settings.maxBytes) {
       this.delete(key);
       return;
     }
     this.delete(key);
-    this.entries.set(key, { ...entry, epoch: this.epoch });
+    this.entries.set(key, { ...entry, epoch: trusted ? this.epoch : -1 });
     this.bytes += entry.bytes;
     for (const [oldest, old] of this.entries) {
       if (this.entries.size <= this.settings.maxEntries && this.bytes <= this.settings.maxBytes) break;

@@ -66,7 +66,7 @@ export class CacheStore {
     }
     this.stats.backendHits++;
     const decoded = this.decode(entry);
-    if (this.local !== null && this.coherence.unchangedSince(key, mark)) this.local.set(key, decoded);
+    this.local?.set(key, decoded, this.coherence.unchangedSince(key, mark));
     return { value: decoded.value, stale: isStale(decoded.freshUntil, Date.now()), source: 'backend' };
   }
 
@@ -117,11 +117,10 @@ export class CacheStore {
   /** A write is visible at once in the process that made it. */
   private afterWrite(key: string, value: unknown, item: ReturnType<CacheStore['prepare']>, mark: number): void {
     if (this.local === null) return;
-    this.local.delete(key);
-    if (!this.coherence.unchangedSince(key, mark)) return;
-    this.local.set(key, {
+    const entry = {
       value, bytes: item.bytes.byteLength, tags: item.tags, storedAt: Date.now(), freshUntil: item.freshUntil, expiresAt: item.expiresAt,
-    });
+    };
+    this.local.set(key, entry, this.coherence.unchangedSince(key, mark));
   }
 
   private decode(entry: CacheEntry): Omit<LocalEntry, 'epoch'> {
