@@ -32,12 +32,12 @@ describe('cache layer across processes (postgres)', () => {
   beforeAll(async () => {
     schema = await createTestSchema();
     sql = postgres(PG_URL, { max: 2, onnotice: () => {} });
-  }, 60_000);
+  }, 240_000);
   afterAll(async () => {
     await Promise.all(children.map((c) => c.stop()));
     await sql?.end();
     if (schema) await dropSchema(schema);
-  }, 60_000);
+  }, 240_000);
 
   async function spawnChildren(n: number): Promise<CacheChild[]> {
     const started = await Promise.all(Array.from({ length: n }, () => startCacheChild('postgres', PG_URL, schema, NS)));
@@ -53,7 +53,7 @@ describe('cache layer across processes (postgres)', () => {
     expect(values).toHaveLength(150);
     expect(new Set(values).size).toBe(1);
     expect(answers.reduce((sum, a) => sum + (a.factoryRuns as number), 0)).toBe(1);
-  }, 60_000);
+  }, 240_000);
 
   it('when the process holding the lease dies mid-factory, another computes and every caller gets a value', async () => {
     const [holder, b, c] = await spawnChildren(3);
@@ -69,7 +69,7 @@ describe('cache layer across processes (postgres)', () => {
     expect(values.every((v) => typeof v === 'string' && !v.includes(String(holder!.pid)))).toBe(true);
     expect(new Set(values).size).toBe(1);
     expect(answers.reduce((sum, a) => sum + (a.factoryRuns as number), 0)).toBe(1);
-  }, 60_000);
+  }, 240_000);
 
   it('a write in process A reaches the local cache of process B within the feed delay (1,000 trials)', async () => {
     const [a, b] = await spawnChildren(2);
@@ -123,7 +123,7 @@ describe('cache layer across processes (postgres)', () => {
       }
       expect(result).toBeNull();
     }
-  }, 60_000);
+  }, 240_000);
 
   it('local caches stop serving what they hold when the feed connection is killed, until it is back', async () => {
     const [b] = await spawnChildren(1);
@@ -148,5 +148,5 @@ describe('cache layer across processes (postgres)', () => {
     expect(reconnects).toBeGreaterThan(0);
     await untilLocal(b!, 'feed');
     expect(((await b!.call({ cmd: 'get', key: 'feed' })).result as { value: unknown }).value).toBe('v2');
-  }, 60_000);
+  }, 240_000);
 });

@@ -81,6 +81,6 @@ export async function startCacheChild(backend: string, url: string, scope: strin
       clearTimeout(timer);
     },
   };
-  await api.nextEvent('ready', 30_000);
+  await api.nextEvent('ready', 120_000);
   return api;
 }
