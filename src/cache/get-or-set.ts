@@ -78,7 +78,7 @@ export class GetOrSet {
         return await withLock(this.store.port, lockName, FLIGHT_LEASE_MS, async () => {
           started = true;
           // Someone may have written it between our miss and our lease.
-          const again = await this.store.readBackend(key);
+          const again = await this.store.readBackend(key, false);
           if (again !== undefined && !again.stale) return again.value as T;
           return this.compute(key, factory, options, deadline);
         });
@@ -104,7 +104,7 @@ export class GetOrSet {
     await coherence.ensure();
     const poll = coherence.isLive() ? POLL_WITH_FEED_MS : POLL_WITHOUT_FEED_MS;
     await coherence.waitForChange(key, Math.min(poll, deadline - Date.now()));
-    const found = await this.store.readBackend(key);
+    const found = await this.store.readBackend(key, false);
     return found !== undefined && !found.stale ? found : undefined;
   }
 
@@ -159,7 +159,7 @@ export class GetOrSet {
     this.refreshing.add(key);
     try {
       return await withLock(this.store.port, flightLockName(this.store.ns, key), FLIGHT_LEASE_MS, async () => {
-        const again = await this.store.readBackend(key);
+        const again = await this.store.readBackend(key, false);
         if (again !== undefined && !again.stale) return again;
         const value = await this.compute(key, factory, options, Date.now() + timeouts.hardMs);
         return { value, stale: false, source: 'backend' } satisfies Found;

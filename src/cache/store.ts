@@ -57,14 +57,15 @@ export class CacheStore {
     return this.readBackend(key);
   }
 
-  async readBackend(key: string): Promise<Found | undefined> {
+  /** `count` false: a re-check inside one getOrSet (its miss is counted once). */
+  async readBackend(key: string, count = true): Promise<Found | undefined> {
     const mark = this.coherence.mark();
     const entry = await this.port.get(this.ns, key);
     if (entry === undefined) {
-      this.stats.misses++;
+      if (count) this.stats.misses++;
       return undefined;
     }
-    this.stats.backendHits++;
+    if (count) this.stats.backendHits++;
     const decoded = this.decode(entry);
     this.local?.set(key, decoded, this.coherence.unchangedSince(key, mark));
     return { value: decoded.value, stale: isStale(decoded.freshUntil, Date.now()), source: 'backend' };
