@@ -7,6 +7,7 @@
  * indexes of namespaces nobody writes to do not grow without bound.
  */
 import type { CachePort } from '../src/core/port.js';
+import { allNamespaces } from '../src/core/namespace-list.js';
 import { rowsEvicted } from './metrics.js';
 
 /** What the Redis adapter exposes beyond CachePort for this job. */
@@ -28,7 +29,7 @@ export interface RedisEvictionResult {
 export async function runRedisMaxEntries(port: RedisEvictionPort, signal?: AbortSignal): Promise<RedisEvictionResult> {
   const started = Date.now();
   const evicted: Record<string, number> = {};
-  for (const info of await port.list()) {
+  for await (const info of allNamespaces(port)) {
     if (signal?.aborted === true) break;
     await port.pruneIndex(info.name);
     if (info.config.eviction !== 'lru' || (info.config.maxEntries === null && info.config.maxBytes === null)) continue;

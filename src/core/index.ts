@@ -8,3 +8,4 @@ export { newEtag } from './etag.js';
 export { withTimeout } from './timeout.js';
 export { NamespaceConfigCache } from './namespace-config-cache.js';
 export { withLock, LeaseLostError } from './with-lock.js';
+export { allNamespaces, DEFAULT_NAMESPACE_LIST_LIMIT, MAX_NAMESPACE_LIST_LIMIT } from './namespace-list.js';

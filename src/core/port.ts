@@ -242,12 +242,38 @@ export interface EntryStore {
   clear(ns: string): Promise<number>;
 }
 
+/** Which namespaces a list may return: exact names and name prefixes (a confined token's patterns). */
+export interface NamespaceFilter {
+  names: readonly string[];
+  /** `''` allows every name. */
+  prefixes: readonly string[];
+}
+
+export interface NamespaceListOptions {
+  limit?: number;
+  cursor?: string;
+  /** Absent: every namespace. */
+  only?: NamespaceFilter;
+}
+
+export interface NamespacePage {
+  namespaces: NamespaceInfo[];
+  /** Pass as `cursor` for the next page; null when this was the last one. */
+  cursor: string | null;
+}
+
 export interface NamespaceAdmin {
   /** Omitted fields take the defaults. */
   configure(ns: string, config: Partial<NamespaceConfig>): Promise<ConfigureResult>;
   describe(ns: string): Promise<NamespaceInfo>;
-  /** Namespaces that are configured or hold entries. */
-  list(): Promise<NamespaceInfo[]>;
+  /**
+   * One page of the namespaces that are configured or hold entries, in name
+   * order, after `cursor` (from the previous page), at most `limit` (default
+   * 100, max 1000), only those `only` allows. One backend query per page, not
+   * one per namespace. A page may hold fewer than `limit` namespaces (names
+   * whose entries all expired are skipped); `cursor` is null on the last page.
+   */
+  list(options?: NamespaceListOptions): Promise<NamespacePage>;
   /** Removes configuration and entries. */
   drop(ns: string): Promise<void>;
   stats(ns: string): Promise<NamespaceStats>;

@@ -3,8 +3,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS, defaultNamespaceConfig } from '../../src/core/defaults.js';
-import type { NamespaceConfig, NamespaceInfo, NamespaceStats } from '../../src/core/port.js';
-import { EXPIRY_WAIT, SHORT_TTL, pollUntil, present, sleep, type ContractContext } from './context.js';
+import { allNamespaces } from '../../src/core/namespace-list.js';
+import { ValidationError } from '../../src/core/errors.js';
+import type { CachePort, NamespaceConfig, NamespaceInfo, NamespaceStats } from '../../src/core/port.js';
+import { EXPIRY_WAIT, SHORT_TTL, caught, pollUntil, present, sleep, type ContractContext } from './context.js';
 
 const DEFAULTS: NamespaceConfig = defaultNamespaceConfig(DEFAULT_ADAPTER_OPTIONS.defaultTtl);
 const ZERO_STATS: NamespaceStats = { entries: 0, bytes: 0, hits: 0, misses: 0, expiredPending: 0 };
@@ -12,6 +14,13 @@ const ZERO_STATS: NamespaceStats = { entries: 0, bytes: 0, hits: 0, misses: 0, e
 export function defineNamespaceTests(ctx: ContractContext): void {
   function find(list: NamespaceInfo[], name: string): NamespaceInfo | undefined {
     return list.find((info) => info.name === name);
+  }
+
+  /** Every listed namespace, page by page. */
+  async function listAll(port: CachePort): Promise<NamespaceInfo[]> {
+    const all: NamespaceInfo[] = [];
+    for await (const info of allNamespaces(port)) all.push(info);
+    return all;
   }
 
   describe('configure / describe', () => {
@@ -123,7 +132,7 @@ export function defineNamespaceTests(ctx: ContractContext): void {
       await port.configure(configured, { maxEntries: 7 });
       await port.set(holding, 'a', 'abc');
       await port.set(holding, 'b', 'de');
-      const list = await port.list();
+      const list = await listAll(port);
       expect(find(list, configured)).toMatchObject({ configured: true, config: { ...DEFAULTS, maxEntries: 7 }, stats: { entries: 0 } });
       expect(find(list, holding)).toMatchObject({ configured: false, config: DEFAULTS, stats: { entries: 2, bytes: 5 } });
       expect(find(list, unused)).toBeUndefined();
@@ -134,9 +143,55 @@ export function defineNamespaceTests(ctx: ContractContext): void {
       const port = ctx.port();
       const ns = ctx.ns();
       await port.set(ns, 'k', 'v');
-      expect(find(await port.list(), ns)).toBeDefined();
+      expect(find(await listAll(port), ns)).toBeDefined();
       await port.delete(ns, 'k');
-      expect(find(await port.list(), ns)).toBeUndefined();
+      expect(find(await listAll(port), ns)).toBeUndefined();
+    });
+
+    it('pages in name order after the cursor, each page at most `limit`, the last with cursor null', async () => {
+      const port = ctx.port();
+      const base = ctx.ns();
+      const names = ['a', 'b', 'c', 'd', 'e'].map((suffix) => `${base}-${suffix}`);
+      for (const name of names) await port.set(name, 'k', 'v');
+      const only = { names: [], prefixes: [`${base}-`] };
+      const seen: string[] = [];
+      const pageSizes: number[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await port.list({ limit: 2, cursor, only });
+        pageSizes.push(page.namespaces.length);
+        seen.push(...page.namespaces.map((info) => info.name));
+        cursor = page.cursor ?? undefined;
+      } while (cursor !== undefined && pageSizes.length < 10);
+      expect(seen).toEqual(names);
+      expect(pageSizes.every((n) => n <= 2)).toBe(true);
+      const whole = await port.list({ only });
+      expect(whole).toMatchObject({ cursor: null });
+      expect(whole.namespaces.map((info) => info.name)).toEqual(names);
+      for (const name of names) await port.drop(name);
+    });
+
+    it('lists only what the filter allows: exact names and prefixes', async () => {
+      const port = ctx.port();
+      const base = ctx.ns();
+      for (const suffix of ['x1', 'x2', 'y1', 'z']) await port.set(`${base}-${suffix}`, 'k', 'v');
+      const page = await port.list({ only: { names: [`${base}-z`], prefixes: [`${base}-x`] } });
+      expect(page.namespaces.map((info) => info.name)).toEqual([`${base}-x1`, `${base}-x2`, `${base}-z`]);
+      expect((await port.list({ only: { names: [], prefixes: [] } })).namespaces).toEqual([]);
+      for (const suffix of ['x1', 'x2', 'y1', 'z']) await port.drop(`${base}-${suffix}`);
+    });
+
+    it('refuses a limit outside 1..1000 and a cursor that is not a namespace name', async () => {
+      const port = ctx.port();
+      for (const limit of [0, -1, 1001, 1.5]) {
+        const error = await caught(() => port.list({ limit }));
+        expect(error, String(limit)).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).invalidParams[0]?.name).toBe('limit');
+      }
+      const error = await caught(() => port.list({ cursor: 'Not A Name' }));
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).invalidParams[0]?.name).toBe('cursor');
+      expect((await port.list({ limit: 1000 })).namespaces.length).toBeLessThanOrEqual(1000);
     });
   });
 
@@ -154,7 +209,7 @@ export function defineNamespaceTests(ctx: ContractContext): void {
       expect(info).toMatchObject({ name: ns, configured: false, config: DEFAULTS });
       expect(info.stats.entries).toBe(0);
       expect(info.stats.bytes).toBe(0);
-      expect(find(await port.list(), ns)).toBeUndefined();
+      expect(find(await listAll(port), ns)).toBeUndefined();
       // Later writes use the adapter default again.
       await port.set(ns, 'b', 'v');
       expect((await port.ttl(ns, 'b')) as number).toBeGreaterThan(5000);

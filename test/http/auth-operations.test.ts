@@ -82,6 +82,13 @@ describe.each(BACKENDS)('HTTP auth and operations on $name', (factory) => {
     expect(await list(reader)).toEqual(['app1', 'app2']);
     expect(await list(writer)).toEqual(['app1']);
     expect(await list(admin)).toEqual(expect.arrayContaining(['app1', 'app2', 'other']));
+    // A confined token's pages hold only its namespaces: with limit=1 the first page is app1, not `aa-first` (sorted before it).
+    await s.fetch('/v1/cache/aa-first/k', { method: 'PUT', body: 'v', headers: admin });
+    type Page = { namespaces: { name: string }[]; cursor: string };
+    const first = (await (await s.fetch('/v1/namespaces?limit=1', { headers: reader })).json()) as Page;
+    expect(first.namespaces.map((n) => n.name)).toEqual(['app1']);
+    const second = await (await s.fetch(`/v1/namespaces?limit=1&cursor=${first.cursor}`, { headers: reader })).json();
+    expect(second).toMatchObject({ namespaces: [{ name: 'app2' }] });
   });
 
   it('health, readiness, OpenAPI and docs are public; metrics needs METRICS_TOKEN', async () => {

@@ -73,6 +73,33 @@ describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
     expect(names).not.toContain('n-unused');
   });
 
+  it('pages the list with ?limit= and ?cursor=; a limit outside 1..1000 or a bad cursor is 400', async () => {
+    for (const ns of ['pg-a', 'pg-b', 'pg-c']) await put(ns, 'k');
+    type Page = { namespaces: { name: string }[]; cursor: string | null };
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = cursor === null ? '?limit=1' : `?limit=1&cursor=${encodeURIComponent(cursor)}`;
+      const res = await s.fetch(`/v1/namespaces${query}`);
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as Page;
+      expect(page.namespaces.length).toBeLessThanOrEqual(1);
+      seen.push(...page.namespaces.map((n) => n.name));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor !== null && pages < 1000);
+    expect(cursor).toBeNull();
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual([...seen].sort());
+    expect(seen.filter((n) => n.startsWith('pg-'))).toEqual(['pg-a', 'pg-b', 'pg-c']);
+    const whole = (await (await s.fetch('/v1/namespaces?limit=1000')).json()) as Page;
+    expect(whole.namespaces.map((n) => n.name)).toEqual(expect.arrayContaining(['pg-a', 'pg-b', 'pg-c']));
+    for (const query of ['limit=0', 'limit=1001', 'limit=-1', 'limit=abc', 'limit=1.5', 'cursor=Not%20A%20Name']) {
+      await expectProblem(await s.fetch(`/v1/namespaces?${query}`), 400);
+    }
+  });
+
   it('invalidate by literal prefix, tags or keys; exactly one is required', async () => {
     await put('n4', 'user:42:a');
     await put('n4', 'user:42:b', 'v', { 'cache-tag': 't1' });

@@ -109,7 +109,7 @@ describe('postgres adapter specifics', () => {
     await port.delete('deleted', 'k');
     await port.get('never-stored', 'k'); // a miss alone does not create a namespace
 
-    const infos = await port.list();
+    const { namespaces: infos } = await port.list();
     expect(infos.map((i) => i.name).sort()).toEqual(['durable-ns', 'only-config', 'only-entries']);
     const byName = Object.fromEntries(infos.map((i) => [i.name, i]));
     expect(byName['only-entries']?.stats.entries).toBe(2);

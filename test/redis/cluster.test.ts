@@ -30,7 +30,7 @@ describe('redis cluster specifics', () => {
     try {
       const names = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'];
       for (const ns of names) await port.set(ns, 'k', ns, { tags: ['t'] });
-      expect((await port.list()).map((n) => n.name)).toEqual([...names].sort());
+      expect((await port.list()).namespaces.map((n) => n.name)).toEqual([...names].sort());
       for (const ns of names) expect(await port.invalidateTags(ns, ['t'])).toBe(1);
       expect(await port.rateLimit('rl-key', { limit: 2, windowMs: 60_000 })).toMatchObject({ allowed: true });
       expect(await port.ping()).toBeGreaterThanOrEqual(0);

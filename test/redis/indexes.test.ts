@@ -115,11 +115,11 @@ describe('redis indexes', () => {
       await scoped.get('a', 'x');
       await scoped.get('b', 'missing');
       await sleep(1500); // let the hit counters flush
-      expect((await scoped.list()).map((n) => n.name)).toEqual(['a', 'b']);
+      expect((await scoped.list()).namespaces.map((n) => n.name)).toEqual(['a', 'b']);
       expect((await keysWithPrefix(raw, other)).length).toBeGreaterThan(0);
       await scoped.drop('a');
       await scoped.drop('b');
-      expect(await scoped.list()).toEqual([]);
+      expect(await scoped.list()).toEqual({ namespaces: [], cursor: null });
     } finally {
       await scoped.close();
     }

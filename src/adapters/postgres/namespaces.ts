@@ -5,7 +5,10 @@
  */
 import { completeNamespaceConfig, defaultNamespaceConfig } from '../../core/defaults.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
-import type { ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceInfo, NamespaceStats } from '../../core/port.js';
+import { prepareNamespaceList, toNamespacePage } from '../../core/namespace-list.js';
+import type {
+  ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceInfo, NamespaceListOptions, NamespacePage, NamespaceStats,
+} from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
 import type { Sql } from './connection.js';
 import type { PgContext } from './context.js';
@@ -91,32 +94,66 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
     };
   }
 
-  async function list(): Promise<NamespaceInfo[]> {
-    // Skip scan: each step of the recursive CTE is one index probe for the next
-    // distinct ns on the primary key, so listing costs O(namespaces), not O(entries).
-    const rows = await ctx.run('list', () => sql<{ name: string }[]>`
+  /**
+   * One statement per page. Candidates after the cursor come from three
+   * sources, each cut at limit + 1 before they are merged: configured names,
+   * and the distinct namespaces of each entry table by skip scan (each step of
+   * the recursive CTE is one index probe for the next distinct ns on the
+   * primary key, and the CTE runs only as far as the LIMIT pulls it). Each
+   * candidate then gets its configuration and stats in the same statement.
+   */
+  async function list(listOptions?: NamespaceListOptions): Promise<NamespacePage> {
+    const { limit, after, only } = prepareNamespaceList(listOptions);
+    const start = after ?? '';
+    const anyName = only === undefined || only.prefixes.includes('');
+    const names = [...(only?.names ?? [])];
+    const prefixes = [...(only?.prefixes ?? [])];
+    const allowed = (column: string) => anyName ? sql`true` : sql`(${sql(column)} = ANY(${names}::text[])
+      OR EXISTS (SELECT 1 FROM unnest(${prefixes}::text[]) AS p(prefix) WHERE starts_with(${sql(column)}, p.prefix)))`;
+    const rows = await ctx.run('list', () => sql<(ConfigRow & StatsRow & { name: string; configured: boolean | null })[]>`
       WITH RECURSIVE
         e(ns) AS (
-          (SELECT ns FROM entries ORDER BY ns LIMIT 1)
+          (SELECT ns FROM entries WHERE ns > ${start} ORDER BY ns LIMIT 1)
           UNION ALL
           SELECT (SELECT ns FROM entries WHERE ns > e.ns ORDER BY ns LIMIT 1) FROM e WHERE e.ns IS NOT NULL
         ),
         d(ns) AS (
-          (SELECT ns FROM durable_entries ORDER BY ns LIMIT 1)
+          (SELECT ns FROM durable_entries WHERE ns > ${start} ORDER BY ns LIMIT 1)
           UNION ALL
           SELECT (SELECT ns FROM durable_entries WHERE ns > d.ns ORDER BY ns LIMIT 1) FROM d WHERE d.ns IS NOT NULL
+        ),
+        page(name) AS (
+          SELECT name FROM (
+            (SELECT name FROM namespaces WHERE configured AND name > ${start} AND ${allowed('name')} ORDER BY name LIMIT ${limit + 1})
+            UNION (SELECT ns FROM e WHERE ns IS NOT NULL AND ${allowed('ns')} LIMIT ${limit + 1})
+            UNION (SELECT ns FROM d WHERE ns IS NOT NULL AND ${allowed('ns')} LIMIT ${limit + 1})
+          ) AS candidates ORDER BY name LIMIT ${limit + 1}
         )
-      SELECT name FROM namespaces WHERE configured
-      UNION SELECT ns FROM e WHERE ns IS NOT NULL
-      UNION SELECT ns FROM d WHERE ns IS NOT NULL
-      ORDER BY name`);
-    const infos: NamespaceInfo[] = [];
-    for (const { name } of rows) {
-      const info = await describe(name);
-      // A namespace whose only entries have expired (cleanup pending) is not listed.
-      if (info.configured || info.stats.entries > 0) infos.push(info);
-    }
-    return infos;
+      SELECT page.name, n.configured, n.default_ttl_ms, n.max_entries, n.max_bytes, n.eviction, n.durable,
+             s.entries, s.bytes, s.expired, coalesce(n.hits, 0)::float8 AS hits, coalesce(n.misses, 0)::float8 AS misses
+        FROM page
+        LEFT JOIN namespaces n ON n.name = page.name
+        CROSS JOIN LATERAL (
+          SELECT count(*) FILTER (WHERE live)::float8 AS entries,
+                 coalesce(sum(size) FILTER (WHERE live), 0)::float8 AS bytes,
+                 count(*) FILTER (WHERE NOT live)::float8 AS expired
+            FROM (
+              SELECT size, (expires_at IS NULL OR expires_at > now()) AS live FROM entries WHERE ns = page.name
+              UNION ALL
+              SELECT size, (expires_at IS NULL OR expires_at > now()) AS live FROM durable_entries WHERE ns = page.name
+            ) AS rows
+        ) AS s
+       ORDER BY page.name`);
+    const infos = rows.map((row): NamespaceInfo => {
+      const configured = row.configured === true;
+      return {
+        name: row.name,
+        configured,
+        config: configured ? toConfig(row) : defaultNamespaceConfig(options.defaultTtl),
+        stats: withUnflushed(row.name, row),
+      };
+    });
+    return toNamespacePage(infos, limit);
   }
 
   async function drop(ns: string): Promise<void> {

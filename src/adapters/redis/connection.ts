@@ -53,6 +53,12 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
   if (options.clusterNodes && options.clusterNodes.length > 0) {
     const clusterOptions: ClusterOptions = {
       enableOfflineQueue: false,
+      // 0: a command whose connection closed (it may have run) or that met
+      // CLUSTERDOWN fails at once instead of being re-sent later, possibly
+      // after its caller's timeout. MOVED/ASK/TRYAGAIN replies (Redis did not
+      // run the command) are still followed, as a cluster needs.
+      retryDelayOnFailover: 0,
+      retryDelayOnClusterDown: 0,
       clusterRetryStrategy: reconnectDelay,
       slotsRefreshTimeout: Math.max(options.timeoutMs, 1000),
       scaleReads: 'master',

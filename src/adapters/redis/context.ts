@@ -6,7 +6,7 @@
  * Key layout (all keys start with `{prefix}:`, so one Redis can serve several
  * apps and `SCAN MATCH prefix:*` / ACL `~prefix:*` cover exactly ours):
  *
- *   prefix:{ns}:<key>           an entry                       ctx.key(ns, key)
+ *   prefix:{ns}:<key>           an entry                       entryKey(ctx, ns, key) (namespace-keys.ts)
  *   prefix:{ns}#<kind>          a per-namespace structure      ctx.nsKey(ns, kind)
  *   prefix:<kind>:{<tag>}[:p]   other features' keys           ctx.sysKey(kind, tag, ...parts)
  *   prefix:<kind>               a global key (own slot)        ctx.globalKey(kind)
@@ -25,6 +25,18 @@ import type { RedisClient } from './connection.js';
 
 export type { RedisClient } from './connection.js';
 
+/**
+ * The caller's deadline inside run(): `call` starts only if it has not passed
+ * (a call that waited for the connection past it is dropped, never sent), and
+ * a call sending several commands in turn checks it before each later one.
+ * What was already handed to ioredis is sent (written to the socket at once:
+ * no offline queue) and may complete after the caller's timeout.
+ */
+export interface Deadline {
+  /** Throws BackendTimeoutError once the caller's time is up. */
+  check(): void;
+}
+
 export interface RedisContext {
   redis: RedisClient;
   /** REDIS_PREFIX; never contains `{`, `}` or `:` beyond what config allows ([A-Za-z0-9_.-]). */
@@ -36,7 +48,7 @@ export interface RedisContext {
    * `redis.error_reply('CACHEPORT <code>')` → `onScriptError(code)` (or a
    * plain Error when no mapping is given). Typed errors pass through.
    */
-  run<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T>;
+  run<T>(operation: string, call: (deadline: Deadline) => Promise<T>, onScriptError?: (code: string) => Error): Promise<T>;
   /**
    * `run` for a call that sends ONE command (or one back-to-back batch) on a
    * ready connection: ioredis' commandTimeout already bounds it, so the hot
@@ -45,8 +57,6 @@ export interface RedisContext {
   runCommand<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T>;
   /** Calls inside run() / runCommand() right now. */
   inFlight(): number;
-  /** An entry's key: `prefix:{ns}:key`. */
-  key(ns: string, key: string): string;
   /** A per-namespace structure in the namespace's slot: `prefix:{ns}#kind`. */
   nsKey(ns: string, kind: string): string;
   /**
@@ -158,10 +168,24 @@ class Readiness {
 export function createRedisContext(redis: RedisClient, prefix: string, options: AdapterOptions): RedisContext {
   const readiness = new Readiness(redis);
   let inFlight = 0;
-  async function run<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T> {
+  async function run<T>(operation: string, call: (deadline: Deadline) => Promise<T>, onScriptError?: (code: string) => Error): Promise<T> {
     inFlight++;
+    // withTimeout expires the call no earlier than this: a check that passes never drops a call whose caller still waits.
+    const endsAt = performance.now() + options.timeoutMs;
+    const deadline: Deadline = {
+      check() {
+        if (performance.now() >= endsAt) throw new BackendTimeoutError(options.timeoutMs, operation);
+      },
+    };
     try {
-      return await withTimeout(readiness.waitFor(operation).then(call), options.timeoutMs, operation);
+      return await withTimeout(
+        readiness.waitFor(operation).then(() => {
+          deadline.check();
+          return call(deadline);
+        }),
+        options.timeoutMs,
+        operation,
+      );
     } catch (error) {
       throw mapRedisError(error, operation, options.timeoutMs, onScriptError);
     } finally {
@@ -185,7 +209,6 @@ export function createRedisContext(redis: RedisClient, prefix: string, options: 
       }
     },
     inFlight: () => inFlight,
-    key: (ns, key) => `${prefix}:{${ns}}:${key}`,
     nsKey(ns, kind) {
       checkKind(kind);
       return `${prefix}:{${ns}}#${kind}`;

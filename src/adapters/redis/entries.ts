@@ -22,15 +22,14 @@ import {
   toIncrementBy, validateBatchSize, validateKey, validateKeys,
   validateNamespace, validatePrefix, validateTags, validateTtl,
 } from '../../core/validation.js';
+import { CHUNK, clearNamespace, deleteLexRange } from './bulk-delete.js';
 import type { RedisContext } from './context.js';
 import {
-  deleteEntries, deleteRange, expireEntry, getEntries, incrementEntry, invalidateTagChunk, setEntry,
+  deleteEntries, expireEntry, getEntries, incrementEntry, invalidateTagChunk, setEntry,
 } from './entry-scripts.js';
 import type { HitCounter } from './hit-counter.js';
-import { namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
+import { entryKey, namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
 
-/** Members per script call in bulk deletes. */
-export const CHUNK = 500;
 /**
  * 1 write in STALE_SAMPLE_EVERY checks STALE_SAMPLE_SIZE index members (a
  * window at a random rank) and drops stale ones: on average 2 members per write (enough to keep stale
@@ -70,8 +69,8 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   let writes = 0;
 
   /** The first key of a namespace registers it for list(); cheap and idempotent. */
-  async function register(ns: string, first: unknown): Promise<void> {
-    if (first === 1 || first === '1') await redis.sadd(namespaceRegistryKey(ctx), ns);
+  async function register(ns: string, first: boolean): Promise<void> {
+    if (first) await redis.zadd(namespaceRegistryKey(ctx), 0, ns);
   }
 
 
@@ -86,19 +85,26 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const condition = typeof w.condition === 'string' ? w.condition : `etag:${w.condition.etag}`;
     const sample = ++writes % STALE_SAMPLE_EVERY === 0 ? `${STALE_SAMPLE_SIZE}:${Math.random()}` : '';
     const tagsJson = w.tags.length === 0 ? EMPTY_TAGS_JSON : JSON.stringify(w.tags);
-    const reply = (await setEntry.run(redis, [k.entryPrefix + w.key, k.keysIndex, k.tagNames], [
-      w.value, w.contentType, w.etag, tagsJson, w.ttl ?? '', condition, Date.now(), sample, ...w.tags,
-    ])) as [number, number, number];
-    if (reply[0] !== 1) return { written: false };
-    await register(ns, reply[2]);
-    return { written: true, etag: w.etag, created: reply[1] === 1 };
+    const reply = await setEntry.call(redis, {
+      keys: { entry: entryKey(ctx, ns, w.key), keysIndex: k.keysIndex, tagNames: k.tagNames },
+      args: {
+        value: w.value, contentType: w.contentType, etag: w.etag, tagsJson, ttlMs: w.ttl ?? '', condition,
+        now: Date.now(), staleSample: sample,
+      },
+      restArgs: w.tags,
+    });
+    if (!reply.written) return { written: false };
+    await register(ns, reply.firstKey);
+    return { written: true, etag: w.etag, created: reply.created };
   }
 
   /** `track`: the namespace's tracksRecency, looked up once by the caller. */
   async function readEntries(ns: string, keys: string[], operation: string, track: boolean): Promise<(CacheEntry | undefined)[]> {
     const reply = await ctx.runCommand(operation, () =>
-      getEntries.runBuffer(redis, keys.map((key) => ctx.key(ns, key)), [track ? '1' : '0', Date.now()]));
-    return (reply as (Buffer[] | null)[]).map((row) => count(ns, toEntry(row)));
+      getEntries.call(redis, {
+        keys: {}, args: { track: track ? '1' : '0', now: Date.now() }, restKeys: keys.map((key) => entryKey(ctx, ns, key)),
+      }));
+    return reply.map((row) => count(ns, toEntry(row)));
   }
 
   function count(ns: string, entry: CacheEntry | undefined): CacheEntry | undefined {
@@ -112,7 +118,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateNamespace(ns);
     validateKey(key);
     if (tracksRecency(await configs.get(ns))) return (await readEntries(ns, [key], 'get', true))[0];
-    const row = await ctx.runCommand('get', () => redis.hmgetBuffer(ctx.key(ns, key), ...READ_FIELDS));
+    const row = await ctx.runCommand('get', () => redis.hmgetBuffer(entryKey(ctx, ns, key), ...READ_FIELDS));
     return count(ns, toEntry(row));
   }
 
@@ -156,9 +162,10 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const unique = [...new Set(keys)];
     if (unique.length === 0) return 0;
     const k = namespaceKeys(ctx, ns);
-    const reply = await ctx.runCommand(operation, () =>
-      deleteEntries.run(redis, [k.keysIndex, ...unique.map((key) => ctx.key(ns, key))], [k.tagPrefix, ...unique]));
-    return Number(reply);
+    return ctx.runCommand(operation, () => deleteEntries.call(redis, {
+      keys: { keysIndex: k.keysIndex }, args: { tagPrefix: k.tagPrefix },
+      restKeys: unique.map((key) => entryKey(ctx, ns, key)), restArgs: unique,
+    }));
   }
 
   async function deleteOne(ns: string, key: string): Promise<boolean> {
@@ -170,13 +177,13 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   async function has(ns: string, key: string): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
-    return (await ctx.runCommand('has', () => redis.exists(ctx.key(ns, key)))) === 1;
+    return (await ctx.runCommand('has', () => redis.exists(entryKey(ctx, ns, key)))) === 1;
   }
 
   async function ttl(ns: string, key: string): Promise<number | null | undefined> {
     validateNamespace(ns);
     validateKey(key);
-    const remaining = await ctx.runCommand('ttl', () => redis.pttl(ctx.key(ns, key)));
+    const remaining = await ctx.runCommand('ttl', () => redis.pttl(entryKey(ctx, ns, key)));
     if (remaining === -2) return undefined;
     if (remaining === -1) return null;
     return Math.max(1, remaining);
@@ -186,8 +193,8 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateNamespace(ns);
     validateKey(key);
     validateTtl(ttlMs);
-    const reply = await ctx.runCommand('expire', () => expireEntry.run(redis, [ctx.key(ns, key)], [ttlMs === null ? '' : ttlMs]));
-    return Number(reply) === 1;
+    return ctx.runCommand('expire', () =>
+      expireEntry.call(redis, { keys: { entry: entryKey(ctx, ns, key) }, args: { ttlMs: ttlMs === null ? '' : ttlMs } }));
   }
 
   async function increment(ns: string, key: string, by?: bigint | number, opts: IncrementOptions = {}): Promise<bigint> {
@@ -197,33 +204,24 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateTtl(opts.ttl);
     const ttlMs = opts.ttl === undefined ? (await configs.get(ns)).defaultTtl : opts.ttl;
     const k = namespaceKeys(ctx, ns);
-    const reply = (await ctx.runCommand(
+    const reply = await ctx.runCommand(
       'increment',
-      () => incrementEntry.run(redis, [ctx.key(ns, key), k.keysIndex], [key, delta.toString(), ttlMs === null ? '' : ttlMs, newEtag(), Date.now()]),
+      () => incrementEntry.call(redis, {
+        keys: { entry: entryKey(ctx, ns, key), keysIndex: k.keysIndex },
+        args: { member: key, by: delta.toString(), ttlMs: ttlMs === null ? '' : ttlMs, etag: newEtag(), now: Date.now() },
+      }),
       (code) => (code === 'overflow' ? new IntegerOverflowError(key) : new NotAnIntegerError(key)),
-    )) as [string, number];
-    if (reply[1] === 1) await ctx.run('increment', () => register(ns, reply[1]));
-    return BigInt(reply[0]);
-  }
-
-  /** Deletes a lex range of the keys index chunk by chunk; returns live entries deleted. */
-  async function deleteLexRange(ns: string, min: string, max: string, operation: string): Promise<number> {
-    const k = namespaceKeys(ctx, ns);
-    let deleted = 0;
-    for (;;) {
-      const [n, processed] = (await ctx.run(operation, () =>
-        deleteRange.run(redis, [k.keysIndex], [min, max, CHUNK, k.entryPrefix, k.tagPrefix]))) as [number, number];
-      deleted += n;
-      if (processed < CHUNK) return deleted;
-    }
+    );
+    if (reply.first) await ctx.run('increment', () => register(ns, reply.first));
+    return BigInt(reply.value);
   }
 
   async function deleteByPrefix(ns: string, prefix: string): Promise<number> {
     validateNamespace(ns);
     validatePrefix(prefix);
-    if (prefix === '') return deleteLexRange(ns, '-', '+', 'deleteByPrefix');
+    if (prefix === '') return deleteLexRange(ctx, ns, '-', '+', 'deleteByPrefix');
     const upper = prefixUpperBound(prefix);
-    return deleteLexRange(ns, `[${prefix}`, upper === undefined ? '+' : `(${upper}`, 'deleteByPrefix');
+    return deleteLexRange(ctx, ns, `[${prefix}`, upper === undefined ? '+' : `(${upper}`, 'deleteByPrefix');
   }
 
   async function invalidateTags(ns: string, tags: string[]): Promise<number> {
@@ -233,10 +231,12 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     let deleted = 0;
     for (const tag of new Set(tags)) {
       for (;;) {
-        const [n, popped] = (await ctx.run('invalidateTags', () =>
-          invalidateTagChunk.run(redis, [k.tagPrefix + tag, k.keysIndex, k.tagNames], [tag, CHUNK, k.entryPrefix, k.tagPrefix]))) as [number, number];
-        deleted += n;
-        if (popped < CHUNK) break;
+        const chunk = await ctx.run('invalidateTags', () => invalidateTagChunk.call(redis, {
+          keys: { tagSet: k.tagPrefix + tag, keysIndex: k.keysIndex, tagNames: k.tagNames },
+          args: { tag, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix },
+        }));
+        deleted += chunk.deleted;
+        if (chunk.popped < CHUNK) break;
       }
     }
     return deleted;
@@ -244,21 +244,8 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
 
   async function clear(ns: string): Promise<number> {
     validateNamespace(ns);
-    return clearNamespace(ctx, ns, deleteLexRange);
+    return clearNamespace(ctx, ns);
   }
 
   return { get, getMany, set, setMany, delete: deleteOne, deleteMany, has, ttl, expire, increment, deleteByPrefix, invalidateTags, clear };
-}
-
-type LexRangeDeleter = (ns: string, min: string, max: string, operation: string) => Promise<number>;
-
-/** Deletes every entry, then the tag sets (they may hold stale members of expired entries). */
-async function clearNamespace(ctx: RedisContext, ns: string, deleteLexRange: LexRangeDeleter): Promise<number> {
-  const deleted = await deleteLexRange(ns, '-', '+', 'clear');
-  const k = namespaceKeys(ctx, ns);
-  for (;;) {
-    const tags = await ctx.run('clear', () => ctx.redis.spop(k.tagNames, CHUNK));
-    if (tags.length > 0) await ctx.run('clear', () => ctx.redis.del(...tags.map((tag) => k.tagPrefix + tag)));
-    if (tags.length < CHUNK) return deleted;
-  }
 }

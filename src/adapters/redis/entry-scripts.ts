@@ -19,7 +19,18 @@
  * the scripts from ARGV prefixes that share KEYS[1]'s hash tag, so they always
  * live in the script's slot.
  */
-import { LuaScript } from './scripts.js';
+import { defineScript, replyArray, replyInt, replyInts, replyString } from './scripts.js';
+
+export interface SetReply {
+  written: boolean;
+  created: boolean;
+  /** The entry made the keys index non-empty: the namespace got its first key. */
+  firstKey: boolean;
+}
+
+function toSetReply([written, created, first]: number[]): SetReply {
+  return { written: written === 1, created: created === 1, firstKey: first === 1 };
+}
 
 /** Shared Lua: the Redis clock in epoch ms (TIME is allowed in scripts since effects replication, Redis 5+). */
 const NOW_MS = `
@@ -47,7 +58,11 @@ end
  * KEYS: entry keys. ARGV: track ('1' → record access time), now.
  * Returns per key nil or {value, contentType, etag, tagsJson, expiresAt or ''}.
  */
-export const getEntries = new LuaScript('cp_get', null, `
+export const getEntries = defineScript({
+  name: 'cp_get',
+  keys: [], args: ['track', 'now'], restKeys: true, buffers: true,
+  decode: (r) => replyArray(r, 0, 'cp_get').map((row) => (Array.isArray(row) ? (row as (Buffer | null)[]) : null)),
+  source: `
 local out = {}
 for i, entry in ipairs(KEYS) do
   local r = redis.call('HMGET', entry, 'v', 'c', 'e', 't', 'x')
@@ -59,7 +74,8 @@ for i, entry in ipairs(KEYS) do
   end
 end
 return out
-`);
+`,
+});
 
 /**
  * KEYS: entry, keys index, tag-names set.
@@ -81,7 +97,13 @@ return out
  * (ZRANGE by rank is O(log n); ZRANDMEMBER costs ~2.5 µs per member), so
  * stale members of expired entries do not pile up in never-pruned namespaces.
  */
-export const setEntry = new LuaScript('cp_set', 3, `${NOW_MS}
+export const setEntry = defineScript({
+  name: 'cp_set',
+  keys: ['entry', 'keysIndex', 'tagNames'],
+  args: ['value', 'contentType', 'etag', 'tagsJson', 'ttlMs', 'condition', 'now', 'staleSample'],
+  restArgs: true,
+  decode: (r) => toSetReply(replyInts(r, 3, 'cp_set')),
+  source: `${NOW_MS}
 local entry, keys_index, tag_names = KEYS[1], KEYS[2], KEYS[3]
 local base = string.sub(keys_index, 1, -6)
 local member, tag_prefix = string.sub(entry, #base + 2), base .. '#tag:'
@@ -122,25 +144,35 @@ if ARGV[8] ~= '' then
   end
 end
 return {1, exists and 0 or 1, first}
-`);
+`,
+});
 
 /**
  * KEYS: keys index, then entry keys. ARGV: tag prefix, then members (same order).
  * Returns the number of entries that existed.
  */
-export const deleteEntries = new LuaScript('cp_delete', null, `${DELETE_ENTRY}
+export const deleteEntries = defineScript({
+  name: 'cp_delete',
+  keys: ['keysIndex'], args: ['tagPrefix'], restKeys: true, restArgs: true,
+  decode: (r) => replyInt(r, 'cp_delete'),
+  source: `${DELETE_ENTRY}
 local n = 0
 for i = 2, #KEYS do
   n = n + delete_entry(KEYS[i], ARGV[i], KEYS[1], ARGV[1])
 end
 return n
-`);
+`,
+});
 
 /**
  * KEYS: entry. ARGV: ttl ('' = remove expiry). Returns 1 when the entry exists.
  * The ETag is kept: only the value's lifetime changes.
  */
-export const expireEntry = new LuaScript('cp_expire', 1, `${NOW_MS}
+export const expireEntry = defineScript({
+  name: 'cp_expire',
+  keys: ['entry'], args: ['ttlMs'],
+  decode: (r) => replyInt(r, 'cp_expire') === 1,
+  source: `${NOW_MS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[1] == '' then
   redis.call('HDEL', KEYS[1], 'x')
@@ -151,7 +183,8 @@ else
   redis.call('PEXPIREAT', KEYS[1], at)
 end
 return 1
-`);
+`,
+});
 
 /**
  * KEYS: entry, keys index. ARGV: member, by (decimal int64), ttl ('' = none), etag, now.
@@ -160,7 +193,14 @@ return 1
  * result is read back with HGET because Lua numbers are doubles (2^53).
  * Returns the new value as a decimal string.
  */
-export const incrementEntry = new LuaScript('cp_incr', 2, `${NOW_MS}
+export const incrementEntry = defineScript({
+  name: 'cp_incr',
+  keys: ['entry', 'keysIndex'], args: ['member', 'by', 'ttlMs', 'etag', 'now'],
+  decode: (r) => {
+    const [value, first] = replyArray(r, 2, 'cp_incr');
+    return { value: replyString(value, 'cp_incr'), first: replyInt(first, 'cp_incr') === 1 };
+  },
+  source: `${NOW_MS}
 local entry, keys_index = KEYS[1], KEYS[2]
 local exists = redis.call('EXISTS', entry) == 1
 local first = redis.call('ZCARD', keys_index) == 0 and 1 or 0
@@ -181,21 +221,30 @@ else
   redis.call('ZADD', keys_index, 0, ARGV[1])
 end
 return {redis.call('HGET', entry, 'v'), first}
-`);
+`,
+});
 
 /**
  * Deletes one chunk of a lex range of the keys index (deleteByPrefix, clear).
  * KEYS: keys index. ARGV: min, max (ZRANGEBYLEX syntax), limit, entry prefix, tag prefix.
  * Returns {live entries deleted, members processed}.
  */
-export const deleteRange = new LuaScript('cp_delete_range', 1, `${DELETE_ENTRY}
+export const deleteRange = defineScript({
+  name: 'cp_delete_range',
+  keys: ['keysIndex'], args: ['min', 'max', 'limit', 'entryPrefix', 'tagPrefix'],
+  decode: (r) => {
+    const [deleted = 0, processed = 0] = replyInts(r, 2, 'cp_delete_range');
+    return { deleted, processed };
+  },
+  source: `${DELETE_ENTRY}
 local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 local n = 0
 for _, member in ipairs(members) do
   n = n + delete_entry(ARGV[4] .. member, member, KEYS[1], ARGV[5])
 end
 return {n, #members}
-`);
+`,
+});
 
 /**
  * Deletes one chunk of a tag's entries. Members are popped from the tag set;
@@ -204,7 +253,14 @@ return {n, #members}
  * KEYS: tag set, keys index, tag-names set. ARGV: tag, limit, entry prefix, tag prefix.
  * Returns {entries deleted, members popped}.
  */
-export const invalidateTagChunk = new LuaScript('cp_invalidate_tag', 3, `${DELETE_ENTRY}
+export const invalidateTagChunk = defineScript({
+  name: 'cp_invalidate_tag',
+  keys: ['tagSet', 'keysIndex', 'tagNames'], args: ['tag', 'limit', 'entryPrefix', 'tagPrefix'],
+  decode: (r) => {
+    const [deleted = 0, popped = 0] = replyInts(r, 2, 'cp_invalidate_tag');
+    return { deleted, popped };
+  },
+  source: `${DELETE_ENTRY}
 local members = redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))
 local n = 0
 for _, member in ipairs(members) do
@@ -223,14 +279,25 @@ for _, member in ipairs(members) do
 end
 if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
 return {n, #members}
-`);
+`,
+});
 
 /**
  * Read-only stats over one chunk of the keys index, in lex order after `cursor`.
  * KEYS: keys index. ARGV: min (ZRANGEBYLEX syntax), limit, entry prefix.
  * Returns {live entries, value bytes, stale members, last member or ''}.
  */
-export const statsChunk = new LuaScript('cp_stats', 1, `
+export const statsChunk = defineScript({
+  name: 'cp_stats',
+  keys: ['keysIndex'], args: ['min', 'limit', 'entryPrefix'],
+  decode: (r) => {
+    const [entries, bytes, stale, last] = replyArray(r, 4, 'cp_stats');
+    return {
+      entries: replyInt(entries, 'cp_stats'), bytes: replyInt(bytes, 'cp_stats'), stale: replyInt(stale, 'cp_stats'),
+      last: replyString(last, 'cp_stats'),
+    };
+  },
+  source: `
 local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
 local entries, bytes, stale = 0, 0, 0
 for _, member in ipairs(members) do
@@ -245,13 +312,21 @@ end
 local last = ''
 if #members == tonumber(ARGV[2]) then last = members[#members] end
 return {entries, bytes, stale, last}
-`);
+`,
+});
 
 /**
  * Removes stale members (entry gone: expired or evicted by Redis) from one
  * chunk of the keys index. Same arguments as statsChunk. Returns {removed, last member or ''}.
  */
-export const pruneChunk = new LuaScript('cp_prune', 1, `
+export const pruneChunk = defineScript({
+  name: 'cp_prune',
+  keys: ['keysIndex'], args: ['min', 'limit', 'entryPrefix'],
+  decode: (r) => {
+    const [removed, last] = replyArray(r, 2, 'cp_prune');
+    return { removed: replyInt(removed, 'cp_prune'), last: replyString(last, 'cp_prune') };
+  },
+  source: `
 local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
 local removed = 0
 for _, member in ipairs(members) do
@@ -263,7 +338,8 @@ end
 local last = ''
 if #members == tonumber(ARGV[2]) then last = members[#members] end
 return {removed, last}
-`);
+`,
+});
 
 /**
  * Approximate LRU eviction, as Redis itself does it: sample members of the
@@ -273,7 +349,14 @@ return {removed, last}
  * in this call, sample size, entry prefix, tag prefix.
  * Returns {evicted, bytes freed, done (1 when within bounds)}.
  */
-export const evictChunk = new LuaScript('cp_evict', 1, `${DELETE_ENTRY}
+export const evictChunk = defineScript({
+  name: 'cp_evict',
+  keys: ['keysIndex'], args: ['maxEntries', 'bytesToFree', 'budget', 'sample', 'entryPrefix', 'tagPrefix'],
+  decode: (r) => {
+    const [evicted = 0, freed = 0, done = 0] = replyInts(r, 3, 'cp_evict');
+    return { evicted, freed, done: done === 1 };
+  },
+  source: `${DELETE_ENTRY}
 local max_entries = tonumber(ARGV[1])
 local to_free = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
@@ -304,15 +387,59 @@ while budget > 0 do
   budget = budget - 1
 end
 return {evicted, freed, done}
-`);
+`,
+});
 
 /**
  * Stores a namespace's configuration. KEYS: config hash. ARGV: field, value pairs.
  * Returns 1 when the namespace had no configuration before.
  */
-export const configureNamespace = new LuaScript('cp_configure', 1, `
+export const configureNamespace = defineScript({
+  name: 'cp_configure',
+  keys: ['config'], args: [], restArgs: true,
+  decode: (r) => replyInt(r, 'cp_configure') === 1,
+  source: `
 local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return created
-`);
+`,
+});
+
+/**
+ * One step of emptying a namespace (clear, drop); the caller repeats it until
+ * `done`. Deletes up to `limit` index members with their entries; once the
+ * index is empty, deletes up to `limit` tag sets; once no tag name is left and
+ * `dropConfig` is '1', deletes the configuration and hit counters too. Tag sets
+ * and configuration go only in a step that found the index empty: every live
+ * entry is in the index, so at that moment the tag sets hold only stale
+ * members, and a write racing the operation either lands before such a step
+ * (its member is in the index, so the step deletes it) or after it (indexed,
+ * tagged and counted as usual). Never an entry outside the indexes.
+ * Returns {live entries deleted, done (0/1)}.
+ */
+export const clearStep = defineScript({
+  name: 'cp_clear_step',
+  keys: ['keysIndex', 'tagNames', 'config', 'counters'],
+  args: ['limit', 'entryPrefix', 'tagPrefix', 'dropConfig'],
+  decode: (r) => {
+    const [deleted = 0, done = 0] = replyInts(r, 2, 'cp_clear_step');
+    return { deleted, done: done === 1 };
+  },
+  source: `${DELETE_ENTRY}
+local limit = tonumber(ARGV[1])
+local members = redis.call('ZRANGE', KEYS[1], 0, limit - 1)
+local n = 0
+for _, member in ipairs(members) do
+  n = n + delete_entry(ARGV[2] .. member, member, KEYS[1], ARGV[3])
+end
+if #members == limit then return {n, 0} end
+local tags = redis.call('SPOP', KEYS[2], limit)
+for _, tag in ipairs(tags) do
+  redis.call('DEL', ARGV[3] .. tag)
+end
+if #tags == limit then return {n, 0} end
+if ARGV[4] == '1' then redis.call('DEL', KEYS[3], KEYS[4]) end
+return {n, 1}
+`,
+});

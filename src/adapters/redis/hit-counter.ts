@@ -6,6 +6,25 @@
  */
 import type { RedisContext } from './context.js';
 import { namespaceKeys } from './namespace-keys.js';
+import { defineScript, replyInt } from './scripts.js';
+
+/**
+ * Adds counts only to a namespace that exists (configured or holding a key),
+ * so reads of made-up namespaces create nothing; atomic, so both counts land
+ * or neither does. Returns 1 when counted.
+ */
+const addCounts = defineScript({
+  name: 'cp_count_reads',
+  keys: ['counters', 'config', 'keysIndex'],
+  args: ['hits', 'misses'],
+  decode: (r) => replyInt(r, 'cp_count_reads') === 1,
+  source: `
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'hits', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'misses', ARGV[2])
+return 1
+`,
+});
 
 interface Pending {
   hits: number;
@@ -39,7 +58,11 @@ export class HitCounter {
     this.pending.delete(ns);
   }
 
-  /** One HINCRBY pair per namespace with pending counts (separate commands: namespaces live in different slots). */
+  /**
+   * One script per namespace with pending counts (separate calls: namespaces
+   * live in different slots). Counts of a namespace that does not exist are
+   * dropped: reads create no state.
+   */
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     const batch = this.pending;
@@ -48,11 +71,12 @@ export class HitCounter {
     this.flushing = (async () => {
       try {
         await Promise.all([...batch].map(async ([ns, counts]) => {
-          const key = namespaceKeys(this.ctx, ns).counters;
+          const k = namespaceKeys(this.ctx, ns);
           try {
-            // MULTI on one key: both counts land or neither does.
-            await this.ctx.run('flush counters', () =>
-              this.ctx.redis.multi().hincrby(key, 'hits', counts.hits).hincrby(key, 'misses', counts.misses).exec());
+            await this.ctx.run('flush counters', () => addCounts.call(this.ctx.redis, {
+              keys: { counters: k.counters, config: k.config, keysIndex: k.keysIndex },
+              args: { hits: counts.hits, misses: counts.misses },
+            }));
           } catch {
             // Keep the counts for the next flush; Redis may be briefly unavailable.
             this.hit(ns, counts.hits);

@@ -42,7 +42,7 @@ export function namespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
 
 function buildNamespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
   return {
-    entryPrefix: ctx.key(ns, ''),
+    entryPrefix: `${ctx.prefix}:{${ns}}:`,
     keysIndex: ctx.nsKey(ns, 'keys'),
     tagPrefix: `${ctx.nsKey(ns, 'tag')}:`,
     tagNames: ctx.nsKey(ns, 'tags'),
@@ -51,7 +51,17 @@ function buildNamespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
   };
 }
 
-/** Global set of namespace names (configured or holding entries); its own slot. */
+/** The one builder of an entry's key: `P:{ns}:key` (scripts derive it from entryPrefix, never by other means). */
+export function entryKey(ctx: RedisContext, ns: string, key: string): string {
+  return namespaceKeys(ctx, ns).entryPrefix + key;
+}
+
+/** Global sorted set (all scores 0, so in name order) of namespace names, configured or holding entries; its own slot. */
 export function namespaceRegistryKey(ctx: RedisContext): string {
+  return ctx.globalKey('namespace-index');
+}
+
+/** Where versions before the paged list kept the registry (a plain set); moved into the sorted set by list(). */
+export function legacyNamespaceRegistryKey(ctx: RedisContext): string {
   return ctx.globalKey('namespaces');
 }

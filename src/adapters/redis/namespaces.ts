@@ -3,9 +3,12 @@
  *
  * - Configuration: hash `P:{ns}#config`. `durable` is stored and reported but
  *   changes nothing on Redis: persistence is the server's (RDB/AOF) setting.
- * - list(): the set `P:namespaces`, added to when a namespace is configured or
- *   gets its first key, removed from by drop(). Names whose entries all
- *   expired stay in the set (list filters them out) until dropped.
+ * - list(): the sorted set `P:namespace-index` (scores 0, so ZRANGE BYLEX
+ *   pages it in name order), added to when a namespace is configured or gets
+ *   its first key, removed from by drop(). Names whose entries all expired
+ *   stay in it (list leaves them out) until dropped. A page is one round trip
+ *   for the names (one ZRANGE per allowed range, sent together), then the
+ *   page's namespaces are described concurrently.
  * - stats(): entries and bytes are computed from the keys index (EXISTS +
  *   HSTRLEN per member, in chunks): O(namespace), exact, and immune to drift
  *   from Redis expiring or evicting keys behind our back (a maintained bytes
@@ -15,13 +18,18 @@
  */
 import { completeNamespaceConfig, defaultNamespaceConfig } from '../../core/defaults.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
-import type { ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceInfo, NamespaceStats } from '../../core/port.js';
+import { prepareNamespaceList, toNamespacePage } from '../../core/namespace-list.js';
+import { prefixUpperBound } from '../../core/keys.js';
+import type {
+  ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceFilter, NamespaceInfo, NamespaceListOptions, NamespacePage,
+  NamespaceStats,
+} from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
 import type { RedisContext } from './context.js';
-import { CHUNK, createRedisEntryStore } from './entries.js';
+import { CHUNK, clearNamespace } from './bulk-delete.js';
 import { configureNamespace, evictChunk, pruneChunk, statsChunk } from './entry-scripts.js';
 import type { HitCounter } from './hit-counter.js';
-import { namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
+import { legacyNamespaceRegistryKey, namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
 
 /** Evictions per script call, and members sampled per eviction (Redis's own default is 5). */
 const EVICTIONS_PER_CALL = 100;
@@ -52,13 +60,31 @@ export async function loadStoredConfig(ctx: RedisContext, ns: string): Promise<N
   };
 }
 
+/**
+ * ZRANGE BYLEX [min, max] pairs covering the names after `after` that `only`
+ * allows: one range for all, one per exact name, one per prefix.
+ */
+function lexRanges(after: string | undefined, only: NamespaceFilter | undefined): [string, string][] {
+  const start = (min: string): string => (after !== undefined && after >= min ? `(${after}` : `[${min}`);
+  if (only === undefined || only.prefixes.includes('')) return [[after === undefined ? '-' : `(${after}`, '+']];
+  const ranges: [string, string][] = [];
+  for (const name of new Set(only.names)) {
+    if ((after === undefined || name > after) && !only.prefixes.some((p) => name.startsWith(p))) ranges.push([`[${name}`, `[${name}`]);
+  }
+  for (const prefix of new Set(only.prefixes)) {
+    const upper = prefixUpperBound(prefix);
+    if (upper !== undefined && after !== undefined && after >= upper) continue;
+    ranges.push([start(prefix), upper === undefined ? '+' : `(${upper}`]);
+  }
+  return ranges;
+}
+
 export function createRedisNamespaceAdmin(
   ctx: RedisContext,
   configs: NamespaceConfigCache,
   counter: HitCounter,
 ): NamespaceAdmin & NamespaceMaintenance {
   const { redis, options } = ctx;
-  const entries = createRedisEntryStore(ctx, configs, counter);
 
   async function configure(ns: string, partial: Partial<NamespaceConfig>): Promise<ConfigureResult> {
     validateNamespace(ns);
@@ -68,10 +94,12 @@ export function createRedisNamespaceAdmin(
       'defaultTtl', config.defaultTtl ?? '', 'maxEntries', config.maxEntries ?? '', 'maxBytes', config.maxBytes ?? '',
       'eviction', config.eviction, 'durable', config.durable ? '1' : '0',
     ];
-    const created = await ctx.run('configure', async () => {
-      const reply = await configureNamespace.run(redis, [namespaceKeys(ctx, ns).config], fields);
-      await redis.sadd(namespaceRegistryKey(ctx), ns);
-      return Number(reply) === 1;
+    const created = await ctx.run('configure', async (deadline) => {
+      // Registered first: if the deadline passes in between, an empty unconfigured name is listed by nobody.
+      await redis.zadd(namespaceRegistryKey(ctx), 0, ns);
+      deadline.check();
+      const configKey = namespaceKeys(ctx, ns).config;
+      return configureNamespace.call(redis, { keys: { config: configKey }, args: {}, restArgs: fields });
     });
     configs.invalidate(ns);
     return { created, config };
@@ -83,13 +111,13 @@ export function createRedisNamespaceAdmin(
     const total = { entries: 0, bytes: 0, stale: 0 };
     let min = '-';
     for (;;) {
-      const [n, bytes, stale, last] = (await ctx.run('stats', () =>
-        statsChunk.run(redis, [k.keysIndex], [min, CHUNK, k.entryPrefix]))) as [number, number, number, string];
-      total.entries += n;
-      total.bytes += bytes;
-      total.stale += stale;
-      if (last === '') return total;
-      min = `(${last}`;
+      const chunk = await ctx.run('stats', () =>
+        statsChunk.call(redis, { keys: { keysIndex: k.keysIndex }, args: { min, limit: CHUNK, entryPrefix: k.entryPrefix } }));
+      total.entries += chunk.entries;
+      total.bytes += chunk.bytes;
+      total.stale += chunk.stale;
+      if (chunk.last === '') return total;
+      min = `(${chunk.last}`;
     }
   }
 
@@ -120,23 +148,33 @@ export function createRedisNamespaceAdmin(
     };
   }
 
-  async function list(): Promise<NamespaceInfo[]> {
-    const names = await ctx.run('list', () => redis.smembers(namespaceRegistryKey(ctx)));
-    const infos: NamespaceInfo[] = [];
-    for (const name of names.sort()) {
-      const info = await describe(name);
-      if (info.configured || info.stats.entries > 0) infos.push(info);
-    }
-    return infos;
+  let legacyMoved = false;
+  /** Moves names from the registry set of earlier versions into the sorted set, once per process. */
+  async function moveLegacyRegistry(): Promise<void> {
+    if (legacyMoved) return;
+    const legacy = legacyNamespaceRegistryKey(ctx);
+    const names = await ctx.run('list', async () => ((await redis.type(legacy)) === 'set' ? redis.smembers(legacy) : []));
+    if (names.length > 0) await ctx.run('list', () => redis.zadd(namespaceRegistryKey(ctx), ...names.flatMap((name) => [0, name])));
+    await ctx.run('list', () => redis.del(legacy));
+    legacyMoved = true;
+  }
+
+  async function list(listOptions?: NamespaceListOptions): Promise<NamespacePage> {
+    const { limit, after, only } = prepareNamespaceList(listOptions);
+    await moveLegacyRegistry();
+    const ranges = lexRanges(after, only);
+    const key = namespaceRegistryKey(ctx);
+    const found = await ctx.run('list', () =>
+      Promise.all(ranges.map(([min, max]) => redis.zrange(key, min, max, 'BYLEX', 'LIMIT', 0, limit + 1))));
+    const names = [...new Set(found.flat())].sort().slice(0, limit + 1);
+    return toNamespacePage(await Promise.all(names.map((name) => describe(name))), limit);
   }
 
   async function drop(ns: string): Promise<void> {
     validateNamespace(ns);
     // Unregister first: a concurrent first write after this re-registers the namespace.
-    await ctx.run('drop', () => redis.srem(namespaceRegistryKey(ctx), ns));
-    await entries.clear(ns);
-    const k = namespaceKeys(ctx, ns);
-    await ctx.run('drop', () => redis.del(k.config, k.counters, k.keysIndex, k.tagNames));
+    await ctx.run('drop', () => redis.zrem(namespaceRegistryKey(ctx), ns));
+    await clearNamespace(ctx, ns, true);
     counter.forget(ns);
     configs.invalidate(ns);
   }
@@ -150,12 +188,16 @@ export function createRedisNamespaceAdmin(
     const k = namespaceKeys(ctx, ns);
     let evicted = 0;
     for (;;) {
-      const [n, freed, done] = (await ctx.run('enforceBounds', () => evictChunk.run(redis, [k.keysIndex], [
-        config.maxEntries ?? '', bytesToFree, EVICTIONS_PER_CALL, EVICTION_SAMPLE, k.entryPrefix, k.tagPrefix,
-      ]))) as [number, number, number];
-      evicted += n;
-      bytesToFree = Math.max(0, bytesToFree - freed);
-      if (done === 1) return evicted;
+      const chunk = await ctx.run('enforceBounds', () => evictChunk.call(redis, {
+        keys: { keysIndex: k.keysIndex },
+        args: {
+          maxEntries: config.maxEntries ?? '', bytesToFree, budget: EVICTIONS_PER_CALL, sample: EVICTION_SAMPLE,
+          entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix,
+        },
+      }));
+      evicted += chunk.evicted;
+      bytesToFree = Math.max(0, bytesToFree - chunk.freed);
+      if (chunk.done) return evicted;
     }
   }
 
@@ -165,11 +207,11 @@ export function createRedisNamespaceAdmin(
     let removed = 0;
     let min = '-';
     for (;;) {
-      const [n, last] = (await ctx.run('pruneIndex', () =>
-        pruneChunk.run(redis, [k.keysIndex], [min, CHUNK, k.entryPrefix]))) as [number, string];
-      removed += n;
-      if (last === '') return removed;
-      min = `(${last}`;
+      const chunk = await ctx.run('pruneIndex', () =>
+        pruneChunk.call(redis, { keys: { keysIndex: k.keysIndex }, args: { min, limit: CHUNK, entryPrefix: k.entryPrefix } }));
+      removed += chunk.removed;
+      if (chunk.last === '') return removed;
+      min = `(${chunk.last}`;
     }
   }
 

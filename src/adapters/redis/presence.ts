@@ -22,7 +22,7 @@ import {
   type SessionLimits,
 } from '../../core/validation.js';
 import type { RedisContext } from './context.js';
-import { LuaScript } from './scripts.js';
+import { defineScript, replyArray, replyInt, replyInts, replyOptionalString, replyStrings } from './scripts.js';
 
 /** Server clock in ms, and removal of lapsed members (expiry ≤ now) from all three keys, in chunks (unpack limit). */
 const PRELUDE = `local t = redis.call('TIME')
@@ -36,34 +36,45 @@ end
 if #lapsed > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) end`;
 
 /** ARGV: member, ttl ms, data JSON. */
-const heartbeatScript = new LuaScript(
-  'presence_heartbeat',
-  3,
-  `${PRELUDE}
+const heartbeatScript = defineScript({
+  name: 'presence_heartbeat',
+  keys: ['expiries', 'names', 'data'], args: ['member', 'ttlMs', 'dataJson'],
+  decode: (r) => replyInt(r, 'presence_heartbeat'),
+  source: `${PRELUDE}
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 local last = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
 for i = 1, 3 do redis.call('PEXPIREAT', KEYS[i], last + 1) end
 return 1`,
-);
+})
 
 /** ARGV: member. 1 when it was present (live). */
-const leaveScript = new LuaScript(
-  'presence_leave',
-  3,
-  `${PRELUDE}
+const leaveScript = defineScript({
+  name: 'presence_leave',
+  keys: ['expiries', 'names', 'data'], args: ['member'],
+  decode: (r) => replyInt(r, 'presence_leave') === 1,
+  source: `${PRELUDE}
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 return removed`,
-);
+})
 
 /** ARGV: limit. Returns {count, names, data, expiries}. */
-const membersScript = new LuaScript(
-  'presence_members',
-  3,
-  `${PRELUDE}
+const membersScript = defineScript({
+  name: 'presence_members',
+  keys: ['expiries', 'names', 'data'], args: ['limit'],
+  decode: (r) => {
+    const [count, names, data, expiries] = replyArray(r, 4, 'presence_members');
+    return {
+      count: replyInt(count, 'presence_members'),
+      names: replyStrings(names, 'presence_members'),
+      data: replyArray(data, 0, 'presence_members').map((d) => replyOptionalString(d ?? null, 'presence_members')),
+      expiries: replyInts(expiries, 0, 'presence_members'),
+    };
+  },
+  source: `${PRELUDE}
 local count = redis.call('ZCARD', KEYS[1])
 local names = redis.call('ZRANGE', KEYS[2], '-', '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[1]))
 local data, expiries = {}, {}
@@ -77,42 +88,42 @@ for i = 1, #names, 500 do
   end
 end
 return {count, names, data, expiries}`,
-);
+})
 
-const countScript = new LuaScript(
-  'presence_count',
-  3,
-  `${PRELUDE}
+const countScript = defineScript({
+  name: 'presence_count',
+  keys: ['expiries', 'names', 'data'], args: [],
+  decode: (r) => replyInt(r, 'presence_count'),
+  source: `${PRELUDE}
 return redis.call('ZCARD', KEYS[1])`,
-);
+})
 
 export function createRedisPresenceTracker(ctx: RedisContext, limits: SessionLimits = DEFAULT_SESSION_LIMITS): PresenceTracker {
   const { redis } = ctx;
-  const keys = (channel: string) => [
-    ctx.sysKey('presence', channel, 'exp'),
-    ctx.sysKey('presence', channel, 'names'),
-    ctx.sysKey('presence', channel, 'data'),
-  ];
+  const keys = (channel: string) => ({
+    expiries: ctx.sysKey('presence', channel, 'exp'),
+    names: ctx.sysKey('presence', channel, 'names'),
+    data: ctx.sysKey('presence', channel, 'data'),
+  });
 
   return {
     async heartbeat(channel: string, member: string, options: HeartbeatOptions): Promise<void> {
       const { dataJson, ttl } = prepareHeartbeat(channel, member, options, limits);
-      await ctx.run('heartbeat', () => heartbeatScript.run(redis, keys(channel), [member, ttl, dataJson]));
+      await ctx.run('heartbeat', () => heartbeatScript.call(redis, { keys: keys(channel), args: { member, ttlMs: ttl, dataJson } }));
     },
 
     async leave(channel: string, member: string): Promise<boolean> {
       validateName(channel, 'channel');
       validateName(member, 'member');
-      const removed = await ctx.run('leave', () => leaveScript.run(redis, keys(channel), [member]));
-      return removed === 1;
+      return ctx.run('leave', () => leaveScript.call(redis, { keys: keys(channel), args: { member } }));
     },
 
     async members(channel: string, options: { limit?: number } = {}): Promise<PresenceList> {
       validateName(channel, 'channel');
       validateListLimit(options.limit, MAX_PRESENCE_LIMIT);
       const limit = options.limit ?? DEFAULT_PRESENCE_LIMIT;
-      const reply = await ctx.run('members', () => membersScript.run(redis, keys(channel), [limit]));
-      const [count, names, data, expiries] = reply as [number, string[], (string | null)[], number[]];
+      const { count, names, data, expiries } = await ctx.run('members', () =>
+        membersScript.call(redis, { keys: keys(channel), args: { limit } }));
       const list: PresenceList = { count, members: [] };
       for (let i = 0; i < names.length; i++) {
         list.members.push({
@@ -126,7 +137,7 @@ export function createRedisPresenceTracker(ctx: RedisContext, limits: SessionLim
 
     async count(channel: string): Promise<number> {
       validateName(channel, 'channel');
-      return (await ctx.run('count', () => countScript.run(redis, keys(channel), []))) as number;
+      return ctx.run('count', () => countScript.call(redis, { keys: keys(channel), args: {} }));
     },
   };
 }

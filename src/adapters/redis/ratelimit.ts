@@ -15,7 +15,7 @@
 import type { RateLimitOptions, RateLimitResult, RateLimiter } from '../../core/port.js';
 import { prepareRateLimit, rateLimitResult, type RateLimitRequest, type RateLimitState } from '../../core/rate-limit.js';
 import type { RedisContext } from './context.js';
-import { LuaScript } from './scripts.js';
+import { defineScript, replyInts } from './scripts.js';
 
 /** Shared prologue: ARGV = limit, window ms, cost; `now` from the Redis clock. */
 const PROLOGUE = `
@@ -27,10 +27,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function int(x) return string.format('%d', x) end
 `;
 
-const fixedWindow = new LuaScript(
-  'ratelimit_fixed_window',
-  1,
-  `${PROLOGUE}
+const fixedWindow = defineScript({
+  name: 'ratelimit_fixed_window',
+  keys: ['state'], args: ['limit', 'windowMs', 'cost'],
+  decode: (r) => replyInts(r, 4, 'ratelimit_fixed_window'),
+  source: `${PROLOGUE}
 local s = redis.call('HMGET', KEYS[1], 'start', 'cur')
 local start = now - now % W
 local cur = 0
@@ -45,12 +46,13 @@ redis.call('HSET', KEYS[1], 'start', int(start), 'cur', int(cur))
 redis.call('PEXPIREAT', KEYS[1], int(start + W))
 return {ok and 1 or 0, now, start, cur}
 `,
-);
+})
 
-const slidingWindow = new LuaScript(
-  'ratelimit_sliding_window',
-  1,
-  `${PROLOGUE}
+const slidingWindow = defineScript({
+  name: 'ratelimit_sliding_window',
+  keys: ['state'], args: ['limit', 'windowMs', 'cost'],
+  decode: (r) => replyInts(r, 5, 'ratelimit_sliding_window'),
+  source: `${PROLOGUE}
 local s = redis.call('HMGET', KEYS[1], 'start', 'cur', 'prev')
 local start = now - now % W
 local cur, prev = 0, 0
@@ -72,13 +74,14 @@ redis.call('HSET', KEYS[1], 'start', int(start), 'cur', int(cur), 'prev', int(pr
 redis.call('PEXPIREAT', KEYS[1], int(start + 2 * W))
 return {ok and 1 or 0, now, start, cur, prev}
 `,
-);
+})
 
 /** Level in 1/W-token units: capacity L·W, refill +L per ms, a call costs cost·W. */
-const tokenBucket = new LuaScript(
-  'ratelimit_token_bucket',
-  1,
-  `${PROLOGUE}
+const tokenBucket = defineScript({
+  name: 'ratelimit_token_bucket',
+  keys: ['state'], args: ['limit', 'windowMs', 'cost'],
+  decode: (r) => replyInts(r, 3, 'ratelimit_token_bucket'),
+  source: `${PROLOGUE}
 local s = redis.call('HMGET', KEYS[1], 'tokens', 'now')
 local capacity = L * W
 local tokens, last = capacity, now
@@ -94,7 +97,7 @@ redis.call('HSET', KEYS[1], 'tokens', int(tokens), 'now', int(now))
 redis.call('PEXPIREAT', KEYS[1], int(now + math.ceil((capacity - tokens) / L)))
 return {ok and 1 or 0, now, tokens}
 `,
-);
+})
 
 const SCRIPTS = {
   'fixed-window': fixedWindow,
@@ -120,7 +123,8 @@ export function createRedisRateLimiter(ctx: RedisContext): RateLimiter {
       const request = prepareRateLimit(key, options);
       const { algorithm, limit, windowMs, cost } = request;
       const stateKey = ctx.sysKey('rl', key, algorithm, String(limit), String(windowMs));
-      const reply = (await ctx.run('rateLimit', () => SCRIPTS[algorithm].run(ctx.redis, [stateKey], [limit, windowMs, cost]))) as number[];
+      const reply = await ctx.run('rateLimit', () =>
+        SCRIPTS[algorithm].call(ctx.redis, { keys: { state: stateKey }, args: { limit, windowMs, cost } }));
       // cost 0 only peeks: always allowed, and the script consumed nothing.
       return rateLimitResult(request, reply[0] === 1 || cost === 0, toState(request, reply));
     },

@@ -5,14 +5,20 @@
  * most once per script per server. Same behaviour as ioredis `defineCommand`,
  * but typed and usable on both Redis and Cluster clients.
  *
- * Usage (at module level, so the SHA is computed once):
+ * Every script is declared with `defineScript` at module level (the SHA is
+ * computed once): the names of its KEYS and ARGV, in the order the Lua source
+ * reads them, and a decoder for its reply. Callers pass named keys and
+ * arguments and get a typed reply, so the order lives in one declaration:
  *
- *   const acquire = new LuaScript('lock_acquire', 2, `... KEYS[1] ... ARGV[1] ...`);
- *   const reply = await ctx.run('acquire', () => acquire.run(ctx.redis, [k1, k2], [token, ttl]));
+ *   const acquire = defineScript({
+ *     name: 'lock_acquire', keys: ['lease', 'fence'], args: ['tokenHash', 'ttlMs'],
+ *     source: `... KEYS[1] ... ARGV[2] ...`, decode: (r) => ...,
+ *   });
+ *   const lease = await ctx.run('acquire', () => acquire.call(ctx.redis, { keys: {...}, args: {...} }));
  *
  * Rules for script authors:
  * - Every key a script touches must be passed in KEYS and, for Redis Cluster,
- *   share one hash tag: build them with ctx.nsKey / ctx.key (namespace slot) or
+ *   share one hash tag: build them with namespaceKeys / entryKey (namespace slot) or
  *   ctx.sysKey with the same `tag`.
  * - To report a domain failure, `return redis.error_reply('CACHEPORT <code>')`
  *   and map `<code>` with the third argument of ctx.run (see context.ts).
@@ -23,47 +29,112 @@ import type { RedisClient } from './connection.js';
 
 export type ScriptArg = string | Buffer | number;
 
-export class LuaScript {
+/** A script's named inputs; `restKeys` / `restArgs` follow the named ones (variadic scripts only). */
+export interface ScriptInput<K extends string, A extends string> {
+  keys: Record<K, string>;
+  args: Record<A, ScriptArg>;
+  restKeys?: readonly string[];
+  restArgs?: readonly ScriptArg[];
+}
+
+export interface ScriptSpec<K extends string, A extends string, R> {
+  name: string;
+  /** KEYS[1..n] in order. */
+  keys: readonly K[];
+  /** ARGV[1..n] in order. */
+  args: readonly A[];
+  /** The script also takes any number of keys / args after the named ones. */
+  restKeys?: boolean;
+  restArgs?: boolean;
+  /** Bulk replies as Buffers (scripts returning stored values) instead of UTF-8 strings. */
+  buffers?: boolean;
+  source: string;
+  /** Turns the raw reply into the script's typed result; throws on a reply of the wrong shape. */
+  decode: (reply: unknown) => R;
+}
+
+export class TypedScript<K extends string, A extends string, R> {
   readonly sha: string;
 
-  constructor(
-    readonly name: string,
-    /** null: any number of keys (e.g. one per entry of a batch). */
-    readonly numberOfKeys: number | null,
-    readonly source: string,
-  ) {
-    this.sha = createHash('sha1').update(source).digest('hex');
+  constructor(private readonly spec: ScriptSpec<K, A, R>) {
+    this.sha = createHash('sha1').update(spec.source).digest('hex');
   }
 
-  /** Bulk replies come back as strings (UTF-8 decoded). */
-  run(redis: RedisClient, keys: string[], args: ScriptArg[]): Promise<unknown> {
-    this.checkKeys(keys);
-    return redis
-      .evalsha(this.sha, keys.length, ...keys, ...args)
-      .catch((error: unknown) => {
-        if (!isNoScript(error)) throw error;
-        return redis.eval(this.source, keys.length, ...keys, ...args);
-      });
+  get name(): string {
+    return this.spec.name;
   }
 
-  /** Bulk replies come back as Buffers: use for scripts returning stored values. */
-  runBuffer(redis: RedisClient, keys: string[], args: ScriptArg[]): Promise<unknown> {
-    this.checkKeys(keys);
-    return redis
-      .callBuffer('evalsha', [this.sha, keys.length, ...keys, ...args])
-      .catch((error: unknown) => {
-        if (!isNoScript(error)) throw error;
-        return redis.callBuffer('eval', [this.source, keys.length, ...keys, ...args]);
-      });
-  }
-
-  private checkKeys(keys: string[]): void {
-    if (this.numberOfKeys !== null && keys.length !== this.numberOfKeys) {
-      throw new Error(`script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
+  async call(redis: RedisClient, input: ScriptInput<K, A>): Promise<R> {
+    const { spec } = this;
+    if ((input.restKeys !== undefined && !spec.restKeys) || (input.restArgs !== undefined && !spec.restArgs)) {
+      throw new Error(`script ${spec.name} takes no extra keys or arguments`);
     }
+    const keys = [...spec.keys.map((name) => input.keys[name]), ...(input.restKeys ?? [])];
+    const args = [...spec.args.map((name) => input.args[name]), ...(input.restArgs ?? [])];
+    const raw = spec.buffers ? await this.evalBuffer(redis, keys, args) : await this.eval(redis, keys, args);
+    return spec.decode(raw);
   }
+
+  private eval(redis: RedisClient, keys: string[], args: ScriptArg[]): Promise<unknown> {
+    return redis.evalsha(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+      if (!isNoScript(error)) throw error;
+      return redis.eval(this.spec.source, keys.length, ...keys, ...args);
+    });
+  }
+
+  private evalBuffer(redis: RedisClient, keys: string[], args: ScriptArg[]): Promise<unknown> {
+    return redis.callBuffer('evalsha', [this.sha, keys.length, ...keys, ...args]).catch((error: unknown) => {
+      if (!isNoScript(error)) throw error;
+      return redis.callBuffer('eval', [this.spec.source, keys.length, ...keys, ...args]);
+    });
+  }
+}
+
+export function defineScript<K extends string, A extends string, R>(spec: ScriptSpec<K, A, R>): TypedScript<K, A, R> {
+  return new TypedScript(spec);
 }
 
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+// ---------------------------------------------------------------- reply decoders
+
+function badReply(what: string, reply: unknown): Error {
+  return new Error(`unexpected script reply for ${what}: ${JSON.stringify(reply)?.slice(0, 200)}`);
+}
+
+/** An array reply of at least `length` elements. */
+export function replyArray(reply: unknown, length: number, what: string): unknown[] {
+  if (!Array.isArray(reply) || reply.length < length) throw badReply(what, reply);
+  return reply;
+}
+
+/** An integer reply (Lua numbers arrive as integers; a decimal string is accepted too). */
+export function replyInt(reply: unknown, what: string): number {
+  const n = typeof reply === 'string' ? Number(reply) : reply;
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw badReply(what, reply);
+  return n;
+}
+
+/** A bulk-string reply. */
+export function replyString(reply: unknown, what: string): string {
+  if (typeof reply === 'string') return reply;
+  if (Buffer.isBuffer(reply)) return reply.toString();
+  throw badReply(what, reply);
+}
+
+/** A bulk-string reply or nil (Lua false arrives as null). */
+export function replyOptionalString(reply: unknown, what: string): string | null {
+  return reply === null ? null : replyString(reply, what);
+}
+
+/** An array of bulk strings. */
+export function replyStrings(reply: unknown, what: string): string[] {
+  return replyArray(reply, 0, what).map((item) => replyString(item, what));
+}
+
+/** A tuple of integers. */
+export function replyInts(reply: unknown, length: number, what: string): number[] {
+  return replyArray(reply, length, what).map((item) => replyInt(item, what));
 }

@@ -18,7 +18,7 @@ import type { CreateSessionOptions, CreatedSession, JsonObject, Session, Session
 import { hashSessionId, isSessionIdFormat, newSessionId } from '../../core/session-id.js';
 import { DEFAULT_SESSION_LIMITS, prepareSessionCreate, serializeJsonObject, validateSubject, type SessionLimits } from '../../core/validation.js';
 import type { RedisContext } from './context.js';
-import { LuaScript } from './scripts.js';
+import { defineScript, replyArray, replyInt, replyInts, replyOptionalString, replyString, replyStrings } from './scripts.js';
 
 /** Slack on the subject index's scores and expiry: the session is created a moment after it is indexed. */
 const INDEX_SLACK_MS = 60_000;
@@ -27,34 +27,47 @@ const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /** KEYS: subject index. ARGV: session hash hex, maxAge ms, slack ms. */
-const indexAdd = new LuaScript(
-  'session_index_add',
-  1,
-  `${NOW_MS}
+const indexAdd = defineScript({
+  name: 'session_index_add',
+  keys: ['subjectIndex'], args: ['sessionHash', 'maxAgeMs', 'slackMs'],
+  decode: (r) => replyInt(r, 'session_index_add'),
+  source: `${NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[1])
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]) + tonumber(ARGV[3]))
 return 1`,
-);
+})
 
 /** KEYS: session. ARGV: subject, data JSON, ttl ms, maxAge ms. Returns {created, expires}. */
-const create = new LuaScript(
-  'session_create',
-  1,
-  `${NOW_MS}
+const create = defineScript({
+  name: 'session_create',
+  keys: ['session'], args: ['subject', 'dataJson', 'ttlMs', 'maxAgeMs'],
+  decode: (r) => {
+    const [createdAt = 0, expiresAt = 0] = replyInts(r, 2, 'session_create');
+    return { createdAt, expiresAt };
+  },
+  source: `${NOW_MS}
 local expires = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'subject', ARGV[1], 'data', ARGV[2], 'created', now, 'expires', expires,
   'max', now + tonumber(ARGV[4]), 'ttl', ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], expires)
 return {now, expires}`,
-);
+})
 
 /** KEYS: session. Slides and returns {subject, data, created, expires}, or nil. */
-const touch = new LuaScript(
-  'session_get',
-  1,
-  `${NOW_MS}
+const touch = defineScript({
+  name: 'session_get',
+  keys: ['session'], args: [],
+  decode: (r) => {
+    if (r === null) return null;
+    const [subject, data, createdAt, expiresAt] = replyArray(r, 4, 'session_get');
+    return {
+      subject: replyString(subject, 'session_get'), dataJson: replyString(data, 'session_get'),
+      createdAt: replyInt(createdAt, 'session_get'), expiresAt: replyInt(expiresAt, 'session_get'),
+    };
+  },
+  source: `${NOW_MS}
 local v = redis.call('HMGET', KEYS[1], 'subject', 'data', 'created', 'expires', 'max', 'ttl')
 if not v[1] then return nil end
 local expires = tonumber(v[4])
@@ -66,43 +79,48 @@ if slid > expires then
   redis.call('PEXPIREAT', KEYS[1], expires)
 end
 return {v[1], v[2], tonumber(v[3]), expires}`,
-);
+})
 
 /** KEYS: session. ARGV: data JSON. 1 when a live session was updated. */
-const update = new LuaScript(
-  'session_update',
-  1,
-  `${NOW_MS}
+const update = defineScript({
+  name: 'session_update',
+  keys: ['session'], args: ['dataJson'],
+  decode: (r) => replyInt(r, 'session_update') === 1,
+  source: `${NOW_MS}
 local expires = tonumber(redis.call('HGET', KEYS[1], 'expires'))
 if not expires or expires <= now then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[1])
 return 1`,
-);
+})
 
 /** KEYS: session. Deletes it; returns {live 0/1, subject or false}. */
-const revoke = new LuaScript(
-  'session_revoke',
-  1,
-  `${NOW_MS}
+const revoke = defineScript({
+  name: 'session_revoke',
+  keys: ['session'], args: [],
+  decode: (r) => {
+    const [live, subject] = replyArray(r, 1, 'session_revoke');
+    const wasLive = replyInt(live, 'session_revoke') === 1;
+    return { live: wasLive, subject: subject === undefined ? null : replyOptionalString(subject, 'session_revoke') };
+  },
+  source: `${NOW_MS}
 local v = redis.call('HMGET', KEYS[1], 'subject', 'expires')
 if not v[1] then return {0, false} end
 redis.call('DEL', KEYS[1])
 local live = 0
 if tonumber(v[2]) > now then live = 1 end
 return {live, v[1]}`,
-);
+})
 
 /** KEYS: subject index. Takes and deletes it atomically; returns the hashes of sessions possibly live. */
-const indexTake = new LuaScript(
-  'session_index_take',
-  1,
-  `${NOW_MS}
+const indexTake = defineScript({
+  name: 'session_index_take',
+  keys: ['subjectIndex'], args: [],
+  decode: (r) => replyStrings(r, 'session_index_take'),
+  source: `${NOW_MS}
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 redis.call('DEL', KEYS[1])
 return members`,
-);
-
-type Reply = (string | number | null)[];
+})
 
 export function createRedisSessionStore(ctx: RedisContext, limits: SessionLimits = DEFAULT_SESSION_LIMITS): SessionStore {
   const { redis } = ctx;
@@ -115,45 +133,49 @@ export function createRedisSessionStore(ctx: RedisContext, limits: SessionLimits
       const { subject, dataJson, ttl, maxAge } = prepareSessionCreate(options, limits);
       const id = newSessionId();
       const hashHex = hashSessionId(id).toString('hex');
-      const [createdAt, expiresAt] = await ctx.run('createSession', async () => {
-        await indexAdd.run(redis, [subjectKey(subject)], [hashHex, maxAge, INDEX_SLACK_MS]);
-        return (await create.run(redis, [sessionKey(hashHex)], [subject, dataJson, ttl, maxAge])) as [number, number];
+      const { createdAt, expiresAt } = await ctx.run('createSession', async (deadline) => {
+        await indexAdd.call(redis, {
+          keys: { subjectIndex: subjectKey(subject) }, args: { sessionHash: hashHex, maxAgeMs: maxAge, slackMs: INDEX_SLACK_MS },
+        });
+        deadline.check();
+        return create.call(redis, { keys: { session: sessionKey(hashHex) }, args: { subject, dataJson, ttlMs: ttl, maxAgeMs: maxAge } });
       });
       return { id, subject, createdAt, expiresAt };
     },
 
     async getSession(id: string): Promise<Session | undefined> {
       if (!isSessionIdFormat(id)) return undefined;
-      const reply = (await ctx.run('getSession', () => touch.run(redis, [keyOf(id)], []))) as Reply | null;
+      const reply = await ctx.run('getSession', () => touch.call(redis, { keys: { session: keyOf(id) }, args: {} }));
       if (reply === null) return undefined;
-      const [subject, data, createdAt, expiresAt] = reply as [string, string, number, number];
-      return { subject, data: JSON.parse(data) as JsonObject, createdAt, expiresAt };
+      const { subject, dataJson, createdAt, expiresAt } = reply;
+      return { subject, data: JSON.parse(dataJson) as JsonObject, createdAt, expiresAt };
     },
 
     async updateSession(id: string, data: JsonObject): Promise<boolean> {
       const dataJson = serializeJsonObject(data, limits.maxSessionDataBytes);
       if (!isSessionIdFormat(id)) return false;
-      const updated = await ctx.run('updateSession', () => update.run(redis, [keyOf(id)], [dataJson]));
-      return updated === 1;
+      return ctx.run('updateSession', () => update.call(redis, { keys: { session: keyOf(id) }, args: { dataJson } }));
     },
 
     async revokeSession(id: string): Promise<boolean> {
       if (!isSessionIdFormat(id)) return false;
       const hashHex = hashSessionId(id).toString('hex');
-      return ctx.run('revokeSession', async () => {
-        const [live, subject] = (await revoke.run(redis, [sessionKey(hashHex)], [])) as [number, string | null];
+      return ctx.run('revokeSession', async (deadline) => {
+        const { live, subject } = await revoke.call(redis, { keys: { session: sessionKey(hashHex) }, args: {} });
         // The index entry would go lazily anyway; removing it now keeps the set small.
+        deadline.check();
         if (typeof subject === 'string') await redis.zrem(subjectKey(subject), hashHex);
-        return live === 1;
+        return live;
       });
     },
 
     async revokeSubject(subject: string): Promise<number> {
       validateSubject(subject);
-      return ctx.run('revokeSubject', async () => {
-        const hashes = (await indexTake.run(redis, [subjectKey(subject)], [])) as string[];
+      return ctx.run('revokeSubject', async (deadline) => {
+        const hashes = await indexTake.call(redis, { keys: { subjectIndex: subjectKey(subject) }, args: {} });
         // One DEL per session (each in its own cluster slot); DEL counts only keys
         // that still exist, and Redis drops a session key at its expiry.
+        deadline.check();
         const deleted = await Promise.all(hashes.map((hashHex) => redis.del(sessionKey(hashHex))));
         return deleted.reduce((sum, n) => sum + n, 0);
       });

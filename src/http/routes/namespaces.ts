@@ -5,9 +5,10 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { LimitExceededError } from '../../core/errors.js';
-import type { NamespaceConfig } from '../../core/port.js';
+import { DEFAULT_NAMESPACE_LIST_LIMIT, MAX_NAMESPACE_LIST_LIMIT } from '../../core/namespace-list.js';
+import type { NamespaceConfig, NamespaceFilter } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig, validatePrefix, validateTags } from '../../core/validation.js';
-import { canSeeNamespace, createRouter, requireScope, type AppDeps } from '../context.js';
+import { createRouter, requireScope, type AppDeps } from '../context.js';
 import { readJson } from '../body.js';
 import { validateHttpKey } from '../path-key.js';
 import { invalidParam, validationProblem } from '../problem.js';
@@ -45,6 +46,24 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 
 const params = z.object({ ns: NamespaceParam });
 
+const ListQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,5}$/, 'must be a positive integer')
+    .optional()
+    .openapi({ description: `Most namespaces per page (default ${DEFAULT_NAMESPACE_LIST_LIMIT}, at most ${MAX_NAMESPACE_LIST_LIMIT})` }),
+  cursor: z.string().optional().openapi({ description: 'The `cursor` of the previous page' }),
+});
+
+/** A token's namespace patterns (`name`, `prefix*`, `*`) as a list filter; undefined when it sees every namespace. */
+function namespaceFilterOf(patterns: readonly string[]): NamespaceFilter | undefined {
+  if (patterns.includes('*')) return undefined;
+  return {
+    names: patterns.filter((p) => !p.endsWith('*')),
+    prefixes: patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1)),
+  };
+}
+
 /** A loosely typed body so validation errors come from our validators, with our field names. */
 const LooseObject = z.record(z.string(), z.unknown());
 
@@ -56,17 +75,28 @@ export function namespaceRoutes(deps: AppDeps) {
       method: 'get',
       path: '/namespaces',
       tags: ['namespaces'],
-      summary: 'Namespaces that are configured or hold entries (only those the token may access)',
+      summary: 'Namespaces that are configured or hold entries (only those the token may access), one page at a time',
+      request: { query: ListQuery },
       responses: {
-        200: json(z.object({ namespaces: z.array(NamespaceSchema) }), 'The namespaces'),
-        ...problemResponses(401, 403, 503),
+        200: json(
+          z.object({
+            namespaces: z.array(NamespaceSchema),
+            cursor: z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+          }),
+          'One page of namespaces, in name order (a page may hold fewer than `limit`)',
+        ),
+        ...problemResponses(400, 401, 403, 503),
       },
     }),
     async (c) => {
-      requireScope(c, 'read');
-      const all = await deps.port.list();
-      const namespaces = all.filter((info) => canSeeNamespace(c, info.name)).map(namespaceToJson);
-      return c.json({ namespaces }, 200);
+      const principal = requireScope(c, 'read');
+      const { limit, cursor } = c.req.valid('query');
+      const page = await deps.port.list({
+        limit: limit === undefined ? undefined : Number(limit),
+        cursor,
+        only: namespaceFilterOf(principal.namespaces),
+      });
+      return c.json({ namespaces: page.namespaces.map(namespaceToJson), cursor: page.cursor }, 200);
     },
   );
 
