@@ -22,6 +22,8 @@ export class Coherence {
   private wideSeq = 0;
   private readonly keySeq = new Map<string, number>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Writes of this process whose `set` announcement has not arrived yet: their echo must not drop the copy just stored. */
+  private readonly ownWrites = new Map<string, number>();
   reconnects = 0;
 
   constructor(
@@ -88,6 +90,11 @@ export class Coherence {
     });
   }
 
+  /** This process wrote `key` and stored the value locally: its own `set` announcement is not a reason to drop it. */
+  expectOwnWrite(key: string): void {
+    if (this.state === 'live') this.ownWrites.set(key, (this.ownWrites.get(key) ?? 0) + 1);
+  }
+
   /** A change made by this process: applied at once, before the feed reports it. */
   touched(keys: string[] | 'all'): void {
     this.apply(keys);
@@ -101,6 +108,13 @@ export class Coherence {
   }
 
   private onEvent(event: ChangeEvent): void {
+    if (event.type !== 'change') this.ownWrites.clear();
+    if (event.type === 'change' && event.op === 'set' && event.keys !== undefined && this.ownWrites.size > 0) {
+      // One echo per own write; if another writer's announcement is taken for ours, ours (later) still drops the copy.
+      const foreign = event.keys.filter((key) => !this.consumeOwnWrite(key));
+      this.apply(foreign);
+      return;
+    }
     if (event.type === 'down') {
       this.state = 'down';
       // Kept only as outage fallback: changes may be missed from now on.
@@ -116,6 +130,14 @@ export class Coherence {
       return;
     }
     this.apply(event.keys ?? 'all');
+  }
+
+  private consumeOwnWrite(key: string): boolean {
+    const pending = this.ownWrites.get(key);
+    if (pending === undefined) return false;
+    if (pending <= 1) this.ownWrites.delete(key);
+    else this.ownWrites.set(key, pending - 1);
+    return true;
   }
 
   private apply(keys: string[] | 'all', drop = true): void {

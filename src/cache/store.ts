@@ -121,7 +121,11 @@ export class CacheStore {
     const entry = {
       value, bytes: item.bytes.byteLength, tags: item.tags, storedAt: Date.now(), freshUntil: item.freshUntil, expiresAt: item.expiresAt,
     };
-    this.local.set(key, entry, this.coherence.unchangedSince(key, mark));
+    const trusted = this.coherence.unchangedSince(key, mark);
+    // A read of the key still in flight (started before this write) must not store its older value over this one.
+    this.coherence.touched([key]);
+    this.local.set(key, entry, trusted);
+    if (trusted) this.coherence.expectOwnWrite(key);
   }
 
   private decode(entry: CacheEntry): Omit<LocalEntry, 'epoch'> {
