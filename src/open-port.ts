@@ -49,7 +49,7 @@ export function backendOf(url: string): Backend {
   throw new ValidationError({ name: 'url', reason: `scheme ${scheme} is not supported (expected postgres://, redis://, rediss://, http:// or https://)` });
 }
 
-function checkOptions(backend: Backend, options: OpenPortOptions): void {
+export function checkOptions(backend: Backend, options: OpenPortOptions): void {
   const problems: InvalidParam[] = [];
   for (const [name, value] of Object.entries(options) as [string, unknown][]) {
     if (value === undefined) continue;

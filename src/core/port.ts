@@ -179,6 +179,45 @@ export interface PresenceList {
   members: PresenceMember[];
 }
 
+// ---------------------------------------------------------------- change feed
+
+/**
+ * What happened to a namespace. A counter increment is a `set`; a ttl change
+ * is `expire`; `evict` is the worker's eviction. A change without `keys`,
+ * `prefix` and `tags` concerns the whole namespace (e.g. a key list too large
+ * to announce): a subscriber drops everything it holds of it.
+ */
+export type ChangeOp = 'set' | 'delete' | 'expire' | 'prefix' | 'tags' | 'clear' | 'evict';
+
+export interface Change {
+  ns: string;
+  op: ChangeOp;
+  keys?: string[];
+  prefix?: string;
+  tags?: string[];
+}
+
+/**
+ * Delivered to a subscriber: a change, or the feed going `down` (changes may
+ * be missed from now on: drop what you hold and bypass it) or coming back
+ * `up` (changes are delivered again; nothing from the down period is replayed).
+ */
+export type ChangeEvent = ({ type: 'change' } & Change) | { type: 'down'; error: Error } | { type: 'up' };
+
+export interface ChangeSubscription {
+  unsubscribe(): void;
+}
+
+export interface ChangeFeed {
+  /**
+   * Resolves once changes of `ns` are delivered to `onEvent` (the feed is
+   * live); rejects with BackendUnavailableError when it cannot be made live.
+   * Afterwards a dropped feed is reported (`down`), retried with backoff and
+   * reported back (`up`).
+   */
+  changes(ns: string, onEvent: (event: ChangeEvent) => void): Promise<ChangeSubscription>;
+}
+
 // ---------------------------------------------------------------- the port
 
 export interface EntryStore {
@@ -297,4 +336,7 @@ export interface CachePort
     LockManager,
     SessionStore,
     PresenceTracker,
-    Lifecycle {}
+    Lifecycle {
+  /** The namespace change feed; absent on an adapter without one. */
+  changes?: ChangeFeed['changes'];
+}

@@ -5,6 +5,7 @@
 import type { AdapterOptions } from '../../core/defaults.js';
 import { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import type { CachePort } from '../../core/port.js';
+import { PgChangeFeed } from './change-feed.js';
 import { createPgClient, type Sql } from './connection.js';
 import { createPgContext, mapPgError } from './context.js';
 import type { CoalescerOptions } from './coalescer.js';
@@ -82,6 +83,7 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
   const locks = createPgLockManager(ctx);
   const sessions = createPgSessionStore(ctx);
   const presence = createPgPresenceTracker(ctx);
+  const feed = new PgChangeFeed({ url: options.url, schema: options.schema, timeoutMs: options.timeoutMs });
 
   async function ping(timeoutMs = options.timeoutMs): Promise<number> {
     const started = performance.now();
@@ -95,6 +97,7 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
 
   async function close(): Promise<void> {
     await tracker.close();
+    await feed.close();
     await sql.end({ timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)) });
   }
 
@@ -107,6 +110,7 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
     ...locks,
     ...sessions,
     ...presence,
+    changes: feed.changes,
     ping,
     close,
     usage: () => ({ inFlight: ctx.inFlight(), poolSize: options.poolMax }),
