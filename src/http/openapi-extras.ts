@@ -67,6 +67,7 @@ export const HTTP_METHODS = ['get', 'head', 'put', 'post', 'patch', 'delete', 'o
 export const PROBLEM_SLUGS = [
   'validation',
   'malformed-json',
+  'json-too-deep',
   'unsupported-media-type',
   'body-too-large',
   'limit-exceeded',
