@@ -85,6 +85,7 @@ export const PROBLEM_SLUGS = [
   'backend-unavailable',
   'backend-timeout',
   'internal',
+  'client-closed-request',
 ] as const;
 
 const PROBLEM_EXAMPLE_SLUG: Record<string, { slug: string; title: string; detail: string }> = {
