@@ -63,6 +63,14 @@ export async function tryLockNamespaceEviction(tx: Queryable, ns: string): Promi
   return row?.locked === true;
 }
 
+/**
+ * Names this transaction's entry deletions 'evict' on the change feed (the
+ * feed trigger reads cacheport.change_op); the setting ends with the transaction.
+ */
+export async function announceAsEviction(tx: Queryable): Promise<void> {
+  await tx`SELECT set_config('cacheport.change_op', 'evict', true)`;
+}
+
 /** Live (unexpired) entries and bytes of one namespace. */
 export async function namespaceUsage(tx: Queryable, table: EntryTable, ns: string): Promise<{ entries: number; bytes: number }> {
   const [row] = await tx<{ entries: bigint; bytes: bigint }[]>`

@@ -9,7 +9,7 @@ import type { EvictionPolicy } from '../../core/port.js';
 import { isBounded } from '../../core/write.js';
 import type { Queryable, Sql } from './connection.js';
 import {
-  deleteExpiredBatch, evictLruBatch, namespaceUsage, selectExpiredBacklog, selectNamespaceBounds,
+  announceAsEviction, deleteExpiredBatch, evictLruBatch, namespaceUsage, selectExpiredBacklog, selectNamespaceBounds,
   selectTupleStats, tryLockNamespaceEviction,
 } from './maintenance-sql.js';
 import { CLEANUP_TABLES, tableFor, type CleanupTable, type EntryTable } from './tables.js';
@@ -115,6 +115,7 @@ async function evictOneBatch(sql: Sql, ns: BoundedNamespace, batchSize: number):
     if (excessEntries === 0 && excessBytes === 0) return { kind: 'within-bounds' } as const;
     // Only a byte bound needs rows beyond excessEntries; don't lock more than needed.
     const limit = excessBytes > 0 ? batchSize : Math.min(batchSize, excessEntries);
+    await announceAsEviction(tx);
     const count = await evictLruBatch(tx, ns.table, ns.name, excessEntries, excessBytes, limit);
     return { kind: 'evicted', count } as const;
   });
