@@ -234,6 +234,21 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       expect(results[4]?.value).toHaveLength(1000);
       expect(results[5]?.value).toBeUndefined();
     });
+
+    it('counts a value as written in the answer: JSON escapes and base64 count, not the stored bytes', async () => {
+      const ns = fresh('a-escaped');
+      // 1000 control bytes are valid UTF-8 but 6000 bytes of JSON (\u0001 each); 1000 bytes of 0xff are 1336 of base64.
+      expect((await s.fetch(`/v1/cache/${ns}/ctl`, { method: 'PUT', body: Buffer.alloc(1000, 1), headers: admin })).status).toBe(201);
+      expect((await s.fetch(`/v1/cache/${ns}/bin`, { method: 'PUT', body: Buffer.alloc(1000, 0xff), headers: admin })).status).toBe(201);
+      for (const [key, served] of [['ctl', 1], ['bin', 4]] as const) {
+        const ops = Array.from({ length: 10 }, () => ({ op: 'get', ns, key }));
+        const res = await s.fetch('/v1/batch', jsonInit('POST', { ops }, admin));
+        const text = await res.text();
+        const { results } = JSON.parse(text) as { results: { status: number }[] };
+        expect(results.filter((r) => r.status === 200), key).toHaveLength(served);
+        expect(results.filter((r) => r.status === 413), key).toHaveLength(10 - served);
+      }
+    });
   });
 
   describe('smaller ones', () => {
