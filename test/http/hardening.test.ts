@@ -215,6 +215,23 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       const revoke = await s.fetch('/v1/sessions?subject=a-s%3Auser-2', { method: 'DELETE', headers: tenantA });
       expect(await revoke.json()).toEqual({ revoked: 1 });
     });
+
+    it("a confined token's session checks slide no expiry: PATCH of its own, GET/PATCH/DELETE of another tenant's", async () => {
+      const short = { ttl: '2s', maxAge: '1h' };
+      const own = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: 'a-s:slide', ...short }, tenantA))).json()) as { id: string };
+      const other = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: `${fresh('b-s')}:x`, ...short }, admin))).json()) as {
+        id: string;
+      };
+      await sleep(1200);
+      expect((await s.fetch(`/v1/sessions/${own.id}`, jsonInit('PATCH', { data: { x: 1 } }, tenantA))).status).toBe(200);
+      await expectProblem(await s.fetch(`/v1/sessions/${other.id}`, { headers: tenantA }), 404);
+      await expectProblem(await s.fetch(`/v1/sessions/${other.id}`, jsonInit('PATCH', { data: {} }, tenantA)), 404);
+      await expectProblem(await s.fetch(`/v1/sessions/${other.id}`, { method: 'DELETE', headers: tenantA }), 404);
+      // 2.4 s after creation both 2 s sessions have lapsed, unless a check above slid them.
+      await sleep(1200);
+      await expectProblem(await s.fetch(`/v1/sessions/${own.id}`, { headers: admin }), 404);
+      await expectProblem(await s.fetch(`/v1/sessions/${other.id}`, { headers: admin }), 404);
+    });
   });
 
   describe('the batch answer is bounded (CACHE_MAX_BATCH_RESPONSE_BYTES=4096 here)', () => {
