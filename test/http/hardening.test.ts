@@ -115,6 +115,17 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       expect(patch['invalid-params']?.map((p) => p.name)).toContain('merge');
     });
 
+    it('__proto__ and constructor are unknown fields too: invalidate and namespace PUT refuse them and change nothing', async () => {
+      const ns = fresh('a-proto-ns');
+      expect((await s.fetch(`/v1/cache/${ns}/ab`, { method: 'PUT', body: 'v', headers: admin })).status).toBe(201);
+      for (const body of ['{"prefix":"a","__proto__":{}}', '{"prefix":"a","constructor":1}', '{"__proto__":{"tags":["x"]},"prefix":"a"}']) {
+        const problem = await expectProblem(await s.fetch(`/v1/namespaces/${ns}/invalidate`, textInit('POST', body)), 400);
+        expect(problem.detail, body).toMatch(/__proto__|constructor/);
+      }
+      expect((await s.fetch(`/v1/cache/${ns}/ab`, { headers: admin })).status).toBe(200);
+      await expectProblem(await s.fetch(`/v1/namespaces/${ns}`, textInit('PUT', '{"maxEntries":5,"constructor":1}')), 400);
+    });
+
     it('an unknown field in a batch op is that op\'s 400; the others run', async () => {
       const res = await s.fetch('/v1/batch', jsonInit('POST', { ops: [
         { op: 'set', ns: 'a-batch', key: 'k', value: 'v', wiat: 1 },
