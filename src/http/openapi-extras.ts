@@ -67,6 +67,7 @@ export const HTTP_METHODS = ['get', 'head', 'put', 'post', 'patch', 'delete', 'o
 export const PROBLEM_SLUGS = [
   'validation',
   'malformed-json',
+  'json-too-deep',
   'unsupported-media-type',
   'body-too-large',
   'limit-exceeded',
@@ -83,6 +84,7 @@ export const PROBLEM_SLUGS = [
   'lock-wrong-token',
   'backend-unavailable',
   'backend-timeout',
+  'client-closed-request',
   'internal',
 ] as const;
 
