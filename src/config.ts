@@ -43,7 +43,7 @@ export interface Config {
   allowAnonymous: boolean;
   metricsToken: string | undefined;
   dataDir: string;
-  /** Bound on the value bytes one batch answer returns (past it, gets are per-op 413). */
+  /** Bound on the bytes of values (as JSON text: escapes, base64) one batch answer returns (past it, gets are per-op 413). */
   maxBatchResponseBytes: number;
   /** CORS_ORIGINS as given (comma-separated origins or `*`); undefined → no CORS. Parsed by src/http/cors.ts. */
   corsOrigins: string | undefined;
@@ -231,7 +231,7 @@ export const ENV_HELP: Record<EnvName, string> = {
   CACHE_TOKENS_FILE: 'file holding that JSON array',
   CACHE_ALLOW_ANONYMOUS: 'allow no tokens on a non-loopback HOST (default false)',
   METRICS_TOKEN: 'bearer token required by /metrics',
-  CACHE_MAX_BATCH_RESPONSE_BYTES: 'bound on the value bytes one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
+  CACHE_MAX_BATCH_RESPONSE_BYTES: 'bound on the bytes of values (as JSON text) one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
   CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
 };
 

@@ -297,6 +297,8 @@ export interface SessionStore {
   createSession(options: CreateSessionOptions): Promise<CreatedSession>;
   /** Slides the expiry (never past maxAge). Undefined when unknown or expired. */
   getSession(id: string): Promise<Session | undefined>;
+  /** The subject of a live session without sliding its expiry (for access checks). Undefined when unknown or expired. */
+  sessionSubject(id: string): Promise<string | undefined>;
   /** Replaces data without sliding. False when unknown or expired. */
   updateSession(id: string, data: JsonObject): Promise<boolean>;
   revokeSession(id: string): Promise<boolean>;

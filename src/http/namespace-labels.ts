@@ -16,6 +16,8 @@ export class NamespaceLabels {
   private configured = new Set<string>();
   private refreshedAt = Number.NEGATIVE_INFINITY;
   private refreshing = false;
+  /** This process's configure (true) and drop (false) calls while a refresh runs: newer than its snapshot. */
+  private readonly changedDuringRefresh = new Map<string, boolean>();
 
   constructor(private readonly port: NamespaceLister) {}
 
@@ -27,10 +29,12 @@ export class NamespaceLabels {
 
   configuredNow(ns: string): void {
     this.configured.add(ns);
+    if (this.refreshing) this.changedDuringRefresh.set(ns, true);
   }
 
   droppedNow(ns: string): void {
     this.configured.delete(ns);
+    if (this.refreshing) this.changedDuringRefresh.set(ns, false);
   }
 
   private refreshIfStale(): void {
@@ -39,12 +43,17 @@ export class NamespaceLabels {
     this.refreshedAt = Date.now();
     collectConfigured(this.port)
       .then((names) => {
+        for (const [ns, configured] of this.changedDuringRefresh) {
+          if (configured) names.add(ns);
+          else names.delete(ns);
+        }
         this.configured = names;
       })
       // A failed refresh keeps the labels it had; the next one comes a minute later.
       .catch(() => undefined)
       .finally(() => {
         this.refreshing = false;
+        this.changedDuringRefresh.clear();
       });
   }
 }

@@ -84,6 +84,7 @@ export const PROBLEM_SLUGS = [
   'lock-wrong-token',
   'backend-unavailable',
   'backend-timeout',
+  'client-closed-request',
   'internal',
   'client-closed-request',
 ] as const;

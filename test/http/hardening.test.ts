@@ -115,6 +115,17 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       expect(patch['invalid-params']?.map((p) => p.name)).toContain('merge');
     });
 
+    it('__proto__ and constructor are unknown fields too: invalidate and namespace PUT refuse them and change nothing', async () => {
+      const ns = fresh('a-proto-ns');
+      expect((await s.fetch(`/v1/cache/${ns}/ab`, { method: 'PUT', body: 'v', headers: admin })).status).toBe(201);
+      for (const body of ['{"prefix":"a","__proto__":{}}', '{"prefix":"a","constructor":1}', '{"__proto__":{"tags":["x"]},"prefix":"a"}']) {
+        const problem = await expectProblem(await s.fetch(`/v1/namespaces/${ns}/invalidate`, textInit('POST', body)), 400);
+        expect(problem.detail, body).toMatch(/__proto__|constructor/);
+      }
+      expect((await s.fetch(`/v1/cache/${ns}/ab`, { headers: admin })).status).toBe(200);
+      await expectProblem(await s.fetch(`/v1/namespaces/${ns}`, textInit('PUT', '{"maxEntries":5,"constructor":1}')), 400);
+    });
+
     it('an unknown field in a batch op is that op\'s 400; the others run', async () => {
       const res = await s.fetch('/v1/batch', jsonInit('POST', { ops: [
         { op: 'set', ns: 'a-batch', key: 'k', value: 'v', wiat: 1 },
@@ -215,6 +226,23 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       const revoke = await s.fetch('/v1/sessions?subject=a-s%3Auser-2', { method: 'DELETE', headers: tenantA });
       expect(await revoke.json()).toEqual({ revoked: 1 });
     });
+
+    it("a confined token's session checks slide no expiry: PATCH of its own, GET/PATCH/DELETE of another tenant's", async () => {
+      const short = { ttl: '2s', maxAge: '1h' };
+      const own = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: 'a-s:slide', ...short }, tenantA))).json()) as { id: string };
+      const other = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: `${fresh('b-s')}:x`, ...short }, admin))).json()) as {
+        id: string;
+      };
+      await sleep(1200);
+      expect((await s.fetch(`/v1/sessions/${own.id}`, jsonInit('PATCH', { data: { x: 1 } }, tenantA))).status).toBe(200);
+      await expectProblem(await s.fetch(`/v1/sessions/${other.id}`, { headers: tenantA }), 404);
+      await expectProblem(await s.fetch(`/v1/sessions/${other.id}`, jsonInit('PATCH', { data: {} }, tenantA)), 404);
+      await expectProblem(await s.fetch(`/v1/sessions/${other.id}`, { method: 'DELETE', headers: tenantA }), 404);
+      // 2.4 s after creation both 2 s sessions have lapsed, unless a check above slid them.
+      await sleep(1200);
+      await expectProblem(await s.fetch(`/v1/sessions/${own.id}`, { headers: admin }), 404);
+      await expectProblem(await s.fetch(`/v1/sessions/${other.id}`, { headers: admin }), 404);
+    });
   });
 
   describe('the batch answer is bounded (CACHE_MAX_BATCH_RESPONSE_BYTES=4096 here)', () => {
@@ -233,6 +261,21 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 413, 200, 413, 413]);
       expect(results[4]?.value).toHaveLength(1000);
       expect(results[5]?.value).toBeUndefined();
+    });
+
+    it('counts a value as written in the answer: JSON escapes and base64 count, not the stored bytes', async () => {
+      const ns = fresh('a-escaped');
+      // 1000 control bytes are valid UTF-8 but 6000 bytes of JSON (\u0001 each); 1000 bytes of 0xff are 1336 of base64.
+      expect((await s.fetch(`/v1/cache/${ns}/ctl`, { method: 'PUT', body: Buffer.alloc(1000, 1), headers: admin })).status).toBe(201);
+      expect((await s.fetch(`/v1/cache/${ns}/bin`, { method: 'PUT', body: Buffer.alloc(1000, 0xff), headers: admin })).status).toBe(201);
+      for (const [key, served] of [['ctl', 1], ['bin', 4]] as const) {
+        const ops = Array.from({ length: 10 }, () => ({ op: 'get', ns, key }));
+        const res = await s.fetch('/v1/batch', jsonInit('POST', { ops }, admin));
+        const text = await res.text();
+        const { results } = JSON.parse(text) as { results: { status: number }[] };
+        expect(results.filter((r) => r.status === 200), key).toHaveLength(served);
+        expect(results.filter((r) => r.status === 413), key).toHaveLength(10 - served);
+      }
     });
   });
 

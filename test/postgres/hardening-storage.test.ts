@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import { BackendUnavailableError } from '../../src/core/errors.js';
 import { createPostgresPort, type PostgresPort } from '../../src/adapters/postgres/index.js';
 import { PG_URL } from '../support/services.js';
 import { createTestSchema, dropSchema } from './helpers.js';
@@ -108,5 +109,35 @@ describe('postgres namespace storage under concurrent writes', () => {
     for (const { key } of rows) if ((await ports[0].get(ns, key)) === undefined) unreadable.push(key);
     expect(unreadable, `${unreadable.length} of ${rows.length} rows left unreadable`).toEqual([]);
     expect((await ports[0].stats(ns)).entries).toBe(rows.length);
+  }, 60_000);
+});
+
+describe('postgres: a write outrun by storage switches', () => {
+  it('is a typed BackendUnavailableError (503), never the raw CP001 driver error (500)', async () => {
+    const ports = await twoProcesses();
+    const ns = 'churn';
+    let running = true;
+    let written = 0;
+    const raw: string[] = [];
+    const writer = async (w: number) => {
+      for (let i = 0; running; i++) {
+        try {
+          await (ports[w % 2] as PostgresPort).increment(ns, `c${w % 4}`, 1n);
+          written++;
+        } catch (error) {
+          if (!(error instanceof BackendUnavailableError)) raw.push(String(error));
+        }
+      }
+    };
+    let durable = false;
+    // Six switchers flip storage back to back, so some writes see it move on every attempt.
+    const switcher = async (s: number) => {
+      while (running) await (ports[s % 2] as PostgresPort).configure(ns, { durable: (durable = !durable) });
+    };
+    const work = [...Array.from({ length: 8 }, (_, w) => writer(w)), ...Array.from({ length: 6 }, (_, s) => switcher(s))];
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    running = false;
+    await Promise.all(work);
+    expect(raw.slice(0, 3), `${raw.length} untyped errors, ${written} increments done`).toEqual([]);
   }, 60_000);
 });

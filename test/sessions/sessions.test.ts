@@ -96,6 +96,22 @@ describe.each(BACKENDS)('sessions on $name', (factory) => {
     expect(session?.data).toEqual({ c: [1, 'two', null, { d: true }] });
   });
 
+  it('sessionSubject reads the subject without sliding; unknown, malformed, revoked and lapsed ids are undefined', async () => {
+    const { port } = backend;
+    const created = await port.createSession({ subject: 'who', ttl: 400, maxAge: MIN });
+    expect(await port.sessionSubject(created.id)).toBe('who');
+    expect(await port.sessionSubject('not-an-id')).toBeUndefined();
+    expect(await port.sessionSubject(`${created.id.slice(0, -1)}${created.id.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
+    // A read 250 ms in would have slid the expiry to 650 ms; it stays at 400.
+    await sleepUntil(created.createdAt + 250);
+    expect(await port.sessionSubject(created.id)).toBe('who');
+    await sleepUntil(created.expiresAt + 150);
+    expect(await port.sessionSubject(created.id)).toBeUndefined();
+    const revoked = await port.createSession({ subject: 'who', ttl: MIN, maxAge: MIN });
+    await port.revokeSession(revoked.id);
+    expect(await port.sessionSubject(revoked.id)).toBeUndefined();
+  });
+
   it('revokes one session', async () => {
     const { port } = backend;
     const a = await port.createSession({ subject: 'rev', ttl: MIN, maxAge: MIN });

@@ -4,7 +4,7 @@
  * configuration says. Concurrent single-key gets and unconditional sets may
  * be coalesced into one statement per batch.
  */
-import { IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
+import { BackendUnavailableError, IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
 import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
 import { resolveTtl, resolveWrite, validateExpireTtl, validateWrite, type ResolvedWrite } from '../../core/write.js';
@@ -61,7 +61,13 @@ export function createPgEntryStore(
       try {
         return await write(config, tableFor(config));
       } catch (error) {
-        if (!isStorageMoved(error) || attempt >= MAX_STORAGE_ATTEMPTS) throw error;
+        if (!isStorageMoved(error)) throw error;
+        // Nothing was written; the caller gets a typed 503 (never the raw driver error, a 500) and may retry.
+        if (attempt >= MAX_STORAGE_ATTEMPTS) {
+          throw new BackendUnavailableError(`namespace ${ns} switched storage ${attempt} times during the write; nothing was written`, {
+            cause: error,
+          });
+        }
         configs.invalidate(ns);
       }
     }

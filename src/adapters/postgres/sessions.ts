@@ -57,6 +57,13 @@ export function createPgSessionStore(ctx: PgContext, limits: SessionLimits = DEF
       return row === undefined ? undefined : toSession(row);
     },
 
+    async sessionSubject(id: string): Promise<string | undefined> {
+      if (!isSessionIdFormat(id)) return undefined;
+      const rows = await ctx.run('sessionSubject', () => sql<{ subject: string }[]>`
+        SELECT subject FROM sessions WHERE id_hash = ${hashSessionId(id)} AND expires_at > now()`);
+      return rows[0]?.subject;
+    },
+
     async updateSession(id: string, data: JsonObject): Promise<boolean> {
       const dataJson = serializeJsonObject(data, limits.maxSessionDataBytes);
       if (!isSessionIdFormat(id)) return false;

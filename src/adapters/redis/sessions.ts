@@ -81,6 +81,17 @@ end
 return {v[1], v[2], tonumber(v[3]), expires}`,
 })
 
+/** KEYS: session. The subject of a live session, or nil; reads without sliding. */
+const subjectOf = defineScript({
+  name: 'session_subject',
+  keys: ['session'], args: [],
+  decode: (r) => replyOptionalString(r, 'session_subject'),
+  source: `${NOW_MS}
+local v = redis.call('HMGET', KEYS[1], 'subject', 'expires')
+if not v[1] or tonumber(v[2]) <= now then return false end
+return v[1]`,
+})
+
 /** KEYS: session. ARGV: data JSON. 1 when a live session was updated. */
 const update = defineScript({
   name: 'session_update',
@@ -149,6 +160,12 @@ export function createRedisSessionStore(ctx: RedisContext, limits: SessionLimits
       if (reply === null) return undefined;
       const { subject, dataJson, createdAt, expiresAt } = reply;
       return { subject, data: JSON.parse(dataJson) as JsonObject, createdAt, expiresAt };
+    },
+
+    async sessionSubject(id: string): Promise<string | undefined> {
+      if (!isSessionIdFormat(id)) return undefined;
+      const subject = await ctx.run('sessionSubject', () => subjectOf.call(redis, { keys: { session: keyOf(id) }, args: {} }));
+      return subject ?? undefined;
     },
 
     async updateSession(id: string, data: JsonObject): Promise<boolean> {

@@ -4,7 +4,7 @@
  * own (400/403/413 results), and the valid ones run in order. Consecutive
  * gets (and sets of distinct keys) in one namespace share one round trip.
  *
- * The answer is bounded: once the value bytes returned reach
+ * The answer is bounded: once the values returned (as JSON text) reach
  * CACHE_MAX_BATCH_RESPONSE_BYTES, every further get is a per-op 413, so an
  * answer is at most that bound plus one value. Gets are fetched in chunks of
  * distinct keys, so a batch reading one large value many times fetches it once.
@@ -105,7 +105,7 @@ function errorResult(error: unknown): OpResult {
   return result;
 }
 
-/** What one batch may still return, in value bytes (CACHE_MAX_BATCH_RESPONSE_BYTES), and how many keys one fetch reads. */
+/** What one batch may still return, in bytes of values as JSON text (CACHE_MAX_BATCH_RESPONSE_BYTES), and how many keys one fetch reads. */
 interface AnswerBudget {
   bytesLeft: number;
   readonly limit: number;
@@ -121,9 +121,17 @@ function answerBudget(deps: AppDeps): AnswerBudget {
 function overBudget(budget: AnswerBudget): OpResult {
   return {
     status: 413,
-    detail: `this batch answer already holds ${budget.limit - budget.bytesLeft} value bytes, the limit is ${budget.limit} ` +
+    detail: `this batch answer already holds ${budget.limit - budget.bytesLeft} bytes of values (as JSON text), the limit is ${budget.limit} ` +
       '(CACHE_MAX_BATCH_RESPONSE_BYTES): read this key in another request',
   };
+}
+
+/**
+ * What a value costs in the answer: its JSON text, escapes and base64 included. Counting the stored bytes
+ * let 1 byte of a control character become 6 (`\u0001`), an answer six times the bound.
+ */
+function answerBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text)) - 2;
 }
 
 /** Runs a group of consecutive gets (one namespace): one round trip per chunk of distinct keys, until the budget is spent. */
@@ -146,8 +154,9 @@ async function runGets(port: CachePort, ns: string, keys: string[], budget: Answ
         results.push({ status: 404 });
         continue;
       }
-      budget.bytesLeft -= entry.value.byteLength;
-      results.push({ status: 200, ...bytesToJson(entry.value) });
+      const json = bytesToJson(entry.value);
+      budget.bytesLeft -= answerBytes(json.value);
+      results.push({ status: 200, ...json });
     }
   }
   while (results.length < keys.length) results.push(overBudget(budget));
@@ -277,7 +286,8 @@ export function batchRoutes(deps: AppDeps) {
     description:
       'Operations are independent and run in order; an invalid or forbidden op gets its own 400/403 result and the others still run. ' +
       'Values are returned as UTF-8 when valid, else base64 with "encoding": "base64". More ops than the limit → 413. ' +
-      'Once the values returned reach CACHE_MAX_BATCH_RESPONSE_BYTES (default 16 MiB), every further get is a per-op 413. ' +
+      'Once the values returned (counted as JSON text, escapes and base64 included) reach CACHE_MAX_BATCH_RESPONSE_BYTES ' +
+      '(default 16 MiB), every further get is a per-op 413. ' +
       'JSON nested deeper than 32 levels anywhere in the body fails the whole request (400).',
     request: { body: { required: true, content: { 'application/json': { schema: z.object({ ops: z.array(OpSchema) }).strict() } } } },
     responses: {

@@ -9,7 +9,7 @@ import { DEFAULT_NAMESPACE_LIST_LIMIT, MAX_NAMESPACE_LIST_LIMIT } from '../../co
 import type { NamespaceConfig, NamespaceFilter } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig, validatePrefix, validateTags } from '../../core/validation.js';
 import { authorize, createRouter, requireScope, type AppDeps } from '../context.js';
-import { jsonBody, readJson } from '../json-body.js';
+import { asObject, jsonBody, readJson } from '../json-body.js';
 import { namespaceLabels } from '../namespace-labels.js';
 import { validateHttpKey } from '../path-key.js';
 import { invalidParam, validationProblem } from '../problem.js';
@@ -193,6 +193,7 @@ export function namespaceRoutes(deps: AppDeps) {
                   tags: z.array(z.string()).optional(),
                   keys: z.array(z.string()).optional(),
                 })
+                .strict()
                 .openapi({ description: 'Exactly one of prefix, tags, keys' }),
             },
           },
@@ -203,7 +204,8 @@ export function namespaceRoutes(deps: AppDeps) {
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      const body = LooseObject.parse(await readJson(c));
+      // The parsed object itself: a schema parse would drop an own `__proto__` key (or take it as the prototype).
+      const body = asObject(await readJson(c));
       const given = ['prefix', 'tags', 'keys'].filter((k) => body[k] !== undefined);
       const unknown = Object.keys(body).filter((k) => !['prefix', 'tags', 'keys'].includes(k));
       if (unknown.length > 0) throw invalidParam(unknown[0] as string, 'is not a field of this request');

@@ -74,6 +74,12 @@ export function sessionRoutes(deps: AppDeps) {
   const router = createRouter();
   const { port } = deps;
 
+  /** 404 unless session `id` is live and its subject within the token's scope; reads without sliding the expiry. */
+  async function requireOwnSession(c: AppContext, id: string): Promise<void> {
+    const subject = await port.sessionSubject(id);
+    if (subject === undefined || !mayUseName(c, subject)) throw notFound();
+  }
+
   router.openapi(
     createRoute({
       method: 'post',
@@ -113,7 +119,10 @@ export function sessionRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      const session = await port.getSession(c.req.valid('param').id);
+      const { id } = c.req.valid('param');
+      // A confined token learns the subject first without sliding: another tenant's session must not move.
+      if (isConfined(c)) await requireOwnSession(c, id);
+      const session = await port.getSession(id);
       if (!session || !mayUseName(c, session.subject)) throw notFound();
       const body = { subject: session.subject, data: session.data, createdAt: iso(session.createdAt), expiresAt: iso(session.expiresAt) };
       return c.json(body, 200, NO_STORE);
@@ -144,10 +153,7 @@ export function sessionRoutes(deps: AppDeps) {
     async (c) => {
       const { data } = c.req.valid('json');
       const { id } = c.req.valid('param');
-      if (isConfined(c)) {
-        const session = await port.getSession(id);
-        if (!session || !mayUseName(c, session.subject)) throw notFound();
-      }
+      if (isConfined(c)) await requireOwnSession(c, id);
       const updated = await port.updateSession(id, data);
       if (!updated) throw notFound();
       return c.json({ data }, 200, NO_STORE);
@@ -171,8 +177,8 @@ export function sessionRoutes(deps: AppDeps) {
     async (c) => {
       const { id } = c.req.valid('param');
       if (isConfined(c)) {
-        const session = await port.getSession(id);
-        if (session && !mayUseName(c, session.subject)) throw notFound();
+        const subject = await port.sessionSubject(id);
+        if (subject !== undefined && !mayUseName(c, subject)) throw notFound();
       }
       await port.revokeSession(id);
       return c.body(null, 204);
