@@ -86,7 +86,6 @@ export const PROBLEM_SLUGS = [
   'backend-timeout',
   'client-closed-request',
   'internal',
-  'client-closed-request',
 ] as const;
 
 const PROBLEM_EXAMPLE_SLUG: Record<string, { slug: string; title: string; detail: string }> = {
