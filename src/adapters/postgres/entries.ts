@@ -4,7 +4,7 @@
  * configuration says. Concurrent single-key gets and unconditional sets may
  * be coalesced into one statement per batch.
  */
-import { BackendUnavailableError, IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
+import { BackendTimeoutError, BackendUnavailableError, IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
 import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
 import { resolveTtl, resolveWrite, validateExpireTtl, validateWrite, type ResolvedWrite } from '../../core/write.js';
@@ -56,6 +56,7 @@ export function createPgEntryStore(
    * namespace has moved, nothing was written: reload the config and write again.
    */
   async function onCurrentTable<T>(ns: string, write: (config: NamespaceConfig, table: EntryTable) => Promise<T>): Promise<T> {
+    const startedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       const config = await configs.get(ns);
       try {
@@ -68,6 +69,8 @@ export function createPgEntryStore(
             cause: error,
           });
         }
+        // No new attempt once the caller's time is spent: the answer stays within about one timeout.
+        if (Date.now() - startedAt >= options.timeoutMs) throw new BackendTimeoutError(options.timeoutMs, 'write (storage switching)');
         configs.invalidate(ns);
       }
     }
