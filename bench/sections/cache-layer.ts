@@ -76,7 +76,7 @@ export async function runCacheLayerSection(settings: CacheLayerSettings): Promis
     const trials = Math.round(1000 * scale);
     const delays: number[] = [];
     let pending: { key: string; resolve: () => void } | undefined;
-    const sub = await portB.changes!('bench-feed', (event) => {
+    const sub = await portB.changes('bench-feed', (event) => {
       if (event.type === 'change' && pending && event.keys?.includes(pending.key)) pending.resolve();
     });
     for (let i = 0; i < trials; i++) {
