@@ -1,7 +1,7 @@
 /**
  * The Postgres change feed: every writer is announced at commit (adapter,
  * SQL functions, an application's trigger), recency updates and rolled-back
- * writes are not, and a killed LISTEN connection is reported down and back up.
+ * writes are not. The tests common to both backends (and the killed connection) are in change-feed.test.ts.
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,19 +123,6 @@ describe('Postgres change feed', () => {
     const before = rec.events.length;
     await pg.port.clear('feed-big');
     await rec.waitFor((e) => rec.events.indexOf(e) >= before && e.type === 'change' && e.keys === undefined);
-    sub.unsubscribe();
-  });
-
-  it('reports down when the LISTEN connection is killed, and up when it is back', async () => {
-    const rec = recorder();
-    const sub = await pg.port.changes('feed-kill', rec.onEvent);
-    const killed = await sql`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-      WHERE application_name = ${`cacheport-feed ${pg.schema}`.slice(0, 63)}`;
-    expect(killed.length).toBeGreaterThan(0);
-    await rec.waitFor((e) => e.type === 'down');
-    await rec.waitFor((e) => e.type === 'up');
-    await pg.port.set('feed-kill', 'after', 'v');
-    await rec.waitFor((e) => keysOf(e).includes('after'));
     sub.unsubscribe();
   });
 });

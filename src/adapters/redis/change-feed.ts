@@ -2,10 +2,11 @@
  * The Redis change feed: the scripts that change entries SPUBLISH on the
  * namespace's shard channel `prefix:{ns}#changes` (see entry-scripts.ts); this
  * module subscribes with SSUBSCRIBE on connections of its own, shared by every
- * subscriber of the port.
+ * subscriber of the port. SPUBLISH rather than PUBLISH also on a single Redis
+ * (7.0+ has sharded pub/sub there too): one script text for both deployments.
  *
  * On a single Redis that is one connection (a duplicate of the port's client,
- * named `cacheport-feed <prefix>` so an operator or a test can find it). On a
+ * named `cacheport-feed:<prefix>` so an operator or a test can find it). On a
  * Redis Cluster a shard channel is served by the master owning its slot, so
  * the feed keeps one connection per master that owns a subscribed channel; it
  * finds the master from the port client's slot map (CLUSTER KEYSLOT, then
@@ -204,7 +205,7 @@ export class RedisChangeFeed implements ChangeFeed {
       autoResubscribe: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      connectionName: `cacheport-feed ${this.options.prefix}`,
+      connectionName: feedConnectionName(this.options.prefix),
       connectTimeout: Math.max(this.options.timeoutMs, 1000),
       commandTimeout: this.options.timeoutMs,
     };
@@ -289,6 +290,11 @@ export class RedisChangeFeed implements ChangeFeed {
   private broadcast(event: ChangeEvent): void {
     for (const set of this.listeners.values()) for (const listener of set) listener(event);
   }
+}
+
+/** `cacheport-feed:<prefix>`: Redis client names allow no spaces, so those (and other odd bytes) become `_`. */
+export function feedConnectionName(prefix: string): string {
+  return `cacheport-feed:${prefix}`.replace(/[^\x21-\x7e]/g, '_');
 }
 
 function splitNode(node: string): [string, number] {
