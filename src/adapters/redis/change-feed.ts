@@ -9,8 +9,8 @@
  * named `cacheport-feed:<prefix>` so an operator or a test can find it). On a
  * Redis Cluster a shard channel is served by the master owning its slot, so
  * the feed keeps one connection per master that owns a subscribed channel; it
- * finds the master from the port client's slot map (CLUSTER KEYSLOT, then
- * `cluster.slots`). We do not use ioredis's `shardedSubscribers` mode: it is a
+ * finds the master from the port client's slot map (`cluster.slots`, see
+ * key-slot.ts). We do not use ioredis's `shardedSubscribers` mode: it is a
  * Cluster-wide option (the port's own client would change behaviour), and it
  * resubscribes silently, while the feed must report every gap as `down`.
  *
@@ -27,6 +27,7 @@ import { withTimeout } from '../../core/timeout.js';
 import { validateNamespace } from '../../core/validation.js';
 import { parseRedisChange } from './change-payload.js';
 import type { RedisClient } from './connection.js';
+import { keySlot } from './key-slot.js';
 
 export interface RedisChangeFeedOptions {
   /** The port's client: duplicated on a single Redis, its slot map read on a cluster. */
@@ -177,7 +178,9 @@ export class RedisChangeFeed implements ChangeFeed {
   private async masterOf(channel: string): Promise<string> {
     const { redis } = this.options;
     if (!(redis instanceof Cluster)) return SINGLE;
-    const slot = Number(await redis.cluster('KEYSLOT', channel));
+    // The slot map is known once the cluster client is ready (the caller bounds this wait).
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    const slot = keySlot(channel);
     const node = redis.slots[slot]?.[0];
     if (node === undefined) throw new Error(`no cluster node serves slot ${slot}`);
     return node;
