@@ -149,6 +149,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   console.log(`local-cache hit ${f(results.localHitUs)} µs vs ioredis GET ${f(results.redisGetUs)} µs: ${f(results.localVsRedis)}x`);
   console.log(`getOrSet hit (Postgres) ${f(results.getOrSetHitUs)} µs vs postgres.js select ${f(results.pgSelectUs)} µs: ${f(results.getOrSetVsSelect)}x`);
   const trials = `over ${results.feedTrials} writes`;
-  console.log(`Postgres feed delay (write start → event) ${trials}: p50 ${f(results.feedDelayP50Ms)} ms, p99 ${f(results.feedDelayP99Ms)} ms`);
-  console.log(`Redis feed delay (write start → event) ${trials}: p50 ${f(results.redisFeedDelayP50Ms)} ms, p99 ${f(results.redisFeedDelayP99Ms)} ms`);
+  const delay = (name: string, p50: number, p99: number) =>
+    console.log(`${name} feed delay (write start → event) ${trials}: p50 ${f(p50)} ms, p99 ${f(p99)} ms`);
+  delay('Postgres', results.feedDelayP50Ms, results.feedDelayP99Ms);
+  delay('Redis', results.redisFeedDelayP50Ms, results.redisFeedDelayP99Ms);
 }

@@ -104,7 +104,8 @@ describe.each(BACKENDS)('change feed ($name)', (factory) => {
     sub.unsubscribe();
   }, 40_000);
 
-  it.runIf(factory.name === 'redis')('announces exact ops on Redis: prefix, tags, clear, and the eviction of a bounded namespace', async () => {
+  const onRedis = it.runIf(factory.name === 'redis');
+  onRedis('announces exact ops on Redis: prefix, tags, clear, and the eviction of a bounded namespace', async () => {
     const port = backend.port as RedisPort;
     const rec = recorder();
     const sub = await port.changes('feed-ops', rec.onEvent);

@@ -235,7 +235,8 @@ export class RedisChangeFeed implements ChangeFeed {
     this.heartbeatTimer = setInterval(() => {
       for (const link of this.links.values()) {
         withTimeout(link.ping().then(() => undefined), this.options.timeoutMs, 'feed heartbeat').catch((error: unknown) => {
-          if (this.keyOf(link) !== '') this.lost(new BackendUnavailableError(`the change feed heartbeat failed: ${(error as Error).message}`));
+          if (this.keyOf(link) === '') return; // already replaced
+          this.lost(new BackendUnavailableError(`the change feed heartbeat failed: ${(error as Error).message}`));
         });
       }
     }, this.options.heartbeatMs ?? 5000);
