@@ -1,7 +1,8 @@
 /**
  * Cache layer section: local-cache hit vs raw ioredis GET, getOrSet hit
  * through Postgres vs a raw postgres.js single-key select, and the change
- * feed delay (write in one port → event in another port's feed) p50/p99.
+ * feed delay (write in one port → event in another port's feed) p50/p99 on
+ * Postgres (LISTEN/NOTIFY) and on Redis (sharded pub/sub).
  * Sequential calls (c=1) so the figures are per-call latencies. Runs on its
  * own: `npx tsx bench/sections/cache-layer.ts` (BENCH_QUICK=1 for a short run).
  */
@@ -9,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import type { CachePort } from '../../src/core/port.js';
 import { createPostgresPort } from '../../src/adapters/postgres/index.js';
+import { createRedisPort } from '../../src/adapters/redis/index.js';
 import { runMigrations } from '../../src/adapters/postgres/migrate.js';
 import { createCache } from '../../src/cache/index.js';
 
@@ -32,7 +35,35 @@ export interface CacheLayerResults {
   getOrSetVsSelect: number;
   feedDelayP50Ms: number;
   feedDelayP99Ms: number;
+  redisFeedDelayP50Ms: number;
+  redisFeedDelayP99Ms: number;
   feedTrials: number;
+}
+
+/**
+ * Feed delay: a write through port A, its event at port B's feed. Measured from
+ * the start of the write (its commit time is unknown here): an upper bound.
+ * Returns the sorted delays in ms.
+ */
+async function feedDelays(portA: CachePort, portB: CachePort, trials: number): Promise<number[]> {
+  const delays: number[] = [];
+  let pending: { key: string; resolve: () => void } | undefined;
+  const sub = await portB.changes('bench-feed', (event) => {
+    if (event.type === 'change' && pending && event.keys?.includes(pending.key)) pending.resolve();
+  });
+  try {
+    for (let i = 0; i < trials; i++) {
+      const trialKey = `k${i}`;
+      const seen = new Promise<void>((resolve) => (pending = { key: trialKey, resolve }));
+      const started = performance.now();
+      await portA.set('bench-feed', trialKey, 'v');
+      await seen;
+      delays.push(performance.now() - started);
+    }
+  } finally {
+    sub.unsubscribe();
+  }
+  return delays.sort((a, b) => a - b);
 }
 
 async function perCallUs(calls: number, call: () => Promise<unknown>): Promise<number> {
@@ -53,6 +84,10 @@ export async function runCacheLayerSection(settings: CacheLayerSettings): Promis
   const portA = createPostgresPort(options);
   const portB = createPostgresPort(options);
   const redis = new Redis(settings.redisUrl);
+  // The schema name doubles as the Redis key prefix of the feed ports (removed with clear at the end).
+  const redisOptions = { ...DEFAULT_ADAPTER_OPTIONS, url: settings.redisUrl, prefix: settings.schema };
+  const redisA = createRedisPort(redisOptions);
+  const redisB = createRedisPort(redisOptions);
   const sql = postgres(settings.pgUrl, { max: 1, onnotice: () => {}, connection: { search_path: settings.schema } });
   try {
     const key = 'bench:key';
@@ -72,24 +107,9 @@ export async function runCacheLayerSection(settings: CacheLayerSettings): Promis
       () => sql`SELECT value, content_type, expires_at FROM entries WHERE ns = ${'bench-plain'} AND key = ${key}`,
     );
 
-    // Feed delay: a write through port A, its event at port B's feed.
     const trials = Math.round(1000 * scale);
-    const delays: number[] = [];
-    let pending: { key: string; resolve: () => void } | undefined;
-    const sub = await portB.changes!('bench-feed', (event) => {
-      if (event.type === 'change' && pending && event.keys?.includes(pending.key)) pending.resolve();
-    });
-    for (let i = 0; i < trials; i++) {
-      const trialKey = `k${i}`;
-      const seen = new Promise<void>((resolve) => (pending = { key: trialKey, resolve }));
-      const started = performance.now();
-      await portA.set('bench-feed', trialKey, 'v');
-      await seen;
-      // From the start of the write (its commit time is unknown here): an upper bound on the feed delay.
-      delays.push(performance.now() - started);
-    }
-    sub.unsubscribe();
-    delays.sort((a, b) => a - b);
+    const delays = await feedDelays(portA, portB, trials);
+    const redisDelays = await feedDelays(redisA, redisB, trials);
     await local.close();
     await plain.close();
     return {
@@ -101,6 +121,8 @@ export async function runCacheLayerSection(settings: CacheLayerSettings): Promis
       getOrSetVsSelect: getOrSetHitUs / pgSelectUs,
       feedDelayP50Ms: percentile(delays, 0.5),
       feedDelayP99Ms: percentile(delays, 0.99),
+      redisFeedDelayP50Ms: percentile(redisDelays, 0.5),
+      redisFeedDelayP99Ms: percentile(redisDelays, 0.99),
       feedTrials: trials,
     };
   } finally {
@@ -108,6 +130,9 @@ export async function runCacheLayerSection(settings: CacheLayerSettings): Promis
     redis.disconnect();
     await portA.close();
     await portB.close();
+    await redisA.drop('bench-feed').catch(() => undefined);
+    await redisA.close();
+    await redisB.close();
     await sql.unsafe(`DROP SCHEMA IF EXISTS "${settings.schema}" CASCADE`).catch(() => undefined);
     await sql.end();
   }
@@ -123,5 +148,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const f = (n: number) => n.toFixed(1);
   console.log(`local-cache hit ${f(results.localHitUs)} µs vs ioredis GET ${f(results.redisGetUs)} µs: ${f(results.localVsRedis)}x`);
   console.log(`getOrSet hit (Postgres) ${f(results.getOrSetHitUs)} µs vs postgres.js select ${f(results.pgSelectUs)} µs: ${f(results.getOrSetVsSelect)}x`);
-  console.log(`feed delay (write start → event) over ${results.feedTrials} writes: p50 ${f(results.feedDelayP50Ms)} ms, p99 ${f(results.feedDelayP99Ms)} ms`);
+  const trials = `over ${results.feedTrials} writes`;
+  const delay = (name: string, p50: number, p99: number) =>
+    console.log(`${name} feed delay (write start → event) ${trials}: p50 ${f(p50)} ms, p99 ${f(p99)} ms`);
+  delay('Postgres', results.feedDelayP50Ms, results.feedDelayP99Ms);
+  delay('Redis', results.redisFeedDelayP50Ms, results.redisFeedDelayP99Ms);
 }

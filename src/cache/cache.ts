@@ -16,7 +16,7 @@ export function createCache(options: CacheOptions): Cache {
   checkPortChoice(options);
   const lazy = options.url === undefined ? undefined : lazyPort(options.url, options.portOptions);
   const port = lazy?.port ?? checkGivenPort(options.port);
-  const settings = resolveOptions(options, port);
+  const settings = resolveOptions(options);
   const ns = settings.namespace;
   const local = settings.local === null ? null : new LocalCache(settings.local);
   const coherence = new Coherence(port, ns, local);

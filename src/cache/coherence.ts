@@ -48,7 +48,7 @@ export class Coherence {
     if (Date.now() - this.lastAttempt < RESUBSCRIBE_AFTER_MS && this.state !== 'idle') return Promise.resolve();
     this.lastAttempt = Date.now();
     this.state = 'connecting';
-    this.subscribing = this.port.changes!(this.namespace, (event) => this.onEvent(event))
+    this.subscribing = this.port.changes(this.namespace, (event) => this.onEvent(event))
       .then((subscription) => {
         if (this.state === 'closed') return subscription.unsubscribe();
         this.unsubscribe = () => subscription.unsubscribe();

@@ -95,12 +95,9 @@ export function checkPortChoice(options: CacheOptions): void {
   if (options.port !== undefined && options.portOptions !== undefined) fail('portOptions', 'apply to url only');
 }
 
-export function resolveOptions(options: CacheOptions, port: CachePort): CacheSettings {
+export function resolveOptions(options: CacheOptions): CacheSettings {
   validateNamespace(options.namespace, 'namespace');
   const local = resolveLocal(options.localCache);
-  if (local !== null && typeof port.changes !== 'function') {
-    fail('localCache', `needs a port with a change feed; the ${port.backend} port has none`);
-  }
   return {
     namespace: options.namespace,
     serializer: resolveSerializer(options.serializer),

@@ -339,6 +339,6 @@ export interface CachePort
     SessionStore,
     PresenceTracker,
     Lifecycle {
-  /** The namespace change feed; absent on an adapter without one. */
-  changes?: ChangeFeed['changes'];
+  /** The namespace change feed (Postgres LISTEN/NOTIFY, Redis sharded pub/sub). */
+  changes: ChangeFeed['changes'];
 }

@@ -1,7 +1,7 @@
 /**
  * Cross-process single flight of getOrSet on Redis (child processes running
- * cache-child.ts). The Redis port has no change feed yet: waiters poll, and
- * the local-cache tests run on Postgres only (multi-process.test.ts).
+ * cache-child.ts). The local-cache tests (feed delay, killed feed) run on both
+ * backends in multi-process.test.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteRedisKeys } from '../support/backends.js';

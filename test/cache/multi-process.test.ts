@@ -1,15 +1,21 @@
 /**
  * The cache layer across processes (child processes running cache-child.ts
  * against the real backend): one factory call per key across processes,
- * takeover when the lease holder dies, feed delay of local caches, SQL
- * invalidation reaching (or, rolled back, not reaching) every local cache,
- * and local caches that stop serving when their feed connection is killed.
+ * takeover when the lease holder dies, SQL invalidation reaching (or, rolled
+ * back, not reaching) every local cache (Postgres; single flight on Redis is
+ * in multi-process-redis.test.ts); and on both backends the feed delay of
+ * local caches and local caches that stop serving when their feed connection
+ * is killed.
  */
+import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackendName } from '../support/backends.js';
+import { deleteRedisKeys } from '../support/backends.js';
 import { createTestSchema, dropSchema } from '../postgres/helpers.js';
-import { PG_URL } from '../support/services.js';
+import { PG_URL, REDIS_URL, uniqueName } from '../support/services.js';
 import { startCacheChild, type CacheChild } from './support/children.js';
+import { killFeedConnections } from './support/feed-faults.js';
 
 const NS = 'mp';
 
@@ -71,27 +77,6 @@ describe('cache layer across processes (postgres)', () => {
     expect(answers.reduce((sum, a) => sum + (a.factoryRuns as number), 0)).toBe(1);
   }, 240_000);
 
-  it('a write in process A reaches the local cache of process B within the feed delay (1,000 trials)', async () => {
-    const [a, b] = await spawnChildren(2);
-    await a!.call({ cmd: 'set', key: 'hot', value: -1 });
-    const delays: number[] = [];
-    for (let i = 0; i < 1000; i++) {
-      const seen = b!.call({ cmd: 'watch', key: 'hot', value: i });
-      const written = await a!.call({ cmd: 'set', key: 'hot', value: i });
-      const { at } = await seen;
-      expect(at).not.toBeNull();
-      delays.push(Math.max(0, (at as number) - (written.at as number)));
-    }
-    delays.sort((x, y) => x - y);
-    const p50 = delays[Math.floor(delays.length * 0.5)]!;
-    const p99 = delays[Math.floor(delays.length * 0.99)]!;
-    console.log(`feed delay over ${delays.length} trials: p50 ${p50} ms, p99 ${p99} ms, max ${delays.at(-1)} ms`);
-    const stats = (await b!.call({ cmd: 'stats' })).stats as { localHits: number };
-    expect(stats.localHits).toBeGreaterThan(0);
-    // Spec bound is p99 <= 100 ms on one machine; asserted loosely here (shared 2-core box), the figure is logged above.
-    expect(p99).toBeLessThanOrEqual(1000);
-  }, 180_000);
-
   it('a rolled-back SQL invalidation changes nothing; a committed one reaches every local cache', async () => {
     const [writer, b, c] = await spawnChildren(3);
     await writer!.call({ cmd: 'set', key: 'user:1', value: { name: 'ada' } });
@@ -124,15 +109,108 @@ describe('cache layer across processes (postgres)', () => {
       expect(result).toBeNull();
     }
   }, 240_000);
+});
+
+/** One backend for the local-cache tests: where children connect, and a write the feed does not announce. */
+interface FeedBackend {
+  name: BackendName;
+  url: string;
+  setup(): Promise<string>;
+  /** Changes `key` of NS to JSON `value` behind the adapter's back: no announcement. */
+  writeUnannounced(scope: string, key: string, value: unknown): Promise<void>;
+  cleanup(scope: string): Promise<void>;
+}
+
+const FEED_BACKENDS: FeedBackend[] = [
+  {
+    name: 'postgres',
+    url: PG_URL,
+    setup: createTestSchema,
+    async writeUnannounced(schema, key, value) {
+      const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+      try {
+        // The triggers announce every statement, so disable them for this one (session_replication_role).
+        await sql.begin(async (tx) => {
+          await tx.unsafe(`SET LOCAL session_replication_role = replica`);
+          await tx.unsafe(`UPDATE "${schema}".entries SET value = convert_to($3, 'UTF8'), etag = 'x' WHERE ns = $1 AND key = $2`, [
+            NS, key, JSON.stringify(value),
+          ]);
+        });
+      } finally {
+        await sql.end();
+      }
+    },
+    cleanup: dropSchema,
+  },
+  {
+    name: 'redis',
+    url: REDIS_URL,
+    setup: async () => uniqueName('cpcache'),
+    async writeUnannounced(prefix, key, value) {
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+      try {
+        // A plain HSET on the entry hash: no script, so nothing is published.
+        await redis.hset(`${prefix}:{${NS}}:${key}`, 'v', JSON.stringify(value), 'e', 'x');
+      } finally {
+        redis.disconnect();
+      }
+    },
+    cleanup: async (prefix) => {
+      await deleteRedisKeys(prefix);
+    },
+  },
+];
+
+describe.each(FEED_BACKENDS)('local caches across processes ($name)', (backend) => {
+  let scope: string;
+  const children: CacheChild[] = [];
+  beforeAll(async () => {
+    scope = await backend.setup();
+  }, 240_000);
+  afterAll(async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    if (scope) await backend.cleanup(scope);
+  }, 240_000);
+
+  async function spawnChildren(n: number): Promise<CacheChild[]> {
+    const started = await Promise.all(Array.from({ length: n }, () => startCacheChild(backend.name, backend.url, scope, NS)));
+    children.push(...started);
+    return started;
+  }
+
+  it('a write in process A reaches the local caches of B and C within the feed delay (1,000 trials)', async () => {
+    const [a, b, c] = await spawnChildren(3);
+    await a!.call({ cmd: 'set', key: 'hot', value: -1 });
+    const delays: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      // B and C take turns watching, so both local caches are checked.
+      const watcher = i % 2 === 0 ? b! : c!;
+      const seen = watcher.call({ cmd: 'watch', key: 'hot', value: i });
+      const written = await a!.call({ cmd: 'set', key: 'hot', value: i });
+      const { at } = await seen;
+      expect(at).not.toBeNull();
+      delays.push(Math.max(0, (at as number) - (written.at as number)));
+    }
+    delays.sort((x, y) => x - y);
+    const p50 = delays[Math.floor(delays.length * 0.5)]!;
+    const p99 = delays[Math.floor(delays.length * 0.99)]!;
+    console.log(`${backend.name} feed delay over ${delays.length} trials: p50 ${p50} ms, p99 ${p99} ms, max ${delays.at(-1)} ms`);
+    for (const watcher of [b!, c!]) {
+      const stats = (await watcher.call({ cmd: 'stats' })).stats as { localHits: number };
+      expect(stats.localHits).toBeGreaterThan(0);
+    }
+    // Spec bound is p99 <= 100 ms on one machine; asserted loosely here (shared 2-core box), the figure is logged above.
+    expect(p99).toBeLessThanOrEqual(1000);
+  }, 180_000);
 
   it('local caches stop serving what they hold when the feed connection is killed, until it is back', async () => {
     const [b] = await spawnChildren(1);
     await b!.call({ cmd: 'set', key: 'feed', value: 'v1' });
     await untilLocal(b!, 'feed');
-    // Kill every feed connection of this schema, then change the value before any feed is back:
-    // the change is announced to nobody, so only dropping local copies on "down" keeps B correct.
-    await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${`cacheport-feed ${schema}`.slice(0, 63)}`;
-    await sql.unsafe(`UPDATE "${schema}".entries SET value = convert_to('"v2"', 'UTF8'), etag = 'x' WHERE ns = $1 AND key = 'feed'`, [NS]);
+    // Kill every feed connection of this install, then change the value unannounced before any feed is back:
+    // only dropping local copies on "down" keeps B correct.
+    expect(await killFeedConnections(backend.name, scope)).toBeGreaterThan(0);
+    await backend.writeUnannounced(scope, 'feed', 'v2');
     const deadline = Date.now() + 10_000;
     let value: unknown;
     do {

@@ -5,6 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { createRedisPort } from '../../src/adapters/redis/index.js';
+import { feedConnectionName } from '../../src/adapters/redis/change-feed.js';
+import type { ChangeEvent } from '../../src/core/port.js';
+import { killRedisClientsNamed } from '../cache/support/feed-faults.js';
 import { runContractSuite } from '../contract/suite.js';
 import { redisClusterFactory, startLocalCluster, type LocalCluster } from '../support/redis-cluster.js';
 import { uniqueName } from '../support/services.js';
@@ -38,6 +41,42 @@ describe('redis cluster specifics', () => {
       await port.close();
     }
   });
+});
+
+describe('redis cluster change feed', () => {
+  async function until(events: ChangeEvent[], match: (e: ChangeEvent) => boolean): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    while (!events.some(match)) {
+      if (Date.now() > deadline) throw new Error(`no matching event; got ${JSON.stringify(events)}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it('delivers changes through sharded pub/sub from every master, and reports a killed subscriber down and up', async () => {
+    const prefix = uniqueName('cpcl');
+    const writer = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: '', clusterNodes: current().nodes, prefix });
+    const reader = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: '', clusterNodes: current().nodes, prefix });
+    try {
+      // Enough namespaces that their slots fall on more than one master.
+      const names = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'];
+      const events: ChangeEvent[] = [];
+      const subs = await Promise.all(names.map((ns) => reader.changes(ns, (e) => events.push(e))));
+      for (const ns of names) await writer.set(ns, 'k', ns);
+      for (const ns of names) await until(events, (e) => e.type === 'change' && e.ns === ns && e.op === 'set' && e.keys?.[0] === 'k');
+      const killed = await Promise.all(
+        current().nodes.map((node) => killRedisClientsNamed(`redis://${node.host}:${node.port}`, feedConnectionName(prefix))),
+      );
+      expect(killed.filter((n) => n > 0).length).toBeGreaterThan(1);
+      await until(events, (e) => e.type === 'down');
+      await until(events, (e) => e.type === 'up');
+      for (const ns of names) await writer.delete(ns, 'k');
+      for (const ns of names) await until(events, (e) => e.type === 'change' && e.ns === ns && e.op === 'delete');
+      for (const sub of subs) sub.unsubscribe();
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  }, 60_000);
 });
 
 runContractSuite(redisClusterFactory(current), { label: 'redis cluster' });

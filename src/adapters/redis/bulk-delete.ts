@@ -6,18 +6,23 @@
  */
 import type { RedisContext } from './context.js';
 import { clearStep, deleteRange } from './entry-scripts.js';
+import { announcement } from './change-payload.js';
 import { namespaceKeys } from './namespace-keys.js';
 
 /** Members per script call in bulk deletes and index walks. */
 export const CHUNK = 500;
 
 /** Deletes a lex range of the keys index chunk by chunk; returns live entries deleted. */
-export async function deleteLexRange(ctx: RedisContext, ns: string, min: string, max: string, operation: string): Promise<number> {
+export async function deleteLexRange(
+  ctx: RedisContext, ns: string, min: string, max: string, operation: string, announcement: string,
+): Promise<number> {
   const k = namespaceKeys(ctx, ns);
   let deleted = 0;
   for (;;) {
     const chunk = await ctx.run(operation, () => deleteRange.call(ctx.redis, {
-      keys: { keysIndex: k.keysIndex }, args: { min, max, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix },
+      keys: { keysIndex: k.keysIndex }, args: {
+        min, max, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix, channel: k.changes, announce: announcement,
+      },
     }));
     deleted += chunk.deleted;
     if (chunk.processed < CHUNK) return deleted;
@@ -33,11 +38,15 @@ export async function deleteLexRange(ctx: RedisContext, ns: string, min: string,
 export async function clearNamespace(ctx: RedisContext, ns: string, dropConfig = false): Promise<number> {
   const k = namespaceKeys(ctx, ns);
   const operation = dropConfig ? 'drop' : 'clear';
+  const announce = announcement(ns, 'clear');
   let deleted = 0;
   for (;;) {
     const step = await ctx.run(operation, () => clearStep.call(ctx.redis, {
       keys: { keysIndex: k.keysIndex, tagNames: k.tagNames, config: k.config, counters: k.counters },
-      args: { limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix, dropConfig: dropConfig ? '1' : '0' },
+      args: {
+        limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix, dropConfig: dropConfig ? '1' : '0',
+        channel: k.changes, announce,
+      },
     }));
     deleted += step.deleted;
     if (step.done) return deleted;

@@ -28,6 +28,7 @@ import {
   deleteEntries, expireEntry, getEntries, incrementEntry, invalidateTagChunk, setEntry,
 } from './entry-scripts.js';
 import type { HitCounter } from './hit-counter.js';
+import { announceHead, announcement } from './change-payload.js';
 import { entryKey, namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
 
 /**
@@ -82,7 +83,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
       keys: { entry: entryKey(ctx, ns, w.key), keysIndex: k.keysIndex, tagNames: k.tagNames },
       args: {
         value: w.value, contentType: w.contentType, etag: w.etag, tagsJson, ttlMs: w.ttl ?? '', condition,
-        now: Date.now(), staleSample: sample,
+        now: Date.now(), staleSample: sample, channel: k.changes, announce: announcement(ns, 'set', { keys: [w.key] }),
       },
       restArgs: w.tags,
     });
@@ -155,7 +156,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     if (unique.length === 0) return 0;
     const k = namespaceKeys(ctx, ns);
     return ctx.runCommand(operation, () => deleteEntries.call(redis, {
-      keys: { keysIndex: k.keysIndex }, args: { tagPrefix: k.tagPrefix },
+      keys: { keysIndex: k.keysIndex }, args: { tagPrefix: k.tagPrefix, channel: k.changes, announceHead: announceHead(ns, 'delete') },
       restKeys: unique.map((key) => entryKey(ctx, ns, key)), restArgs: unique,
     }));
   }
@@ -185,8 +186,10 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateNamespace(ns);
     validateKey(key);
     validateExpireTtl(ttlMs);
-    return ctx.runCommand('expire', () =>
-      expireEntry.call(redis, { keys: { entry: entryKey(ctx, ns, key) }, args: { ttlMs: ttlMs === null ? '' : ttlMs } }));
+    const args = {
+      ttlMs: ttlMs === null ? '' : ttlMs, channel: namespaceKeys(ctx, ns).changes, announce: announcement(ns, 'expire', { keys: [key] }),
+    };
+    return ctx.runCommand('expire', () => expireEntry.call(redis, { keys: { entry: entryKey(ctx, ns, key) }, args }));
   }
 
   async function increment(ns: string, key: string, by?: bigint | number, opts: IncrementOptions = {}): Promise<bigint> {
@@ -200,7 +203,10 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
       'increment',
       () => incrementEntry.call(redis, {
         keys: { entry: entryKey(ctx, ns, key), keysIndex: k.keysIndex },
-        args: { member: key, by: delta.toString(), ttlMs: ttlMs === null ? '' : ttlMs, etag: newEtag(), now: Date.now() },
+        args: {
+          member: key, by: delta.toString(), ttlMs: ttlMs === null ? '' : ttlMs, etag: newEtag(), now: Date.now(),
+          channel: k.changes, announce: announcement(ns, 'set', { keys: [key] }),
+        },
       }),
       (code) => (code === 'overflow' ? new IntegerOverflowError(key) : new NotAnIntegerError(key)),
     );
@@ -211,9 +217,10 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   async function deleteByPrefix(ns: string, prefix: string): Promise<number> {
     validateNamespace(ns);
     validatePrefix(prefix);
-    if (prefix === '') return deleteLexRange(ctx, ns, '-', '+', 'deleteByPrefix');
+    const announce = announcement(ns, 'prefix', { prefix });
+    if (prefix === '') return deleteLexRange(ctx, ns, '-', '+', 'deleteByPrefix', announce);
     const upper = prefixUpperBound(prefix);
-    return deleteLexRange(ctx, ns, `[${prefix}`, upper === undefined ? '+' : `(${upper}`, 'deleteByPrefix');
+    return deleteLexRange(ctx, ns, `[${prefix}`, upper === undefined ? '+' : `(${upper}`, 'deleteByPrefix', announce);
   }
 
   async function invalidateTags(ns: string, tags: string[]): Promise<number> {
@@ -225,7 +232,10 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
       for (;;) {
         const chunk = await ctx.run('invalidateTags', () => invalidateTagChunk.call(redis, {
           keys: { tagSet: k.tagPrefix + tag, keysIndex: k.keysIndex, tagNames: k.tagNames },
-          args: { tag, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix },
+          args: {
+            tag, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix,
+            channel: k.changes, announce: announcement(ns, 'tags', { tags: [tag] }),
+          },
         }));
         deleted += chunk.deleted;
         if (chunk.popped < CHUNK) break;

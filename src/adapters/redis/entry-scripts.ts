@@ -11,6 +11,14 @@
  *   P:{ns}#keys         zset  every key, score 0: ZRANGEBYLEX serves prefixes
  *   P:{ns}#tag:<tag>    set   keys written with that tag
  *   P:{ns}#tags         set   tag names in use (for clear/drop)
+ *   P:{ns}#changes      shard channel: the change feed (see change-feed.ts)
+ *
+ * Every script that changes entries announces the change on the namespace's
+ * channel with SPUBLISH from inside the script, so the announcement is atomic
+ * with the change (never for a write that did not happen, never missing for
+ * one that did while a subscriber is connected). The caller passes the
+ * channel and the JSON payload (or its head, when the script adds the keys it
+ * found): payloads are built once in TypeScript, Lua only appends key lists.
  *
  * Redis expires (or, under allkeys-* policies, evicts) entry hashes on its own,
  * so index members may be stale: every script checks EXISTS before counting a
@@ -81,7 +89,7 @@ return out
  * KEYS: entry, keys index, tag-names set.
  * ARGV: value, contentType, etag, tagsJson, ttl ('' = none), condition
  *       (always|absent|present|etag:<etag>), now, stale sample
- *       ('' = none, else '<size>:<position 0..1>'), tags...
+ *       ('' = none, else '<size>:<position 0..1>'), channel, announcement, tags...
  * Returns {written (0/1), created (0/1), firstKey (0/1)}.
  *
  * Kept lean because it is the hot path: every ARGV and every redis.call
@@ -100,7 +108,7 @@ return out
 export const setEntry = defineScript({
   name: 'cp_set',
   keys: ['entry', 'keysIndex', 'tagNames'],
-  args: ['value', 'contentType', 'etag', 'tagsJson', 'ttlMs', 'condition', 'now', 'staleSample'],
+  args: ['value', 'contentType', 'etag', 'tagsJson', 'ttlMs', 'condition', 'now', 'staleSample', 'channel', 'announce'],
   restArgs: true,
   decode: (r) => toSetReply(replyInts(r, 3, 'cp_set')),
   source: `${NOW_MS}
@@ -131,10 +139,11 @@ else
 end
 local first = 0
 if not exists and redis.call('ZADD', keys_index, 0, member) == 1 and redis.call('ZCARD', keys_index) == 1 then first = 1 end
-for i = 9, #ARGV do
+for i = 11, #ARGV do
   redis.call('SADD', tag_prefix .. ARGV[i], member)
   redis.call('SADD', tag_names, ARGV[i])
 end
+redis.call('SPUBLISH', ARGV[9], ARGV[10])
 if ARGV[8] ~= '' then
   local colon = string.find(ARGV[8], ':', 1, true)
   local size = tonumber(string.sub(ARGV[8], 1, colon - 1))
@@ -148,19 +157,21 @@ return {1, exists and 0 or 1, first}
 });
 
 /**
- * KEYS: keys index, then entry keys. ARGV: tag prefix, then members (same order).
+ * KEYS: keys index, then entry keys. ARGV: tag prefix, channel, announcement
+ * head (closed with the deleted keys), then members (same order as the keys).
  * Returns the number of entries that existed.
  */
 export const deleteEntries = defineScript({
   name: 'cp_delete',
-  keys: ['keysIndex'], args: ['tagPrefix'], restKeys: true, restArgs: true,
+  keys: ['keysIndex'], args: ['tagPrefix', 'channel', 'announceHead'], restKeys: true, restArgs: true,
   decode: (r) => replyInt(r, 'cp_delete'),
   source: `${DELETE_ENTRY}
-local n = 0
+local deleted = {}
 for i = 2, #KEYS do
-  n = n + delete_entry(KEYS[i], ARGV[i], KEYS[1], ARGV[1])
+  if delete_entry(KEYS[i], ARGV[i + 2], KEYS[1], ARGV[1]) == 1 then deleted[#deleted + 1] = ARGV[i + 2] end
 end
-return n
+if #deleted > 0 then redis.call('SPUBLISH', ARGV[2], ARGV[3] .. cjson.encode(deleted) .. '}') end
+return #deleted
 `,
 });
 
@@ -170,7 +181,7 @@ return n
  */
 export const expireEntry = defineScript({
   name: 'cp_expire',
-  keys: ['entry'], args: ['ttlMs'],
+  keys: ['entry'], args: ['ttlMs', 'channel', 'announce'],
   decode: (r) => replyInt(r, 'cp_expire') === 1,
   source: `${NOW_MS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -182,6 +193,7 @@ else
   redis.call('HSET', KEYS[1], 'x', at)
   redis.call('PEXPIREAT', KEYS[1], at)
 end
+redis.call('SPUBLISH', ARGV[2], ARGV[3])
 return 1
 `,
 });
@@ -195,7 +207,7 @@ return 1
  */
 export const incrementEntry = defineScript({
   name: 'cp_incr',
-  keys: ['entry', 'keysIndex'], args: ['member', 'by', 'ttlMs', 'etag', 'now'],
+  keys: ['entry', 'keysIndex'], args: ['member', 'by', 'ttlMs', 'etag', 'now', 'channel', 'announce'],
   decode: (r) => {
     const [value, first] = replyArray(r, 2, 'cp_incr');
     return { value: replyString(value, 'cp_incr'), first: replyInt(first, 'cp_incr') === 1 };
@@ -220,18 +232,20 @@ else
   end
   redis.call('ZADD', keys_index, 0, ARGV[1])
 end
+redis.call('SPUBLISH', ARGV[6], ARGV[7])
 return {redis.call('HGET', entry, 'v'), first}
 `,
 });
 
 /**
  * Deletes one chunk of a lex range of the keys index (deleteByPrefix, clear).
- * KEYS: keys index. ARGV: min, max (ZRANGEBYLEX syntax), limit, entry prefix, tag prefix.
+ * KEYS: keys index. ARGV: min, max (ZRANGEBYLEX syntax), limit, entry prefix, tag prefix,
+ * channel, announcement (published when the chunk deleted an entry).
  * Returns {live entries deleted, members processed}.
  */
 export const deleteRange = defineScript({
   name: 'cp_delete_range',
-  keys: ['keysIndex'], args: ['min', 'max', 'limit', 'entryPrefix', 'tagPrefix'],
+  keys: ['keysIndex'], args: ['min', 'max', 'limit', 'entryPrefix', 'tagPrefix', 'channel', 'announce'],
   decode: (r) => {
     const [deleted = 0, processed = 0] = replyInts(r, 2, 'cp_delete_range');
     return { deleted, processed };
@@ -242,6 +256,7 @@ local n = 0
 for _, member in ipairs(members) do
   n = n + delete_entry(ARGV[4] .. member, member, KEYS[1], ARGV[5])
 end
+if n > 0 then redis.call('SPUBLISH', ARGV[6], ARGV[7]) end
 return {n, #members}
 `,
 });
@@ -250,12 +265,13 @@ return {n, #members}
  * Deletes one chunk of a tag's entries. Members are popped from the tag set;
  * an entry is deleted only if it still carries the tag (a key re-written
  * without the tag after its old entry expired leaves a stale member behind).
- * KEYS: tag set, keys index, tag-names set. ARGV: tag, limit, entry prefix, tag prefix.
+ * KEYS: tag set, keys index, tag-names set. ARGV: tag, limit, entry prefix, tag prefix,
+ * channel, announcement (published when the chunk deleted an entry).
  * Returns {entries deleted, members popped}.
  */
 export const invalidateTagChunk = defineScript({
   name: 'cp_invalidate_tag',
-  keys: ['tagSet', 'keysIndex', 'tagNames'], args: ['tag', 'limit', 'entryPrefix', 'tagPrefix'],
+  keys: ['tagSet', 'keysIndex', 'tagNames'], args: ['tag', 'limit', 'entryPrefix', 'tagPrefix', 'channel', 'announce'],
   decode: (r) => {
     const [deleted = 0, popped = 0] = replyInts(r, 2, 'cp_invalidate_tag');
     return { deleted, popped };
@@ -278,6 +294,7 @@ for _, member in ipairs(members) do
   end
 end
 if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
+if n > 0 then redis.call('SPUBLISH', ARGV[5], ARGV[6]) end
 return {n, #members}
 `,
 });
@@ -346,12 +363,13 @@ return {removed, last}
  * keys index, drop stale ones, evict the least recently accessed (field `a`)
  * of the sample; repeat while over maxEntries or short of bytesToFree.
  * KEYS: keys index. ARGV: maxEntries ('' = none), bytesToFree, max evictions
- * in this call, sample size, entry prefix, tag prefix.
+ * in this call, sample size, entry prefix, tag prefix, channel, announcement
+ * head (closed with the evicted keys).
  * Returns {evicted, bytes freed, done (1 when within bounds)}.
  */
 export const evictChunk = defineScript({
   name: 'cp_evict',
-  keys: ['keysIndex'], args: ['maxEntries', 'bytesToFree', 'budget', 'sample', 'entryPrefix', 'tagPrefix'],
+  keys: ['keysIndex'], args: ['maxEntries', 'bytesToFree', 'budget', 'sample', 'entryPrefix', 'tagPrefix', 'channel', 'announceHead'],
   decode: (r) => {
     const [evicted = 0, freed = 0, done = 0] = replyInts(r, 3, 'cp_evict');
     return { evicted, freed, done: done === 1 };
@@ -362,6 +380,7 @@ local to_free = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
 local sample = tonumber(ARGV[4])
 local evicted, freed, done = 0, 0, 0
+local victims = {}
 while budget > 0 do
   local over_entries = max_entries and redis.call('ZCARD', KEYS[1]) > max_entries
   if not over_entries and freed >= to_free then done = 1 break end
@@ -383,9 +402,11 @@ while budget > 0 do
     delete_entry(ARGV[5] .. victim, victim, KEYS[1], ARGV[6])
     evicted = evicted + 1
     freed = freed + victim_size
+    victims[#victims + 1] = victim
   end
   budget = budget - 1
 end
+if evicted > 0 then redis.call('SPUBLISH', ARGV[7], ARGV[8] .. cjson.encode(victims) .. '}') end
 return {evicted, freed, done}
 `,
 });
@@ -421,7 +442,7 @@ return created
 export const clearStep = defineScript({
   name: 'cp_clear_step',
   keys: ['keysIndex', 'tagNames', 'config', 'counters'],
-  args: ['limit', 'entryPrefix', 'tagPrefix', 'dropConfig'],
+  args: ['limit', 'entryPrefix', 'tagPrefix', 'dropConfig', 'channel', 'announce'],
   decode: (r) => {
     const [deleted = 0, done = 0] = replyInts(r, 2, 'cp_clear_step');
     return { deleted, done: done === 1 };
@@ -433,6 +454,7 @@ local n = 0
 for _, member in ipairs(members) do
   n = n + delete_entry(ARGV[2] .. member, member, KEYS[1], ARGV[3])
 end
+if n > 0 then redis.call('SPUBLISH', ARGV[5], ARGV[6]) end
 if #members == limit then return {n, 0} end
 local tags = redis.call('SPOP', KEYS[2], limit)
 for _, tag in ipairs(tags) do

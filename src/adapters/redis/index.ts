@@ -7,11 +7,13 @@ import { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import { defaultNamespaceConfig } from '../../core/defaults.js';
 import type { CachePort } from '../../core/port.js';
 import { withTimeout } from '../../core/timeout.js';
+import { RedisChangeFeed } from './change-feed.js';
 import { createRedisClient, type RedisClient } from './connection.js';
 import { createRedisContext, mapRedisError, type RedisContext } from './context.js';
 import { createRedisEntryStore } from './entries.js';
 import { HitCounter } from './hit-counter.js';
 import { createRedisLockManager } from './locks.js';
+import { namespaceKeys } from './namespace-keys.js';
 import { createRedisNamespaceAdmin, loadStoredConfig, type NamespaceMaintenance } from './namespaces.js';
 import { createRedisPresenceTracker } from './presence.js';
 import { createRedisRateLimiter } from './ratelimit.js';
@@ -35,6 +37,8 @@ export interface RedisPort extends CachePort, NamespaceMaintenance {
   readonly context: RedisContext;
   /** Alias of enforceBounds (maxEntries and maxBytes). */
   enforceMaxEntries(ns: string): Promise<number>;
+  /** The change feed behind `changes` (its subscriber connections are opened on first use). */
+  readonly feed: RedisChangeFeed;
 }
 
 export function createRedisPort(options: RedisPortOptions): RedisPort {
@@ -52,6 +56,9 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
   const counter = new HitCounter(ctx);
   const entries = createRedisEntryStore(ctx, configs, counter);
   const namespaces = createRedisNamespaceAdmin(ctx, configs, counter);
+  const feed = new RedisChangeFeed({
+    redis, prefix: options.prefix, channel: (ns) => namespaceKeys(ctx, ns).changes, timeoutMs: options.timeoutMs,
+  });
 
   async function ping(timeoutMs = options.timeoutMs): Promise<number> {
     const started = performance.now();
@@ -64,6 +71,7 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
   }
 
   async function close(): Promise<void> {
+    await feed.close();
     await counter.close();
     if (redis.status === 'ready') {
       await withTimeout(redis.quit().then(() => undefined), options.timeoutMs, 'close').catch(() => redis.disconnect());
@@ -83,6 +91,8 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
     ...createRedisSessionStore(ctx),
     ...createRedisPresenceTracker(ctx),
     enforceMaxEntries: namespaces.enforceBounds,
+    feed,
+    changes: feed.changes,
     ping,
     close,
     usage: () => ({ inFlight: ctx.inFlight(), poolSize: null }),

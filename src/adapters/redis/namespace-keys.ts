@@ -18,6 +18,8 @@ export interface NamespaceKeys {
   config: string;
   /** hash: hits, misses. */
   counters: string;
+  /** `P:{ns}#changes`: the shard channel of the change feed (a channel, not a key; same slot as the keys). */
+  changes: string;
 }
 
 /** Per context: key names are built (and kinds checked) once per namespace, not per call. */
@@ -48,6 +50,7 @@ function buildNamespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
     tagNames: ctx.nsKey(ns, 'tags'),
     config: ctx.nsKey(ns, 'config'),
     counters: ctx.nsKey(ns, 'counters'),
+    changes: ctx.nsKey(ns, 'changes'),
   };
 }
 

@@ -28,6 +28,7 @@ import { validateNamespace, validateNamespaceConfig } from '../../core/validatio
 import { isBounded } from '../../core/write.js';
 import type { RedisContext } from './context.js';
 import { CHUNK, clearNamespace } from './bulk-delete.js';
+import { announceHead } from './change-payload.js';
 import { configureNamespace, evictChunk, pruneChunk, statsChunk } from './entry-scripts.js';
 import type { HitCounter } from './hit-counter.js';
 import { legacyNamespaceRegistryKey, namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
@@ -193,7 +194,7 @@ export function createRedisNamespaceAdmin(
         keys: { keysIndex: k.keysIndex },
         args: {
           maxEntries: config.maxEntries ?? '', bytesToFree, budget: EVICTIONS_PER_CALL, sample: EVICTION_SAMPLE,
-          entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix,
+          entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix, channel: k.changes, announceHead: announceHead(ns, 'evict'),
         },
       }));
       evicted += chunk.evicted;

@@ -16,8 +16,7 @@ const port: CachePort =
   backend === 'postgres'
     ? createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, url, schema: scope, poolMax: 4 })
     : createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url, prefix: scope });
-// The Redis port has no change feed yet, so no local cache there (single flight works without one).
-const localCache = port.changes ? { maxEntries: 10_000, ttl: '1m' } : undefined;
+const localCache = { maxEntries: 10_000, ttl: '1m' };
 const cache = createCache({ port, namespace: ns, localCache, timeouts: { hard: '20s' } });
 
 let factoryRuns = 0;
