@@ -75,12 +75,12 @@ export class GetOrSet {
     for (;;) {
       let started = false;
       try {
-        return await withLock(this.store.port, lockName, FLIGHT_LEASE_MS, async () => {
+        return await withLock(this.store.port, lockName, FLIGHT_LEASE_MS, async (leaseLost) => {
           started = true;
           // Someone may have written it between our miss and our lease.
           const again = await this.store.readBackend(key, false);
           if (again !== undefined && !again.stale) return again.value as T;
-          return this.compute(key, factory, options, deadline);
+          return this.compute(key, factory, options, deadline, leaseLost);
         });
       } catch (error) {
         if (started || !(error instanceof LockNotAcquiredError)) {
@@ -108,8 +108,11 @@ export class GetOrSet {
     return found !== undefined && !found.stale ? found : undefined;
   }
 
-  /** Runs the factory (aborted at the deadline) and writes its result unless it skipped. */
-  private async compute<T>(key: string, factory: Factory<T>, options: WriteSpec, deadline: number): Promise<T> {
+  /**
+   * Runs the factory (aborted at the deadline) and writes its result unless it skipped or the lease was lost
+   * meanwhile: then another instance may already have written a newer value, which ours must not overwrite.
+   */
+  private async compute<T>(key: string, factory: Factory<T>, options: WriteSpec, deadline: number, leaseLost: AbortSignal): Promise<T> {
     const stats = this.store.stats;
     const controller = new AbortController();
     const timeoutMs = Math.max(0, deadline - Date.now());
@@ -143,7 +146,7 @@ export class GetOrSet {
     } finally {
       clearTimeout(timer);
     }
-    if (skipped) return value;
+    if (skipped || leaseLost.aborted) return value;
     try {
       await this.store.write(key, value, { ttl, tags, grace: options.grace });
     } catch (error) {
@@ -158,10 +161,10 @@ export class GetOrSet {
     if (this.refreshing.has(key)) return undefined;
     this.refreshing.add(key);
     try {
-      return await withLock(this.store.port, flightLockName(this.store.ns, key), FLIGHT_LEASE_MS, async () => {
+      return await withLock(this.store.port, flightLockName(this.store.ns, key), FLIGHT_LEASE_MS, async (leaseLost) => {
         const again = await this.store.readBackend(key, false);
         if (again !== undefined && !again.stale) return again;
-        const value = await this.compute(key, factory, options, Date.now() + timeouts.hardMs);
+        const value = await this.compute(key, factory, options, Date.now() + timeouts.hardMs, leaseLost);
         return { value, stale: false, source: 'backend' } satisfies Found;
       });
     } catch {

@@ -1,0 +1,45 @@
+/**
+ * Regression tests from a hostile review of the cache layer, against the real
+ * Postgres: each one reproduced a defect before its fix.
+ */
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import { createPostgresPort, type PostgresPort } from '../../src/adapters/postgres/index.js';
+import { createCache } from '../../src/index.js';
+import { createPgTestPort, sleep, type PgTestPort } from '../postgres/helpers.js';
+import { PG_URL } from '../support/services.js';
+
+describe('cache layer under hostile use (postgres)', () => {
+  let pg: PgTestPort;
+  let other: PostgresPort;
+  let sql: postgres.Sql;
+  beforeAll(async () => {
+    pg = await createPgTestPort();
+    // A second port on the same schema: another process as far as the feed and the locks are concerned.
+    other = createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, poolMax: 2, url: PG_URL, schema: pg.schema });
+    sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await other?.close();
+    await pg?.cleanup();
+  });
+
+  it('a flight that lost its lease does not write its (older) value over the new holder\'s', async () => {
+    const a = createCache({ port: pg.port, namespace: 'lease-lost' });
+    const b = createCache({ port: other, namespace: 'lease-lost' });
+    const slow = a.getOrSet('k', async () => {
+      await sleep(2500); // ignores its signal, as many factories do
+      return 'old';
+    });
+    await sleep(300);
+    // The lease is lost (as when the holder stalls past it): the row goes, another instance takes the key over.
+    await sql.unsafe(`DELETE FROM "${pg.schema}".locks`);
+    expect(await b.getOrSet('k', () => 'new')).toBe('new');
+    await slow.catch(() => undefined);
+    expect(await b.get('k')).toBe('new');
+    await a.close();
+    await b.close();
+  });
+});
