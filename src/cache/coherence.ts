@@ -108,7 +108,9 @@ export class Coherence {
   }
 
   private onEvent(event: ChangeEvent): void {
-    if (event.type !== 'change') this.ownWrites.clear();
+    // A namespace-wide announcement (no key list) may be the echo of our own writes: the echoes they wait for
+    // never come, and waiting would take a later foreign write of those keys for one.
+    if (event.type !== 'change' || event.keys === undefined) this.ownWrites.clear();
     if (event.type === 'change' && event.op === 'set' && event.keys !== undefined && this.ownWrites.size > 0) {
       // One echo per own write; if another writer's announcement is taken for ours, ours (later) still drops the copy.
       const foreign = event.keys.filter((key) => !this.consumeOwnWrite(key));

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { createPostgresPort, type PostgresPort } from '../../src/adapters/postgres/index.js';
 import { createCache } from '../../src/index.js';
-import { createPgTestPort, sleep, type PgTestPort } from '../postgres/helpers.js';
+import { createPgTestPort, pollUntil, sleep, type PgTestPort } from '../postgres/helpers.js';
 import { PG_URL } from '../support/services.js';
 
 describe('cache layer under hostile use (postgres)', () => {
@@ -39,6 +39,23 @@ describe('cache layer under hostile use (postgres)', () => {
     expect(await b.getOrSet('k', () => 'new')).toBe('new');
     await slow.catch(() => undefined);
     expect(await b.get('k')).toBe('new');
+    await a.close();
+    await b.close();
+  });
+
+  it('a namespace-wide announcement of its own writes does not make the local cache swallow a later foreign write', async () => {
+    const a = createCache({ port: pg.port, namespace: 'own-wide', localCache: { maxEntries: 1000, ttl: '60s' } });
+    const b = createCache({ port: other, namespace: 'own-wide' });
+    await a.get('warm-up');
+    await pollUntil(async () => (await a.get('warm-up')) ?? null, () => true, 2000);
+    await sleep(300); // the feed is live
+    // Keys long enough that the announcement falls back to "namespace changed" (no key list).
+    const keys = Array.from({ length: 100 }, (_, i) => `k${i}:${'x'.repeat(1000)}`);
+    await a.setMany(keys.map((key) => ({ key, value: 1 })));
+    await sleep(500); // the wide announcement arrives
+    expect(await a.get(keys[0]!)).toBe(1);
+    await b.set(keys[0]!, 2);
+    expect(await pollUntil(() => a.get(keys[0]!), (v) => v === 2, 3000)).toBe(2);
     await a.close();
     await b.close();
   });
