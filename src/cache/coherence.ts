@@ -100,6 +100,14 @@ export class Coherence {
     this.apply(keys);
   }
 
+  /**
+   * This process deleted an unknown set of keys (a prefix, tags) and dropped the matching local copies:
+   * no read in flight may store what it read before the delete.
+   */
+  touchedSome(): void {
+    this.apply('all', false);
+  }
+
   close(): void {
     this.state = 'closed';
     this.unsubscribe?.();

@@ -6,9 +6,44 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { createPostgresPort, type PostgresPort } from '../../src/adapters/postgres/index.js';
+import type { CachePort, ChangeEvent } from '../../src/core/port.js';
 import { createCache } from '../../src/index.js';
 import { createPgTestPort, pollUntil, sleep, type PgTestPort } from '../postgres/helpers.js';
 import { PG_URL } from '../support/services.js';
+
+/**
+ * The real port, with a network's latency put back in where a test needs a race to happen in a known order:
+ * `get` answers only once `readGate` opens, and feed events arrive `feedDelayMs` late.
+ */
+function withLatency(port: CachePort, feedDelayMs: number) {
+  let gate: Promise<void> | undefined;
+  let open: (() => void) | undefined;
+  const get: CachePort['get'] = async (ns, key) => {
+    const entry = await port.get(ns, key);
+    await gate;
+    return entry;
+  };
+  const changes: NonNullable<CachePort['changes']> = (ns, onEvent) =>
+    port.changes!(ns, (event: ChangeEvent) => void setTimeout(() => onEvent(event), feedDelayMs));
+  const slow = new Proxy(port, {
+    get(target, prop) {
+      if (prop === 'get') return get;
+      if (prop === 'changes') return changes;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    port: slow,
+    holdReads(): void {
+      gate = new Promise((resolve) => (open = resolve));
+    },
+    releaseReads(): void {
+      open?.();
+      gate = undefined;
+    },
+  };
+}
 
 describe('cache layer under hostile use (postgres)', () => {
   let pg: PgTestPort;
@@ -59,4 +94,26 @@ describe('cache layer under hostile use (postgres)', () => {
     await a.close();
     await b.close();
   });
+
+  for (const how of ['deleteByPrefix', 'invalidateTags'] as const) {
+    it(`a read in flight across ${how} does not put the deleted value back in the local cache`, async () => {
+      const slow = withLatency(pg.port, 400);
+      const a = createCache({ port: slow.port, namespace: `inflight-${how.toLowerCase()}`, localCache: { maxEntries: 100, ttl: '60s' } });
+      const b = createCache({ port: other, namespace: `inflight-${how.toLowerCase()}` });
+      await a.get('warm-up');
+      await sleep(1000); // the feed is live
+      await b.set('p:1', 'old', { tags: ['t'] });
+      await sleep(1000); // its announcement has arrived
+      slow.holdReads();
+      const inFlight = a.get('p:1');
+      await sleep(200); // the read has its answer and waits for the gate
+      expect(how === 'deleteByPrefix' ? await a.deleteByPrefix('p:') : await a.invalidateTags(['t'])).toBe(1);
+      slow.releaseReads();
+      expect(await inFlight).toBe('old'); // it started before the delete
+      // Started after the delete completed, in the same process: must not see the deleted value.
+      expect(await a.get('p:1')).toBeUndefined();
+      await a.close();
+      await b.close();
+    });
+  }
 });
