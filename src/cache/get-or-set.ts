@@ -80,7 +80,7 @@ export class GetOrSet {
           // Someone may have written it between our miss and our lease.
           const again = await this.store.readBackend(key, false);
           if (again !== undefined && !again.stale) return again.value as T;
-          return this.compute(key, factory, options, deadline, leaseLost);
+          return this.compute(key, factory, options, deadline, leaseLost, again);
         });
       } catch (error) {
         if (started || !(error instanceof LockNotAcquiredError)) {
@@ -111,8 +111,12 @@ export class GetOrSet {
   /**
    * Runs the factory (aborted at the deadline) and writes its result unless it skipped or the lease was lost
    * meanwhile: then another instance may already have written a newer value, which ours must not overwrite.
+   * For the same reason the write holds only over what was read before the factory ran (`seen`: nothing, or
+   * the stale entry): a `set` that completed meanwhile (no lease needed) wins over the factory's older result.
    */
-  private async compute<T>(key: string, factory: Factory<T>, options: WriteSpec, deadline: number, leaseLost: AbortSignal): Promise<T> {
+  private async compute<T>(
+    key: string, factory: Factory<T>, options: WriteSpec, deadline: number, leaseLost: AbortSignal, seen: Found | undefined,
+  ): Promise<T> {
     const stats = this.store.stats;
     const controller = new AbortController();
     const timeoutMs = Math.max(0, deadline - Date.now());
@@ -148,7 +152,8 @@ export class GetOrSet {
     }
     if (skipped || leaseLost.aborted) return value;
     try {
-      await this.store.write(key, value, { ttl, tags, grace: options.grace });
+      const condition = seen?.etag === undefined ? 'absent' : { etag: seen.etag };
+      await this.store.write(key, value, { ttl, tags, grace: options.grace }, condition);
     } catch (error) {
       // The value was computed: the caller gets it even when it could not be stored.
       if (!isUnavailable(error)) throw error;
@@ -164,7 +169,7 @@ export class GetOrSet {
       return await withLock(this.store.port, flightLockName(this.store.ns, key), FLIGHT_LEASE_MS, async (leaseLost) => {
         const again = await this.store.readBackend(key, false);
         if (again !== undefined && !again.stale) return again;
-        const value = await this.compute(key, factory, options, Date.now() + timeouts.hardMs, leaseLost);
+        const value = await this.compute(key, factory, options, Date.now() + timeouts.hardMs, leaseLost, again);
         return { value, stale: false, source: 'backend' } satisfies Found;
       });
     } catch {

@@ -116,4 +116,27 @@ describe('cache layer under hostile use (postgres)', () => {
       await b.close();
     });
   }
+
+  it('a set that completes while a getOrSet factory runs is not overwritten by the factory\'s (older) result', async () => {
+    const a = createCache({ port: pg.port, namespace: 'set-race', grace: '10m' });
+    const b = createCache({ port: other, namespace: 'set-race' });
+    const computing = a.getOrSet('miss', async () => (await sleep(800), 'computed'));
+    await sleep(300);
+    await b.set('miss', 'explicit');
+    expect(await computing).toBe('computed'); // its caller still gets what it computed
+    expect(await b.get('miss')).toBe('explicit');
+    // A stale value's background refresh, likewise.
+    await a.set('stale', 'v1', { ttl: 100 });
+    await sleep(300);
+    let refreshed: (() => void) | undefined;
+    const done = new Promise<void>((resolve) => (refreshed = resolve));
+    expect(await a.getOrSet('stale', async () => (await sleep(800), refreshed?.(), 'refreshed'), { ttl: '1h' })).toBe('v1');
+    await sleep(300);
+    await b.set('stale', 'explicit');
+    await done;
+    await sleep(300); // the refresh's write, if any, is done
+    expect(await b.get('stale')).toBe('explicit');
+    await a.close();
+    await b.close();
+  });
 });
