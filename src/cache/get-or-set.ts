@@ -12,7 +12,7 @@ import { LockNotAcquiredError } from '../core/errors.js';
 import { validateKey } from '../core/validation.js';
 import { withLock } from '../core/with-lock.js';
 import { GetOrSetTimeoutError } from './errors.js';
-import { resolveTimeouts, toTtlMs, type Timeouts } from './options.js';
+import { resolveTimeouts, toMs, toTtlMs, validateWriteTags, type Timeouts } from './options.js';
 import { isUnavailable, type CacheStore, type Found, type WriteSpec } from './store.js';
 import type { Duration, Factory, FactoryContext, GetOrSetOptions } from './types.js';
 
@@ -36,6 +36,10 @@ export class GetOrSet {
     validateKey(key);
     if (typeof factory !== 'function') throw new TypeError('getOrSet needs a factory function');
     const timeouts = resolveTimeouts(options.timeouts, this.store.settings.timeouts, 'timeouts');
+    // Checked now, not when the result is written: a bad option must not cost a factory run (and its side effects).
+    toTtlMs(options.ttl, 'ttl');
+    if (options.grace !== undefined) toMs(options.grace, 'grace', true);
+    validateWriteTags(options.tags);
     let found: Found | undefined;
     try {
       found = await this.store.read(key);

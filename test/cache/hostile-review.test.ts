@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { createPostgresPort, type PostgresPort } from '../../src/adapters/postgres/index.js';
 import type { CachePort, ChangeEvent } from '../../src/core/port.js';
+import { ValidationError } from '../../src/core/errors.js';
 import { createCache } from '../../src/index.js';
 import { createPgTestPort, pollUntil, sleep, type PgTestPort } from '../postgres/helpers.js';
 import { PG_URL } from '../support/services.js';
@@ -138,5 +139,18 @@ describe('cache layer under hostile use (postgres)', () => {
     expect(await b.get('stale')).toBe('explicit');
     await a.close();
     await b.close();
+  });
+
+  it('getOrSet rejects bad ttl, grace and tags options before running the factory', async () => {
+    const a = createCache({ port: pg.port, namespace: 'bad-opts' });
+    let calls = 0;
+    const bad = [{ ttl: -3 }, { ttl: 1.5 }, { grace: '-1s' }, { tags: 'x' }, { tags: ['ok', 5] }];
+    for (const options of bad) {
+      await expect(a.getOrSet('k', () => (calls++, 1), options as never), JSON.stringify(options)).rejects.toThrow(ValidationError);
+    }
+    expect(calls).toBe(0);
+    expect(a.stats().factoryCalls).toBe(0);
+    expect(await a.get('k')).toBeUndefined();
+    await a.close();
   });
 });
