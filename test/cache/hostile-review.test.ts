@@ -153,4 +153,29 @@ describe('cache layer under hostile use (postgres)', () => {
     expect(await a.get('k')).toBeUndefined();
     await a.close();
   });
+
+  it('two caches of one namespace on one port: a write through one is seen at once by the other (same process)', async () => {
+    const slow = withLatency(pg.port, 400);
+    const options = { port: slow.port, namespace: 'two-caches', localCache: { maxEntries: 100, ttl: '60s' } };
+    const one = createCache(options);
+    const two = createCache(options);
+    await one.get('warm-up');
+    await two.get('warm-up');
+    await sleep(1000); // both feeds are live
+    for (const [write, expected] of [
+      [() => one.set('k', 'new'), 'new'],
+      [() => one.delete('k'), undefined],
+      [() => one.set('p:1', 'new'), 'new'],
+      [() => one.deleteByPrefix('p:'), undefined],
+    ] as const) {
+      const key = write.toString().includes('p:') ? 'p:1' : 'k';
+      await two.set(key, 'old');
+      await sleep(600); // every announcement so far has arrived
+      expect(await two.get(key)).toBe('old'); // held locally
+      await write();
+      expect(await two.get(key), write.toString()).toBe(expected);
+    }
+    await one.close();
+    await two.close();
+  });
 });
