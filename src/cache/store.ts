@@ -83,7 +83,8 @@ export class CacheStore {
   async write(key: string, value: unknown, spec: WriteSpec = {}, condition?: WriteCondition): Promise<boolean> {
     const item = this.prepare(value, spec);
     const mark = this.coherence.mark();
-    const result = await this.port.set(this.ns, key, item.bytes, { ttl: item.storeTtl, tags: item.tags, contentType: item.contentType, condition });
+    const options = { ttl: item.storeTtl, tags: item.tags, contentType: item.contentType, condition };
+    const result = await this.port.set(this.ns, key, item.bytes, options);
     if (!result.written) return false;
     this.afterWrite(key, value, item, mark);
     return true;
