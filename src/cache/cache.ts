@@ -84,7 +84,7 @@ export function createCache(options: CacheOptions): Cache {
       validatePrefix(prefix);
       const deleted = await port.deleteByPrefix(ns, prefix);
       local?.deleteWhere((key) => key.startsWith(prefix));
-      coherence.touched([]);
+      coherence.touchedSome();
       return deleted;
     },
     async invalidateTags(tags) {
@@ -92,7 +92,7 @@ export function createCache(options: CacheOptions): Cache {
       validateTags(tags, 'tags', false);
       const deleted = await port.invalidateTags(ns, tags);
       local?.deleteWhere((_, entry) => entry.tags.some((tag) => tags.includes(tag)));
-      coherence.touched([]);
+      coherence.touchedSome();
       return deleted;
     },
     async clear() {

@@ -12,6 +12,9 @@ const MAX_KEY_MARKS = 10_000;
 
 type State = 'idle' | 'connecting' | 'live' | 'down' | 'closed';
 
+/** The open caches of each (port, namespace) in this process: a change made through one is applied to all at once. */
+const sameNamespace = new WeakMap<CachePort, Map<string, Set<Coherence>>>();
+
 export class Coherence {
   private state: State = 'idle';
   private lastAttempt = 0;
@@ -30,7 +33,18 @@ export class Coherence {
     private readonly port: CachePort,
     private readonly namespace: string,
     private readonly local: LocalCache | null,
-  ) {}
+  ) {
+    let byNamespace = sameNamespace.get(port);
+    if (byNamespace === undefined) sameNamespace.set(port, (byNamespace = new Map()));
+    let peers = byNamespace.get(namespace);
+    if (peers === undefined) byNamespace.set(namespace, (peers = new Set()));
+    peers.add(this);
+  }
+
+  /** This cache and the other open caches of its namespace on the same port. */
+  private peers(): Iterable<Coherence> {
+    return sameNamespace.get(this.port)?.get(this.namespace) ?? [this];
+  }
 
   get hasFeed(): boolean {
     return typeof this.port.changes === 'function';
@@ -97,10 +111,20 @@ export class Coherence {
 
   /** A change made by this process: applied at once, before the feed reports it. */
   touched(keys: string[] | 'all'): void {
-    this.apply(keys);
+    for (const cache of this.peers()) cache.apply(keys);
+  }
+
+  /**
+   * This process deleted an unknown set of keys (a prefix, tags) and dropped the matching local copies:
+   * no read in flight may store what it read before the delete.
+   */
+  touchedSome(): void {
+    // The other caches of the namespace did not drop their matching copies: they drop everything.
+    for (const cache of this.peers()) cache.apply('all', cache !== this);
   }
 
   close(): void {
+    sameNamespace.get(this.port)?.get(this.namespace)?.delete(this);
     this.state = 'closed';
     this.unsubscribe?.();
     this.unsubscribe = undefined;
@@ -108,7 +132,9 @@ export class Coherence {
   }
 
   private onEvent(event: ChangeEvent): void {
-    if (event.type !== 'change') this.ownWrites.clear();
+    // A namespace-wide announcement (no key list) may be the echo of our own writes: the echoes they wait for
+    // never come, and waiting would take a later foreign write of those keys for one.
+    if (event.type !== 'change' || event.keys === undefined) this.ownWrites.clear();
     if (event.type === 'change' && event.op === 'set' && event.keys !== undefined && this.ownWrites.size > 0) {
       // One echo per own write; if another writer's announcement is taken for ours, ours (later) still drops the copy.
       const foreign = event.keys.filter((key) => !this.consumeOwnWrite(key));

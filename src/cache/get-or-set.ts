@@ -12,7 +12,7 @@ import { LockNotAcquiredError } from '../core/errors.js';
 import { validateKey } from '../core/validation.js';
 import { withLock } from '../core/with-lock.js';
 import { GetOrSetTimeoutError } from './errors.js';
-import { resolveTimeouts, toTtlMs, type Timeouts } from './options.js';
+import { resolveTimeouts, toMs, toTtlMs, validateWriteTags, type Timeouts } from './options.js';
 import { isUnavailable, type CacheStore, type Found, type WriteSpec } from './store.js';
 import type { Duration, Factory, FactoryContext, GetOrSetOptions } from './types.js';
 
@@ -36,6 +36,10 @@ export class GetOrSet {
     validateKey(key);
     if (typeof factory !== 'function') throw new TypeError('getOrSet needs a factory function');
     const timeouts = resolveTimeouts(options.timeouts, this.store.settings.timeouts, 'timeouts');
+    // Checked now, not when the result is written: a bad option must not cost a factory run (and its side effects).
+    toTtlMs(options.ttl, 'ttl');
+    if (options.grace !== undefined) toMs(options.grace, 'grace', true);
+    validateWriteTags(options.tags);
     let found: Found | undefined;
     try {
       found = await this.store.read(key);
@@ -75,12 +79,12 @@ export class GetOrSet {
     for (;;) {
       let started = false;
       try {
-        return await withLock(this.store.port, lockName, FLIGHT_LEASE_MS, async () => {
+        return await withLock(this.store.port, lockName, FLIGHT_LEASE_MS, async (leaseLost) => {
           started = true;
           // Someone may have written it between our miss and our lease.
           const again = await this.store.readBackend(key, false);
           if (again !== undefined && !again.stale) return again.value as T;
-          return this.compute(key, factory, options, deadline);
+          return this.compute(key, factory, options, deadline, leaseLost, again);
         });
       } catch (error) {
         if (started || !(error instanceof LockNotAcquiredError)) {
@@ -108,8 +112,15 @@ export class GetOrSet {
     return found !== undefined && !found.stale ? found : undefined;
   }
 
-  /** Runs the factory (aborted at the deadline) and writes its result unless it skipped. */
-  private async compute<T>(key: string, factory: Factory<T>, options: WriteSpec, deadline: number): Promise<T> {
+  /**
+   * Runs the factory (aborted at the deadline) and writes its result unless it skipped or the lease was lost
+   * meanwhile: then another instance may already have written a newer value, which ours must not overwrite.
+   * For the same reason the write holds only over what was read before the factory ran (`seen`: nothing, or
+   * the stale entry): a `set` that completed meanwhile (no lease needed) wins over the factory's older result.
+   */
+  private async compute<T>(
+    key: string, factory: Factory<T>, options: WriteSpec, deadline: number, leaseLost: AbortSignal, seen: Found | undefined,
+  ): Promise<T> {
     const stats = this.store.stats;
     const controller = new AbortController();
     const timeoutMs = Math.max(0, deadline - Date.now());
@@ -143,9 +154,10 @@ export class GetOrSet {
     } finally {
       clearTimeout(timer);
     }
-    if (skipped) return value;
+    if (skipped || leaseLost.aborted) return value;
     try {
-      await this.store.write(key, value, { ttl, tags, grace: options.grace });
+      const condition = seen?.etag === undefined ? 'absent' : { etag: seen.etag };
+      await this.store.write(key, value, { ttl, tags, grace: options.grace }, condition);
     } catch (error) {
       // The value was computed: the caller gets it even when it could not be stored.
       if (!isUnavailable(error)) throw error;
@@ -158,10 +170,10 @@ export class GetOrSet {
     if (this.refreshing.has(key)) return undefined;
     this.refreshing.add(key);
     try {
-      return await withLock(this.store.port, flightLockName(this.store.ns, key), FLIGHT_LEASE_MS, async () => {
+      return await withLock(this.store.port, flightLockName(this.store.ns, key), FLIGHT_LEASE_MS, async (leaseLost) => {
         const again = await this.store.readBackend(key, false);
         if (again !== undefined && !again.stale) return again;
-        const value = await this.compute(key, factory, options, Date.now() + timeouts.hardMs);
+        const value = await this.compute(key, factory, options, Date.now() + timeouts.hardMs, leaseLost, again);
         return { value, stale: false, source: 'backend' } satisfies Found;
       });
     } catch {

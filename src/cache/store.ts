@@ -4,7 +4,7 @@
  * the change feed, and the counters.
  */
 import { BackendUnavailableError } from '../core/errors.js';
-import type { CacheEntry, CachePort } from '../core/port.js';
+import type { CacheEntry, CachePort, WriteCondition } from '../core/port.js';
 import type { Coherence } from './coherence.js';
 import type { LocalCache, LocalEntry } from './local-cache.js';
 import { toTtlMs, toMs, validateWriteTags, type CacheSettings } from './options.js';
@@ -15,6 +15,8 @@ export interface Found {
   value: unknown;
   stale: boolean;
   source: 'local' | 'backend';
+  /** The stored entry's ETag (backend reads only): lets getOrSet write only over what it saw. */
+  etag?: string;
 }
 
 export interface WriteSpec {
@@ -68,7 +70,7 @@ export class CacheStore {
     if (count) this.stats.backendHits++;
     const decoded = this.decode(entry);
     this.local?.set(key, decoded, this.coherence.unchangedSince(key, mark));
-    return { value: decoded.value, stale: isStale(decoded.freshUntil, Date.now()), source: 'backend' };
+    return { value: decoded.value, stale: isStale(decoded.freshUntil, Date.now()), source: 'backend', etag: entry.etag };
   }
 
   /** A local value within its grace, for when the backend cannot be reached. */
@@ -77,11 +79,15 @@ export class CacheStore {
     return entry === undefined ? undefined : { value: entry.value, stale: true, source: 'local' };
   }
 
-  async write(key: string, value: unknown, spec: WriteSpec = {}): Promise<void> {
+  /** `condition`: see WriteCondition; false when it did not hold (nothing written). */
+  async write(key: string, value: unknown, spec: WriteSpec = {}, condition?: WriteCondition): Promise<boolean> {
     const item = this.prepare(value, spec);
     const mark = this.coherence.mark();
-    await this.port.set(this.ns, key, item.bytes, { ttl: item.storeTtl, tags: item.tags, contentType: item.contentType });
+    const options = { ttl: item.storeTtl, tags: item.tags, contentType: item.contentType, condition };
+    const result = await this.port.set(this.ns, key, item.bytes, options);
+    if (!result.written) return false;
     this.afterWrite(key, value, item, mark);
+    return true;
   }
 
   async writeMany(items: { key: string; value: unknown; ttl?: Duration | null; tags?: string[] }[]): Promise<void> {
