@@ -15,7 +15,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, cp, lstat, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -197,7 +197,15 @@ async function serverBinaries(runAs: RunAs | undefined): Promise<Binaries> {
     );
   }
   const installed = path.join(packageDir, 'native');
-  if (!runAs) return { initdb: path.join(installed, 'bin', 'initdb'), postgres: path.join(installed, 'bin', 'postgres') };
+  if (!runAs) {
+    await hydrateSymlinks(installed).catch((error: NodeJS.ErrnoException) => {
+      throw new EmbeddedPostgresError(
+        `the embedded PostgreSQL binaries (${pkg}) lack their library links (its install script did not run) and they cannot ` +
+          `be created here (${error.code ?? error.message}): run npm rebuild ${pkg}, or set DATABASE_URL`,
+      );
+    });
+    return { initdb: path.join(installed, 'bin', 'initdb'), postgres: path.join(installed, 'bin', 'postgres') };
+  }
 
   const version = (JSON.parse(await readFile(path.join(packageDir, 'package.json'), 'utf8')) as { version: string }).version;
   const copy = path.join(ROOT_STATE_DIR, `postgres-${version}`);
@@ -210,7 +218,33 @@ async function serverBinaries(runAs: RunAs | undefined): Promise<Binaries> {
       if (!(await exists(path.join(copy, 'bin', 'postgres')))) throw error; // else: another process won the race
     });
   }
+  await hydrateSymlinks(copy); // also repairs a copy made from a package whose install script did not run
   return { initdb: path.join(copy, 'bin', 'initdb'), postgres: path.join(copy, 'bin', 'postgres') };
+}
+
+/**
+ * The platform package ships its shared-library links (libpq.so.5 → libpq.so.5.17, ...) as a list,
+ * native/pg-symlinks.json, that its install script turns into symlinks. npm skips that script with
+ * --ignore-scripts or when install scripts are not allowed, and then every binary fails to load.
+ * Creates the missing links in `nativeDir` (the package's native/ or a copy of it); idempotent.
+ */
+export async function hydrateSymlinks(nativeDir: string): Promise<void> {
+  let links: { source: string; target: string }[];
+  try {
+    links = JSON.parse(await readFile(path.join(nativeDir, 'pg-symlinks.json'), 'utf8')) as typeof links;
+  } catch {
+    return; // no list: a package that ships its links as they are
+  }
+  // The list's paths are relative to the package (native/lib/...).
+  const inNative = (file: string) => path.join(nativeDir, path.relative('native', file));
+  for (const { source, target } of links) {
+    const link = inNative(target);
+    const present = await lstat(link).then(() => true, () => false);
+    if (present) continue;
+    await symlink(path.relative(path.dirname(link), inNative(source)), link).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error; // EEXIST: made concurrently by another process
+    });
+  }
 }
 
 async function initdb(binary: string, clusterDir: string, password: string, runAs: RunAs | undefined, log: (line: string) => void) {
@@ -223,7 +257,13 @@ async function initdb(binary: string, clusterDir: string, password: string, runA
     const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'];
     const child = spawnServer(binary, args, runAs, path.dirname(clusterDir));
     child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString('utf8')));
-    child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString('utf8')));
+    // The server's log is not shown by default: the error quotes its last line.
+    let lastLine = 'no output';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      log(text);
+      lastLine = text.split('\n').map((line) => line.trim()).filter((line) => line !== '').pop() ?? lastLine;
+    });
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', resolve);
@@ -231,7 +271,7 @@ async function initdb(binary: string, clusterDir: string, password: string, runA
       throw spawnError('initdb', binary, error);
     });
     if (code !== 0) {
-      throw new EmbeddedPostgresError(`embedded PostgreSQL: initdb in ${clusterDir} failed (exit ${code}): see the log above, or set DATABASE_URL`);
+      throw new EmbeddedPostgresError(`embedded PostgreSQL: initdb in ${clusterDir} failed (exit ${code}): ${lastLine}; or set DATABASE_URL`);
     }
   } finally {
     await rm(pwfile, { force: true });
