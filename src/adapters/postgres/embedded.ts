@@ -91,7 +91,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (running !== undefined) {
     // Another process of ours already serves this cluster: share it, and leave stopping to it.
     await ensureDatabase(urlFor(running, password, 'postgres'), database);
-    return { url: urlFor(running, password, database), clusterDir, passwordFile, stop: async () => {} };
+    const stop = () => stopSharedServer(clusterDir, running, password);
+    return { url: urlFor(running, password, database), clusterDir, passwordFile, stop };
   }
 
   const recentLog: string[] = [];
@@ -110,7 +111,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   const port = await freePort();
   const server = await startServerProcess(binaries.postgres, clusterDir, port, runAs, log);
-  const stop = () => stopServerProcess(server);
+  // Other processes (a second server, the worker, migrate) may share this cluster: the last one out stops it.
+  const stop = async () => {
+    if ((await otherClients(port, password)) === 0) return stopServerProcess(server);
+    releaseServerProcess(server);
+  };
   try {
     await ensureDatabase(urlFor(port, password, 'postgres'), database);
   } catch (error) {
@@ -302,6 +307,7 @@ async function startServerProcess(binary: string, clusterDir: string, port: numb
   const killOnExit = () => child.kill('SIGINT');
   process.once('exit', killOnExit);
   child.once('close', () => process.removeListener('exit', killOnExit));
+  child.once('cacheport:released', () => process.removeListener('exit', killOnExit));
   const lastLines: string[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -329,6 +335,38 @@ async function startServerProcess(binary: string, clusterDir: string, port: numb
     });
   });
   return child;
+}
+
+/** Client connections to the cluster other than the asking one; -1 when it cannot be asked (then: stop it). */
+async function otherClients(port: number, password: string): Promise<number> {
+  const sql = postgres(urlFor(port, password, 'postgres'), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    const [row] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`;
+    return row?.n ?? 0;
+  } catch {
+    return -1;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+  }
+}
+
+/** Leaves the server running for the processes still using it (they, or the next start, find it by postmaster.pid). */
+function releaseServerProcess(child: ChildProcess): void {
+  child.emit('cacheport:released');
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  child.unref();
+}
+
+/** A sharer stopping: stops the server (fast shutdown, by its pid) only if nobody else is connected. */
+async function stopSharedServer(clusterDir: string, port: number, password: string): Promise<void> {
+  if ((await otherClients(port, password)) > 0) return;
+  const pid = Number((await readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !(await isPostgresProcess(pid))) return;
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (Date.now() < deadline && (await isPostgresProcess(pid))) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 async function stopServerProcess(child: ChildProcess): Promise<void> {
