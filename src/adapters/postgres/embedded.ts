@@ -85,9 +85,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const clusterDir = embeddedClusterDir(dataDir, root);
   const passwordFile = path.join(dataDir, 'postgres.password');
   await mkdirOrExplain(dataDir, 'CACHE_DATA_DIR');
-  const password = await readOrCreatePassword(passwordFile);
+  const { password, created } = await readOrCreatePassword(passwordFile);
 
   const running = await runningServerPort(clusterDir);
+  if (created && running === undefined && (await exists(path.join(clusterDir, 'PG_VERSION')))) {
+    // Its password file is gone (as root the cluster lives outside CACHE_DATA_DIR, so `rm -rf .data`
+    // leaves it behind): nobody can log in to it any more, and a cache holds nothing to keep. Start afresh.
+    await rm(clusterDir, { recursive: true, force: true });
+  }
   if (running !== undefined) {
     // Another process of ours already serves this cluster: share it, and leave stopping to it.
     await ensureDatabase(urlFor(running, password, 'postgres'), database);
@@ -139,16 +144,23 @@ async function mkdirOrExplain(dir: string, variable: string): Promise<void> {
 }
 
 /** The password is generated once and kept in the data dir, so restarts (and the worker, and migrate) can log in. */
-async function readOrCreatePassword(file: string): Promise<string> {
+async function readOrCreatePassword(file: string): Promise<{ password: string; created: boolean }> {
   try {
     const existing = (await readFile(file, 'utf8')).trim();
-    if (existing.length > 0) return existing;
+    if (existing.length > 0) return { password: existing, created: false };
   } catch {
     // absent: create below
   }
   const password = randomBytes(24).toString('base64url');
-  await writeFile(file, password + '\n', { mode: 0o600 });
-  return password;
+  try {
+    // Exclusive: of two processes starting at once, one creates it and the other reads it.
+    await writeFile(file, password + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the creator's write may not have landed yet
+    return { password: (await readFile(file, 'utf8')).trim(), created: false };
+  }
+  return { password, created: true };
 }
 
 async function postgresUser(): Promise<RunAs> {
