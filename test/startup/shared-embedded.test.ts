@@ -62,4 +62,19 @@ describe('embedded PostgreSQL shared by two processes on one data dir', () => {
     await sharer.stop();
     expect(alive(pid)).toBe(false);
   });
+
+  it('two first starts at once on a fresh data dir: one initializes and starts it, the other shares it', { timeout: 180_000 }, async () => {
+    const fresh = path.join(dir as string, 'fresh');
+    try {
+      const both = await Promise.allSettled([startEmbeddedPostgres({ dataDir: fresh }), startEmbeddedPostgres({ dataDir: fresh })]);
+      for (const result of both) if (result.status === 'fulfilled') handles.push(result.value);
+      expect(both.map((result) => (result.status === 'rejected' ? String(result.reason) : 'ok'))).toEqual(['ok', 'ok']);
+      const [first, second] = handles.slice(-2) as [EmbeddedPostgresHandle, EmbeddedPostgresHandle];
+      expect(second.url).toBe(first.url);
+      expect(await answers(first.url)).toBe(true);
+    } finally {
+      for (const handle of handles.splice(0)) await handle.stop().catch(() => undefined);
+      await rm(embeddedClusterDir(fresh), { recursive: true, force: true });
+    }
+  });
 });

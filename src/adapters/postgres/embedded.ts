@@ -87,47 +87,89 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await mkdirOrExplain(dataDir, 'CACHE_DATA_DIR');
   const { password, created } = await readOrCreatePassword(passwordFile);
 
-  const running = await runningServerPort(clusterDir);
-  if (created && running === undefined && (await exists(path.join(clusterDir, 'PG_VERSION')))) {
-    // Its password file is gone (as root the cluster lives outside CACHE_DATA_DIR, so `rm -rf .data`
-    // leaves it behind): nobody can log in to it any more, and a cache holds nothing to keep. Start afresh.
-    await rm(clusterDir, { recursive: true, force: true });
-  }
-  if (running !== undefined) {
-    // Another process of ours already serves this cluster: share it, and leave stopping to it.
-    await ensureDatabase(urlFor(running, password, 'postgres'), database);
-    const stop = () => stopSharedServer(clusterDir, running, password);
-    return { url: urlFor(running, password, database), clusterDir, passwordFile, stop };
-  }
+  // One process at a time initializes / starts the cluster; the others then find it running and share it.
+  return withStartLock(path.join(dataDir, 'postgres.lock'), async () => {
+    const running = await runningServerPort(clusterDir);
+    if (created && running === undefined && (await exists(path.join(clusterDir, 'PG_VERSION')))) {
+      // Its password file is gone (as root the cluster lives outside CACHE_DATA_DIR, so `rm -rf .data`
+      // leaves it behind): nobody can log in to it any more, and a cache holds nothing to keep. Start afresh.
+      await rm(clusterDir, { recursive: true, force: true });
+    }
+    if (running !== undefined) {
+      // Another process of ours already serves this cluster: share it (the last one out stops it).
+      await ensureDatabase(urlFor(running, password, 'postgres'), database);
+      const stop = () => stopSharedServer(clusterDir, running, password);
+      return { url: urlFor(running, password, database), clusterDir, passwordFile, stop };
+    }
 
-  const recentLog: string[] = [];
-  const log = (line: string) => {
-    for (const part of line.split('\n')) if (part.trim() !== '') recentLog.push(part.trimEnd());
-    while (recentLog.length > LOG_LINES_KEPT) recentLog.shift();
-    options.onLog?.(line);
-  };
-  const runAs = root ? await postgresUser() : undefined;
-  const binaries = await serverBinaries(runAs);
-  if (runAs) await prepareOwnedDir(path.dirname(clusterDir), runAs);
+    const recentLog: string[] = [];
+    const log = (line: string) => {
+      for (const part of line.split('\n')) if (part.trim() !== '') recentLog.push(part.trimEnd());
+      while (recentLog.length > LOG_LINES_KEPT) recentLog.shift();
+      options.onLog?.(line);
+    };
+    const runAs = root ? await postgresUser() : undefined;
+    const binaries = await serverBinaries(runAs);
+    if (runAs) await prepareOwnedDir(path.dirname(clusterDir), runAs);
 
-  if (!(await exists(path.join(clusterDir, 'PG_VERSION')))) {
-    await rm(clusterDir, { recursive: true, force: true }); // a half-finished initdb
-    await initdb(binaries.initdb, clusterDir, password, runAs, log);
+    if (!(await exists(path.join(clusterDir, 'PG_VERSION')))) {
+      await rm(clusterDir, { recursive: true, force: true }); // a half-finished initdb
+      await initdb(binaries.initdb, clusterDir, password, runAs, log);
+    }
+    const port = await freePort();
+    const server = await startServerProcess(binaries.postgres, clusterDir, port, runAs, log);
+    // Other processes (a second server, the worker, migrate) may share this cluster: the last one out stops it.
+    const stop = async () => {
+      if ((await otherClients(port, password)) === 0) return stopServerProcess(server);
+      releaseServerProcess(server);
+    };
+    try {
+      await ensureDatabase(urlFor(port, password, 'postgres'), database);
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return { url: urlFor(port, password, database), clusterDir, passwordFile, stop };
+  });
+}
+
+/** An exclusive lock file holding our pid; one left by a dead process is taken over. */
+async function withStartLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const waitMs = 2 * READY_TIMEOUT_MS; // the holder may run initdb, then wait up to READY_TIMEOUT_MS for the server
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    if (holder > 0 && !isAlive(holder)) {
+      await rm(file, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new EmbeddedPostgresError(
+        `process ${holder} has been starting the embedded PostgreSQL for ${waitMs / 1000} s: stop it, or remove ${file}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const port = await freePort();
-  const server = await startServerProcess(binaries.postgres, clusterDir, port, runAs, log);
-  // Other processes (a second server, the worker, migrate) may share this cluster: the last one out stops it.
-  const stop = async () => {
-    if ((await otherClients(port, password)) === 0) return stopServerProcess(server);
-    releaseServerProcess(server);
-  };
   try {
-    await ensureDatabase(urlFor(port, password, 'postgres'), database);
-  } catch (error) {
-    await stop();
-    throw error;
+    return await fn();
+  } finally {
+    await rm(file, { force: true });
   }
-  return { url: urlFor(port, password, database), clusterDir, passwordFile, stop };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function urlFor(port: number, password: string, database: string): string {
