@@ -120,7 +120,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const server = await startServerProcess(binaries.postgres, clusterDir, port, runAs, log);
     // Other processes (a second server, the worker, migrate) may share this cluster: the last one out stops it.
     const stop = async () => {
-      if ((await otherClients(port, password)) === 0) return stopServerProcess(server);
+      if ((await otherClients(port, password)) <= 0) return stopServerProcess(server);
       releaseServerProcess(server);
     };
     try {
