@@ -176,7 +176,7 @@ export const ENV = z.object({
   CACHE_BACKEND: oneOf(['postgres', 'redis'], 'postgres'),
   CACHE_SCHEMA: text('cacheport', SCHEMA_PATTERN, 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)'),
   PG_POOL_MAX: whole(10, 1, 1000),
-  REDIS_URL: text('redis://127.0.0.1:6379'),
+  REDIS_URL: text('redis://127.0.0.1:6379', /^rediss?:\/\//, 'must start with redis:// or rediss://'),
   REDIS_CLUSTER_NODES: clusterNodes,
   REDIS_PREFIX: text('cacheport', /^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -'),
   REDIS_COMMAND_TIMEOUT_MS: optionalWhole(10, 60_000),

@@ -43,6 +43,8 @@ describe('loadConfig', () => {
     ['REDIS_CLUSTER_NODES', 'localhost'],
     ['REDIS_PREFIX', 'has space'],
     ['DATABASE_URL', 'mysql://x'],
+    ['REDIS_URL', 'http://x'],
+    ['REDIS_URL', '127.0.0.1:6379'],
     ['LOG_LEVEL', 'loud'],
   ])('rejects %s=%j with an error naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);

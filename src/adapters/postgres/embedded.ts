@@ -15,7 +15,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, cp, lstat, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -85,39 +85,91 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const clusterDir = embeddedClusterDir(dataDir, root);
   const passwordFile = path.join(dataDir, 'postgres.password');
   await mkdirOrExplain(dataDir, 'CACHE_DATA_DIR');
-  const password = await readOrCreatePassword(passwordFile);
+  const { password, created } = await readOrCreatePassword(passwordFile);
 
-  const running = await runningServerPort(clusterDir);
-  if (running !== undefined) {
-    // Another process of ours already serves this cluster: share it, and leave stopping to it.
-    await ensureDatabase(urlFor(running, password, 'postgres'), database);
-    return { url: urlFor(running, password, database), clusterDir, passwordFile, stop: async () => {} };
+  // One process at a time initializes / starts the cluster; the others then find it running and share it.
+  return withStartLock(path.join(dataDir, 'postgres.lock'), async () => {
+    const running = await runningServerPort(clusterDir);
+    if (created && running === undefined && (await exists(path.join(clusterDir, 'PG_VERSION')))) {
+      // Its password file is gone (as root the cluster lives outside CACHE_DATA_DIR, so `rm -rf .data`
+      // leaves it behind): nobody can log in to it any more, and a cache holds nothing to keep. Start afresh.
+      await rm(clusterDir, { recursive: true, force: true });
+    }
+    if (running !== undefined) {
+      // Another process of ours already serves this cluster: share it (the last one out stops it).
+      await ensureDatabase(urlFor(running, password, 'postgres'), database);
+      const stop = () => stopSharedServer(clusterDir, running, password);
+      return { url: urlFor(running, password, database), clusterDir, passwordFile, stop };
+    }
+
+    const recentLog: string[] = [];
+    const log = (line: string) => {
+      for (const part of line.split('\n')) if (part.trim() !== '') recentLog.push(part.trimEnd());
+      while (recentLog.length > LOG_LINES_KEPT) recentLog.shift();
+      options.onLog?.(line);
+    };
+    const runAs = root ? await postgresUser() : undefined;
+    const binaries = await serverBinaries(runAs);
+    if (runAs) await prepareOwnedDir(path.dirname(clusterDir), runAs);
+
+    if (!(await exists(path.join(clusterDir, 'PG_VERSION')))) {
+      await rm(clusterDir, { recursive: true, force: true }); // a half-finished initdb
+      await initdb(binaries.initdb, clusterDir, password, runAs, log);
+    }
+    const port = await freePort();
+    const server = await startServerProcess(binaries.postgres, clusterDir, port, runAs, log);
+    // Other processes (a second server, the worker, migrate) may share this cluster: the last one out stops it.
+    const stop = async () => {
+      if ((await otherClients(port, password)) <= 0) return stopServerProcess(server);
+      releaseServerProcess(server);
+    };
+    try {
+      await ensureDatabase(urlFor(port, password, 'postgres'), database);
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return { url: urlFor(port, password, database), clusterDir, passwordFile, stop };
+  });
+}
+
+/** An exclusive lock file holding our pid; one left by a dead process is taken over. */
+async function withStartLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const waitMs = 2 * READY_TIMEOUT_MS; // the holder may run initdb, then wait up to READY_TIMEOUT_MS for the server
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    if (holder > 0 && !isAlive(holder)) {
+      await rm(file, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new EmbeddedPostgresError(
+        `process ${holder} has been starting the embedded PostgreSQL for ${waitMs / 1000} s: stop it, or remove ${file}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
-
-  const recentLog: string[] = [];
-  const log = (line: string) => {
-    for (const part of line.split('\n')) if (part.trim() !== '') recentLog.push(part.trimEnd());
-    while (recentLog.length > LOG_LINES_KEPT) recentLog.shift();
-    options.onLog?.(line);
-  };
-  const runAs = root ? await postgresUser() : undefined;
-  const binaries = await serverBinaries(runAs);
-  if (runAs) await prepareOwnedDir(path.dirname(clusterDir), runAs);
-
-  if (!(await exists(path.join(clusterDir, 'PG_VERSION')))) {
-    await rm(clusterDir, { recursive: true, force: true }); // a half-finished initdb
-    await initdb(binaries.initdb, clusterDir, password, runAs, log);
-  }
-  const port = await freePort();
-  const server = await startServerProcess(binaries.postgres, clusterDir, port, runAs, log);
-  const stop = () => stopServerProcess(server);
   try {
-    await ensureDatabase(urlFor(port, password, 'postgres'), database);
-  } catch (error) {
-    await stop();
-    throw error;
+    return await fn();
+  } finally {
+    await rm(file, { force: true });
   }
-  return { url: urlFor(port, password, database), clusterDir, passwordFile, stop };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function urlFor(port: number, password: string, database: string): string {
@@ -134,16 +186,23 @@ async function mkdirOrExplain(dir: string, variable: string): Promise<void> {
 }
 
 /** The password is generated once and kept in the data dir, so restarts (and the worker, and migrate) can log in. */
-async function readOrCreatePassword(file: string): Promise<string> {
+async function readOrCreatePassword(file: string): Promise<{ password: string; created: boolean }> {
   try {
     const existing = (await readFile(file, 'utf8')).trim();
-    if (existing.length > 0) return existing;
+    if (existing.length > 0) return { password: existing, created: false };
   } catch {
     // absent: create below
   }
   const password = randomBytes(24).toString('base64url');
-  await writeFile(file, password + '\n', { mode: 0o600 });
-  return password;
+  try {
+    // Exclusive: of two processes starting at once, one creates it and the other reads it.
+    await writeFile(file, password + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the creator's write may not have landed yet
+    return { password: (await readFile(file, 'utf8')).trim(), created: false };
+  }
+  return { password, created: true };
 }
 
 async function postgresUser(): Promise<RunAs> {
@@ -197,7 +256,15 @@ async function serverBinaries(runAs: RunAs | undefined): Promise<Binaries> {
     );
   }
   const installed = path.join(packageDir, 'native');
-  if (!runAs) return { initdb: path.join(installed, 'bin', 'initdb'), postgres: path.join(installed, 'bin', 'postgres') };
+  if (!runAs) {
+    await hydrateSymlinks(installed).catch((error: NodeJS.ErrnoException) => {
+      throw new EmbeddedPostgresError(
+        `the embedded PostgreSQL binaries (${pkg}) lack their library links (its install script did not run) and they cannot ` +
+          `be created here (${error.code ?? error.message}): run npm rebuild ${pkg}, or set DATABASE_URL`,
+      );
+    });
+    return { initdb: path.join(installed, 'bin', 'initdb'), postgres: path.join(installed, 'bin', 'postgres') };
+  }
 
   const version = (JSON.parse(await readFile(path.join(packageDir, 'package.json'), 'utf8')) as { version: string }).version;
   const copy = path.join(ROOT_STATE_DIR, `postgres-${version}`);
@@ -210,7 +277,33 @@ async function serverBinaries(runAs: RunAs | undefined): Promise<Binaries> {
       if (!(await exists(path.join(copy, 'bin', 'postgres')))) throw error; // else: another process won the race
     });
   }
+  await hydrateSymlinks(copy); // also repairs a copy made from a package whose install script did not run
   return { initdb: path.join(copy, 'bin', 'initdb'), postgres: path.join(copy, 'bin', 'postgres') };
+}
+
+/**
+ * The platform package ships its shared-library links (libpq.so.5 → libpq.so.5.17, ...) as a list,
+ * native/pg-symlinks.json, that its install script turns into symlinks. npm skips that script with
+ * --ignore-scripts or when install scripts are not allowed, and then every binary fails to load.
+ * Creates the missing links in `nativeDir` (the package's native/ or a copy of it); idempotent.
+ */
+export async function hydrateSymlinks(nativeDir: string): Promise<void> {
+  let links: { source: string; target: string }[];
+  try {
+    links = JSON.parse(await readFile(path.join(nativeDir, 'pg-symlinks.json'), 'utf8')) as typeof links;
+  } catch {
+    return; // no list: a package that ships its links as they are
+  }
+  // The list's paths are relative to the package (native/lib/...).
+  const inNative = (file: string) => path.join(nativeDir, path.relative('native', file));
+  for (const { source, target } of links) {
+    const link = inNative(target);
+    const present = await lstat(link).then(() => true, () => false);
+    if (present) continue;
+    await symlink(path.relative(path.dirname(link), inNative(source)), link).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error; // EEXIST: made concurrently by another process
+    });
+  }
 }
 
 async function initdb(binary: string, clusterDir: string, password: string, runAs: RunAs | undefined, log: (line: string) => void) {
@@ -223,7 +316,13 @@ async function initdb(binary: string, clusterDir: string, password: string, runA
     const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'];
     const child = spawnServer(binary, args, runAs, path.dirname(clusterDir));
     child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString('utf8')));
-    child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString('utf8')));
+    // The server's log is not shown by default: the error quotes its last line.
+    let lastLine = 'no output';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      log(text);
+      lastLine = text.split('\n').map((line) => line.trim()).filter((line) => line !== '').pop() ?? lastLine;
+    });
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', resolve);
@@ -231,7 +330,7 @@ async function initdb(binary: string, clusterDir: string, password: string, runA
       throw spawnError('initdb', binary, error);
     });
     if (code !== 0) {
-      throw new EmbeddedPostgresError(`embedded PostgreSQL: initdb in ${clusterDir} failed (exit ${code}): see the log above, or set DATABASE_URL`);
+      throw new EmbeddedPostgresError(`embedded PostgreSQL: initdb in ${clusterDir} failed (exit ${code}): ${lastLine}; or set DATABASE_URL`);
     }
   } finally {
     await rm(pwfile, { force: true });
@@ -262,6 +361,7 @@ async function startServerProcess(binary: string, clusterDir: string, port: numb
   const killOnExit = () => child.kill('SIGINT');
   process.once('exit', killOnExit);
   child.once('close', () => process.removeListener('exit', killOnExit));
+  child.once('cacheport:released', () => process.removeListener('exit', killOnExit));
   const lastLines: string[] = [];
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -289,6 +389,38 @@ async function startServerProcess(binary: string, clusterDir: string, port: numb
     });
   });
   return child;
+}
+
+/** Client connections to the cluster other than the asking one; -1 when it cannot be asked (then: stop it). */
+async function otherClients(port: number, password: string): Promise<number> {
+  const sql = postgres(urlFor(port, password, 'postgres'), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    const [row] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`;
+    return row?.n ?? 0;
+  } catch {
+    return -1;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+  }
+}
+
+/** Leaves the server running for the processes still using it (they, or the next start, find it by postmaster.pid). */
+function releaseServerProcess(child: ChildProcess): void {
+  child.emit('cacheport:released');
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  child.unref();
+}
+
+/** A sharer stopping: stops the server (fast shutdown, by its pid) only if nobody else is connected. */
+async function stopSharedServer(clusterDir: string, port: number, password: string): Promise<void> {
+  if ((await otherClients(port, password)) > 0) return;
+  const pid = Number((await readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !(await isPostgresProcess(pid))) return;
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (Date.now() < deadline && (await isPostgresProcess(pid))) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 async function stopServerProcess(child: ChildProcess): Promise<void> {
