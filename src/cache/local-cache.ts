@@ -3,7 +3,8 @@
  * is served normally while it is younger than the local ttl and was stored
  * in the current feed epoch (the feed has not dropped since). Entries from an
  * earlier epoch are kept only as a last resort while the backend is
- * unreachable (fallback), and only until their store expiry (ttl + grace).
+ * unreachable (fallback): only values written with grace, and only within it
+ * (until their store expiry, ttl + grace).
  */
 import type { LocalCacheSettings } from './options.js';
 
@@ -46,10 +47,15 @@ export class LocalCache {
     return entry;
   }
 
-  /** An entry within its store expiry, whatever its epoch or local age: for when the backend is unreachable. */
+  /**
+   * For when the backend is unreachable: an entry written with grace (it has a
+   * fresh-until and a store expiry) and still within its store expiry, whatever
+   * its epoch or local age. A value without grace is never served from here.
+   */
   fallback(key: string, now: number): LocalEntry | undefined {
     const entry = this.entries.get(key);
-    return entry === undefined || expired(entry, now) ? undefined : entry;
+    if (entry === undefined || entry.freshUntil === null || entry.expiresAt === null) return undefined;
+    return expired(entry, now) ? undefined : entry;
   }
 
   /** `trusted` false: kept only as outage fallback (the feed was not live, or the key changed while it was read). */

@@ -1,6 +1,7 @@
 /**
  * While the backend is down, getOrSet serves what the local cache holds
- * within grace and does not throw; values past their grace are not served.
+ * within grace and does not throw; values past their grace, or written
+ * without grace, are not served.
  * Runs against a throwaway Postgres this test stops and starts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,12 +30,15 @@ describe('cache layer while Postgres is down', () => {
     const cache = createCache({ port, namespace: 'outage', localCache: { maxEntries: 100, ttl: '1m' }, grace: '10m' });
     expect(await cache.getOrSet('held', () => 'v', { ttl: 200 })).toBe('v');
     expect(await cache.getOrSet('short', () => 'w', { ttl: 100, grace: 100 })).toBe('w');
+    expect(await cache.getOrSet('no-grace', () => 'z', { ttl: 60_000, grace: 0 })).toBe('z');
     await server.crash();
     await new Promise((resolve) => setTimeout(resolve, 400));
     let calls = 0;
     expect(await cache.getOrSet('held', () => (calls++, 'new'))).toBe('v');
     expect(await cache.get('held', { metadata: true })).toMatchObject({ value: 'v', stale: true, source: 'local' });
     await expect(cache.getOrSet('short', () => (calls++, 'x'))).rejects.toThrow(BackendUnavailableError);
+    // Written without grace: never served as an outage fallback, even within its ttl (the feed is down).
+    await expect(cache.getOrSet('no-grace', () => (calls++, 'x'))).rejects.toThrow(BackendUnavailableError);
     await expect(cache.getOrSet('never-held', () => (calls++, 'x'))).rejects.toThrow(BackendUnavailableError);
     expect(calls).toBe(0);
     await server.start();
