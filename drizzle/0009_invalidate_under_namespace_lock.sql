@@ -43,9 +43,17 @@ LANGUAGE sql SET search_path FROM CURRENT AS $$
   SELECT cacheport_invalidate_where(ns, 'delete', 'e.key = ANY($2)', keys)
 $$;
 --> statement-breakpoint
+-- An empty prefix is refused (as the library and the HTTP API refuse it):
+-- it would silently delete the whole namespace.
 CREATE OR REPLACE FUNCTION cacheport_invalidate_prefix(ns text, prefix text) RETURNS bigint
-LANGUAGE sql SET search_path FROM CURRENT AS $$
-  SELECT cacheport_invalidate_where(ns, 'prefix', 'e.key >= $2 AND starts_with(e.key, $2)', prefix)
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  IF prefix IS NULL OR prefix = '' THEN
+    RAISE EXCEPTION 'cacheport_invalidate_prefix: prefix must not be empty (to clear a namespace, delete its entries explicitly)'
+      USING ERRCODE = '22023';
+  END IF;
+  RETURN cacheport_invalidate_where(ns, 'prefix', 'e.key >= $2 AND starts_with(e.key, $2)', prefix);
+END
 $$;
 --> statement-breakpoint
 CREATE OR REPLACE FUNCTION cacheport_invalidate_tags(ns text, tags text[]) RETURNS bigint

@@ -46,4 +46,11 @@ describe('SQL invalidation racing a durable switch', () => {
     const left = await sql.unsafe<{ n: string }[]>(`SELECT count(*) AS n FROM ${s}.durable_entries WHERE ns = $1`, [ns]);
     expect(Number(left[0]?.n)).toBe(0);
   });
+
+  it('refuses an empty prefix instead of deleting the whole namespace', async () => {
+    const ns = 'inv-empty';
+    await pg.port.set(ns, 'k', 'v');
+    await expect(sql.unsafe(`SELECT "${pg.schema}".cacheport_invalidate_prefix($1, '')`, [ns])).rejects.toThrow(/must not be empty/);
+    expect(await pg.port.has(ns, 'k')).toBe(true);
+  });
 });
