@@ -82,7 +82,9 @@ async function main(): Promise<void> {
       FROM generate_series(0, ${HOT_KEYS - 1}::int) g
     `;
     await sql`ANALYZE entries`;
-    console.error(`filled ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s`);
+    console.error(
+      `filled ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s`,
+    );
 
     const baseline = await foregroundGets(port, new Promise((resolve) => setTimeout(resolve, BASELINE_MS)));
     const baselineSeconds = BASELINE_MS / 1000;
@@ -92,10 +94,14 @@ async function main(): Promise<void> {
     const result = await cleanup;
     const cleanupSeconds = result.durationMs / 1000;
 
-    console.log(`\n### TTL cleanup: ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows, batches of 5,000, ${FOREGROUND_LOOPS} foreground get loops\n`);
+    console.log(
+      `\n### TTL cleanup: ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows, batches of 5,000, ${FOREGROUND_LOOPS} foreground get loops\n`,
+    );
     console.log('| phase | duration | rows deleted | rows/s | gets | get p50 | get p99 | get errors |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    console.log(`| gets alone | ${baselineSeconds.toFixed(1)} s | – | – | ${baseline.count} | ${ms(baseline.p50)} | ${ms(baseline.p99)} | ${baseline.errors} |`);
+    console.log(
+      `| gets alone | ${baselineSeconds.toFixed(1)} s | – | – | ${baseline.count} | ${ms(baseline.p50)} | ${ms(baseline.p99)} | ${baseline.errors} |`,
+    );
     console.log(
       `| gets during cleanup | ${cleanupSeconds.toFixed(1)} s | ${result.deleted.entries.toLocaleString('en-US')} | ${Math.round(result.deleted.entries / cleanupSeconds).toLocaleString('en-US')} | ${during.count} | ${ms(during.p50)} | ${ms(during.p99)} | ${during.errors} |`,
     );

@@ -63,7 +63,9 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 
 async function removeLeftovers(settings: ReturnType<typeof loadBenchSettings>, failures: string[]): Promise<void> {
   await dropPostgresSchema(settings).catch((error: unknown) => failures.push(`dropping schema ${settings.schema}: ${errorMessage(error)}`));
-  await deleteBenchKeys(settings).catch((error: unknown) => failures.push(`deleting Redis keys ${settings.redisPrefix}:*: ${errorMessage(error)}`));
+  await deleteBenchKeys(settings).catch((error: unknown) =>
+    failures.push(`deleting Redis keys ${settings.redisPrefix}:*: ${errorMessage(error)}`),
+  );
 }
 
 async function main(): Promise<number> {
@@ -83,7 +85,9 @@ async function main(): Promise<number> {
   const ctx: InterleaveContext = { reps: settings.reps, budget, log };
   const w = createWorkload(settings.keyCount, settings.valueBytes);
   const failures: string[] = [];
-  log(`cacheport bench (${settings.quick ? 'quick' : 'full'}): ${settings.reps} runs per case, budget ${Math.round(settings.budgetMs / 1000)} s`);
+  log(
+    `cacheport bench (${settings.quick ? 'quick' : 'full'}): ${settings.reps} runs per case, budget ${Math.round(settings.budgetMs / 1000)} s`,
+  );
 
   let pg: PostgresResults = { rows: [], coalescingOff: [], durability: [], sweep: [], notes: [] };
   let redis: RedisResults = { rows: [], notes: [] };
@@ -103,7 +107,9 @@ async function main(): Promise<number> {
     if (selected.has('http')) http = await section('http', failures, http, () => runHttpSection(settings, w, ctx));
     if (selected.has('wrk')) wrk = await section('wrk', failures, wrk, () => runWrkSection(settings, ctx));
     if (selected.has('cleanup')) {
-      cleanup = await section('cleanup', failures, cleanup, () => runCleanupCase(settings, settings.quick ? 1 : settings.reps, budget, log));
+      cleanup = await section('cleanup', failures, cleanup, () =>
+        runCleanupCase(settings, settings.quick ? 1 : settings.reps, budget, log),
+      );
     }
   } finally {
     await removeLeftovers(settings, failures);

@@ -51,7 +51,9 @@ const PG_BOSS_SCHEMA_MAX = 50;
 export function bossSchemaFor(cacheSchema: string): string {
   const name = `${cacheSchema}_boss`;
   if (!SCHEMA_PATTERN.test(cacheSchema) || name.length > PG_BOSS_SCHEMA_MAX) {
-    throw new Error(`CACHE_SCHEMA ${JSON.stringify(cacheSchema)} is too long for the worker: pg-boss needs "${name}" to be at most ${PG_BOSS_SCHEMA_MAX} characters`);
+    throw new Error(
+      `CACHE_SCHEMA ${JSON.stringify(cacheSchema)} is too long for the worker: pg-boss needs "${name}" to be at most ${PG_BOSS_SCHEMA_MAX} characters`,
+    );
   }
   return name;
 }
@@ -94,13 +96,21 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
       async execute(signal) {
         const result = await runTtlCleanup(sql, { batchSize: batchSize ?? DEFAULT_CLEANUP_BATCH, timeBudgetMs: cleanupBudget, signal });
         const health = await refreshTableHealth(sql);
-        const tables = Object.fromEntries(health.map((h) => [h.table, {
-          deleted: result.deleted[h.table],
-          expiredPending: h.expiredPending,
-          oldestExpiredAgeSeconds: Math.round(h.oldestExpiredAgeSeconds),
-          deadTuples: h.deadTuples,
-        }]));
-        return { busy: result.total > 0, summary: { deleted: result.total, complete: result.complete, durationMs: result.durationMs, tables } };
+        const tables = Object.fromEntries(
+          health.map((h) => [
+            h.table,
+            {
+              deleted: result.deleted[h.table],
+              expiredPending: h.expiredPending,
+              oldestExpiredAgeSeconds: Math.round(h.oldestExpiredAgeSeconds),
+              deadTuples: h.deadTuples,
+            },
+          ]),
+        );
+        return {
+          busy: result.total > 0,
+          summary: { deleted: result.total, complete: result.complete, durationMs: result.durationMs, tables },
+        };
       },
     },
     {
@@ -111,7 +121,13 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
         const result = await runLruEviction(sql, { batchSize: batchSize ?? DEFAULT_EVICTION_BATCH, timeBudgetMs: evictionBudget, signal });
         return {
           busy: result.total > 0,
-          summary: { evicted: result.total, byNamespace: result.evicted, skipped: result.skipped, complete: result.complete, durationMs: result.durationMs },
+          summary: {
+            evicted: result.total,
+            byNamespace: result.evicted,
+            skipped: result.skipped,
+            complete: result.complete,
+            durationMs: result.durationMs,
+          },
         };
       },
     },
@@ -149,9 +165,13 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
       } else {
         // Under a minute: pg-boss cron cannot express it; drop a stored schedule and tick in process.
         await boss.unschedule(job.name);
-        timers.push(setInterval(() => {
-          boss.send(job.name, {}, sendOptions).catch((error: unknown) => logger.warn({ err: error, job: job.name }, 'could not queue job'));
-        }, trigger.everyMs));
+        timers.push(
+          setInterval(() => {
+            boss
+              .send(job.name, {}, sendOptions)
+              .catch((error: unknown) => logger.warn({ err: error, job: job.name }, 'could not queue job'));
+          }, trigger.everyMs),
+        );
       }
       // One run right away, so a backlog does not wait for the first tick.
       await boss.send(job.name, {}, sendOptions);
@@ -224,7 +244,10 @@ async function startRedisWorker(options: StartWorkerOptions, logger: Logger): Pr
   const port = options.redisPort;
   if (port === undefined) throw new Error('startWorker: CACHE_BACKEND=redis needs options.redisPort');
   const intervalMs = options.config.evictionIntervalMs;
-  logger.info({ intervalMs }, 'CACHE_BACKEND=redis: Redis expires entries natively, nothing to clean; the worker only enforces per-namespace maxEntries');
+  logger.info(
+    { intervalMs },
+    'CACHE_BACKEND=redis: Redis expires entries natively, nothing to clean; the worker only enforces per-namespace maxEntries',
+  );
   const abort = new AbortController();
   let running: Promise<void> = Promise.resolve();
 
@@ -235,7 +258,10 @@ async function startRedisWorker(options: StartWorkerOptions, logger: Logger): Pr
       try {
         const result = await runRedisMaxEntries(port, abort.signal);
         const level = result.total > 0 || options.logEveryRun === true ? 'info' : 'debug';
-        logger[level]({ job: 'lru-eviction', evicted: result.total, byNamespace: result.evicted, durationMs: result.durationMs }, 'lru-eviction run');
+        logger[level](
+          { job: 'lru-eviction', evicted: result.total, byNamespace: result.evicted, durationMs: result.durationMs },
+          'lru-eviction run',
+        );
       } catch (error) {
         jobFailures.inc({ job: 'lru-eviction' });
         logger.error({ err: error, job: 'lru-eviction' }, 'lru-eviction failed; retried next interval');

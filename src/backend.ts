@@ -95,11 +95,17 @@ export async function openBackend(config: Config, logger: Logger, options: OpenB
     const redis = await openRedisBackend(config, logger);
     return { port: redis, databaseUrl: undefined, embedded: undefined, redis };
   }
-  const { databaseUrl, embedded } = options.prepare === false && config.databaseUrl !== undefined
-    ? { databaseUrl: config.databaseUrl, embedded: undefined }
-    : await prepareDatabase(config, logger);
+  const { databaseUrl, embedded } =
+    options.prepare === false && config.databaseUrl !== undefined
+      ? { databaseUrl: config.databaseUrl, embedded: undefined }
+      : await prepareDatabase(config, logger);
   try {
-    const port = createPostgresPort({ ...adapterOptions(config), url: databaseUrl, schema: config.schema, poolMax: options.poolMax ?? config.pgPoolMax });
+    const port = createPostgresPort({
+      ...adapterOptions(config),
+      url: databaseUrl,
+      schema: config.schema,
+      poolMax: options.poolMax ?? config.pgPoolMax,
+    });
     return { port, databaseUrl, embedded, redis: undefined };
   } catch (error) {
     await embedded?.stop();

@@ -17,7 +17,10 @@ type Command = keyof typeof COMMANDS;
 
 /** --cache-schema would be a mouthful: the CACHE_ prefix is dropped (CACHE_SCHEMA → --schema). */
 export function optionName(variable: EnvName): string {
-  return variable.replace(/^CACHE_/, '').toLowerCase().replaceAll('_', '-');
+  return variable
+    .replace(/^CACHE_/, '')
+    .toLowerCase()
+    .replaceAll('_', '-');
 }
 
 const VARIABLES = Object.keys(ENV_HELP) as EnvName[];
@@ -61,7 +64,7 @@ function fail(message: string): never {
 
 async function main(argv: string[]): Promise<void> {
   const options = Object.fromEntries(VARIABLES.map((v) => [optionName(v), { type: 'string' as const }]));
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
       args: argv,

@@ -81,7 +81,10 @@ export async function runPrimary(config: Config): Promise<void> {
       listened.add(worker);
       if (!announced && listened.size === config.webConcurrency) {
         announced = true;
-        logger.info({ url: message.url, workers: config.webConcurrency, poolMaxPerWorker: workerPoolMax(config) }, `cacheport cluster listening on ${message.url}`);
+        logger.info(
+          { url: message.url, workers: config.webConcurrency, poolMaxPerWorker: workerPoolMax(config) },
+          `cacheport cluster listening on ${message.url}`,
+        );
       }
     });
     worker.on('exit', (code, signal) => {

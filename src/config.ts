@@ -64,7 +64,6 @@ export class ConfigError extends Error {
   }
 }
 
-
 type Raw = string | undefined;
 const raw = z.string().optional();
 const unset = (value: Raw): value is undefined => value === undefined || value === '';
@@ -231,7 +230,8 @@ export const ENV_HELP: Record<EnvName, string> = {
   CACHE_TOKENS_FILE: 'file holding that JSON array',
   CACHE_ALLOW_ANONYMOUS: 'allow no tokens on a non-loopback HOST (default false)',
   METRICS_TOKEN: 'bearer token required by /metrics',
-  CACHE_MAX_BATCH_RESPONSE_BYTES: 'bound on the bytes of values (as JSON text) one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
+  CACHE_MAX_BATCH_RESPONSE_BYTES:
+    'bound on the bytes of values (as JSON text) one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
   CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
 };
 

@@ -12,12 +12,18 @@ export function startupFailureLine(what: string, error: unknown): string {
   if (error instanceof StartupError || error instanceof EmbeddedPostgresError) return `cacheport ${what}: ${error.message}`;
   const message = error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
   const code = (error as { code?: unknown } | null)?.code;
-  const hint = code === 'EADDRINUSE' ? '; set PORT (or HOST) to a free address' : code === 'EACCES' ? '; check file permissions, or run as another user' : '';
+  const hint =
+    code === 'EADDRINUSE'
+      ? '; set PORT (or HOST) to a free address'
+      : code === 'EACCES'
+        ? '; check file permissions, or run as another user'
+        : '';
   return `cacheport ${what}: failed to start: ${message}${hint}`;
 }
 
 export function exitWithStartupFailure(what: string, error: unknown): never {
   process.stderr.write(startupFailureLine(what, error) + '\n');
-  if (/^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '') && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
+  if (/^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '') && error instanceof Error && error.stack)
+    process.stderr.write(error.stack + '\n');
   process.exit(1);
 }

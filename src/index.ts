@@ -3,6 +3,15 @@ export { openPort, backendOf, type OpenPortOptions } from './open-port.js';
 export * from './core/index.js';
 export { createCache, GetOrSetTimeoutError } from './cache/index.js';
 export type {
-  Cache, CacheOptions, CacheStats, Factory, FactoryContext, GetOrSetOptions, GetResult, LocalCacheOption, SerializerOption, TimeoutsOption,
+  Cache,
+  CacheOptions,
+  CacheStats,
+  Factory,
+  FactoryContext,
+  GetOrSetOptions,
+  GetResult,
+  LocalCacheOption,
+  SerializerOption,
+  TimeoutsOption,
   WriteOptions,
 } from './cache/index.js';

@@ -14,7 +14,9 @@ export async function migrateCommand(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const { embedded } = await prepareDatabase(config, logger);
   await embedded?.stop();
-  process.stdout.write(`migrations applied to schema "${config.schema}"${embedded ? ` (embedded PostgreSQL in ${embedded.clusterDir})` : ''}\n`);
+  process.stdout.write(
+    `migrations applied to schema "${config.schema}"${embedded ? ` (embedded PostgreSQL in ${embedded.clusterDir})` : ''}\n`,
+  );
 }
 
 export function runMigrateCommand(): void {

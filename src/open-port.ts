@@ -41,12 +41,18 @@ export function backendOf(url: string): Backend {
   try {
     scheme = new URL(url).protocol;
   } catch {
-    throw new ValidationError({ name: 'url', reason: 'is not a valid URL (expected postgres://, redis://, rediss://, http:// or https://)' });
+    throw new ValidationError({
+      name: 'url',
+      reason: 'is not a valid URL (expected postgres://, redis://, rediss://, http:// or https://)',
+    });
   }
   if (scheme === 'postgres:' || scheme === 'postgresql:') return 'postgres';
   if (scheme === 'redis:' || scheme === 'rediss:') return 'redis';
   if (scheme === 'http:' || scheme === 'https:') return 'http';
-  throw new ValidationError({ name: 'url', reason: `scheme ${scheme} is not supported (expected postgres://, redis://, rediss://, http:// or https://)` });
+  throw new ValidationError({
+    name: 'url',
+    reason: `scheme ${scheme} is not supported (expected postgres://, redis://, rediss://, http:// or https://)`,
+  });
 }
 
 export function checkOptions(backend: Backend, options: OpenPortOptions): void {

@@ -35,8 +35,19 @@ export async function prepareRawPostgresTable(sql: Sql, ns: string, w: Workload)
   await sql`ANALYZE bench_raw`;
 }
 
-export function createRawPostgres(options: { url: string; schema: string; poolMax: number; timeoutMs: number }, ns: string, w: Workload, batchSize: number): RawPostgres {
-  const sql: Sql = createPgClient({ url: options.url, schema: options.schema, max: options.poolMax, timeoutMs: options.timeoutMs, applicationName: 'cacheport-bench-raw' });
+export function createRawPostgres(
+  options: { url: string; schema: string; poolMax: number; timeoutMs: number },
+  ns: string,
+  w: Workload,
+  batchSize: number,
+): RawPostgres {
+  const sql: Sql = createPgClient({
+    url: options.url,
+    schema: options.schema,
+    max: options.poolMax,
+    timeoutMs: options.timeoutMs,
+    applicationName: 'cacheport-bench-raw',
+  });
   const expiresAt = (): Date => new Date(Date.now() + BENCH_TTL_MS);
 
   const get: Operation = () => sql`
@@ -57,7 +68,13 @@ export function createRawPostgres(options: { url: string; schema: string; poolMa
   const setMany: Operation = () => {
     const at = expiresAt();
     const rows = w.randomKeys(batchSize).map((key) => ({
-      ns, key, value: w.value, content_type: CONTENT_TYPE, etag: randomUUID(), size: w.value.length, expires_at: at,
+      ns,
+      key,
+      value: w.value,
+      content_type: CONTENT_TYPE,
+      etag: randomUUID(),
+      size: w.value.length,
+      expires_at: at,
     }));
     return sql`
       INSERT INTO bench_raw ${sql(rows, 'ns', 'key', 'value', 'content_type', 'etag', 'size', 'expires_at')}

@@ -40,7 +40,6 @@ export function startChildServer(kind: 'bare-hono' | 'app', env: Record<string, 
   });
   const { stderr, stop } = superviseChild(child, STOP_TIMEOUT_MS);
 
-
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
@@ -48,7 +47,8 @@ export function startChildServer(kind: 'bare-hono' | 'app', env: Record<string, 
     }, START_TIMEOUT_MS);
     child.once('message', (message: unknown) => {
       clearTimeout(timer);
-      const url = typeof message === 'object' && message !== null && 'url' in message ? String((message as { url: unknown }).url) : undefined;
+      const url =
+        typeof message === 'object' && message !== null && 'url' in message ? String((message as { url: unknown }).url) : undefined;
       if (url === undefined) {
         void stop();
         reject(new Error(`${kind} server sent no URL`));
@@ -79,7 +79,8 @@ export async function startMainServer(env: Record<string, string>): Promise<Chil
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr().trim().split('\n').slice(0, 3).join(' | ')}`);
+    if (child.exitCode !== null)
+      throw new Error(`server exited (${child.exitCode}): ${stderr().trim().split('\n').slice(0, 3).join(' | ')}`);
     try {
       const response = await fetch(`${url}/health`);
       await response.arrayBuffer();

@@ -38,10 +38,15 @@ export async function runHttpLoad(options: HttpLoadOptions): Promise<Measurement
   const result: Result = await instance;
   const ok = result['2xx'];
   const errors = result.errors + result.timeouts + result.non2xx;
-  const statuses = Object.entries(result.statusCodeStats).filter(([code]) => !code.startsWith('2')).map(([code, s]) => `${code}×${s.count}`);
-  const firstError = errors === 0 ? undefined
-    : statuses.length > 0 ? `HTTP ${statuses.join(', ')}`
-    : `${result.errors} connection errors, ${result.timeouts} timeouts`;
+  const statuses = Object.entries(result.statusCodeStats)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, s]) => `${code}×${s.count}`);
+  const firstError =
+    errors === 0
+      ? undefined
+      : statuses.length > 0
+        ? `HTTP ${statuses.join(', ')}`
+        : `${result.errors} connection errors, ${result.timeouts} timeouts`;
   const measured = latencyUs.count > 0;
   return {
     opsPerSec: result.duration > 0 ? ok / result.duration : 0,

@@ -30,10 +30,11 @@ async function startBareHono(): Promise<Started> {
   if (address === null || typeof address !== 'object') throw new Error('bare Hono server has no address');
   return {
     url: `http://127.0.0.1:${address.port}`,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

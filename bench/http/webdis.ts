@@ -38,21 +38,24 @@ export async function startWebdis(binary: string, redisUrl: string): Promise<Chi
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'cpbench-webdis-'));
   const configPath = join(dir, 'webdis.json');
-  await writeFile(configPath, JSON.stringify({
-    redis_host: redis.hostname,
-    redis_port: Number(redis.port || 6379),
-    redis_auth: null,
-    http_host: '127.0.0.1',
-    http_port: port,
-    threads: 2,
-    pool_size: 20,
-    daemonize: false,
-    database: 0,
-    verbosity: 0,
-    logfile: join(dir, 'webdis.log'),
-    // Read-only: the benchmark only GETs.
-    acl: [{ disabled: ['*'] }, { enabled: ['GET', 'PING'] }],
-  }));
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      redis_host: redis.hostname,
+      redis_port: Number(redis.port || 6379),
+      redis_auth: null,
+      http_host: '127.0.0.1',
+      http_port: port,
+      threads: 2,
+      pool_size: 20,
+      daemonize: false,
+      database: 0,
+      verbosity: 0,
+      logfile: join(dir, 'webdis.log'),
+      // Read-only: the benchmark only GETs.
+      acl: [{ disabled: ['*'] }, { enabled: ['GET', 'PING'] }],
+    }),
+  );
 
   const child = spawn(binary, [configPath], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -40,7 +40,10 @@ async function create<O>(specifier: string, exportName: string, options: O): Pro
 }
 
 export function createPostgresAdapter(options: Omit<PostgresPortOptions, keyof AdapterOptions>): Promise<Loaded<CachePort>> {
-  return create<PostgresPortOptions>('../../src/adapters/postgres/index.js', 'createPostgresPort', { ...DEFAULT_ADAPTER_OPTIONS, ...options });
+  return create<PostgresPortOptions>('../../src/adapters/postgres/index.js', 'createPostgresPort', {
+    ...DEFAULT_ADAPTER_OPTIONS,
+    ...options,
+  });
 }
 
 export function createRedisAdapter(options: Omit<RedisPortOptions, keyof AdapterOptions>): Promise<Loaded<CachePort>> {

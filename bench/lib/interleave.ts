@@ -57,9 +57,10 @@ export async function measureInterleaved(variants: Variant[], ctx: InterleaveCon
   for (const [id, done] of runs) {
     if (outcomes.has(id)) continue;
     const best = bestRun(done);
-    outcomes.set(id, isMostlyErrors(best)
-      ? { status: 'n/a', reason: `failed: ${best.firstError ?? 'errors'}` }
-      : { status: 'ok', best, runs: done });
+    outcomes.set(
+      id,
+      isMostlyErrors(best) ? { status: 'n/a', reason: `failed: ${best.firstError ?? 'errors'}` } : { status: 'ok', best, runs: done },
+    );
   }
   return outcomes;
 }

@@ -35,7 +35,11 @@ export function portOperation(port: CachePort, name: PortOpName, ns: string, w: 
     case 'getMany':
       return () => port.getMany(ns, w.randomKeys(batchSize));
     case 'setMany':
-      return () => port.setMany(ns, w.randomKeys(batchSize).map((key) => ({ key, value: w.value, ttl: BENCH_TTL_MS })));
+      return () =>
+        port.setMany(
+          ns,
+          w.randomKeys(batchSize).map((key) => ({ key, value: w.value, ttl: BENCH_TTL_MS })),
+        );
     case 'increment':
       return () => port.increment(ns, w.randomCounterKey(), 1);
     case 'rateLimit':

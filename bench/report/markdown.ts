@@ -54,13 +54,20 @@ function wrkSection(results: BenchResults): string[] {
   const rows: string[][] = [];
   for (const connections of settings.wrkConnections) {
     for (const workload of WRK_WORKLOADS) {
-      const base = results.wrk.rows.find((r) => r.target === 'bare-hono' && r.workload === workload && r.connections === connections)?.outcome;
+      const base = results.wrk.rows.find(
+        (r) => r.target === 'bare-hono' && r.workload === workload && r.connections === connections,
+      )?.outcome;
       for (const target of WRK_TARGETS) {
         const row = results.wrk.rows.find((r) => r.target === target && r.workload === workload && r.connections === connections);
         if (row === undefined) continue;
         const cpu = cpuPerRequest(row.outcome);
         rows.push([
-          WRK_LABELS[target], workload, String(connections), ops(row.outcome), ms(row.outcome, 'p50'), ms(row.outcome, 'p99'),
+          WRK_LABELS[target],
+          workload,
+          String(connections),
+          ops(row.outcome),
+          ms(row.outcome, 'p50'),
+          ms(row.outcome, 'p99'),
           cpu === undefined ? '' : cpu.toFixed(0),
           times(ratio(row.outcome, base)),
           cpuRatio(row.outcome, base),
@@ -78,7 +85,10 @@ function wrkSection(results: BenchResults): string[] {
       'Server CPU = user + system time of the server process (all its threads, from /proc/<pid>/stat, 10 ms resolution) over the measured run ÷ requests; ' +
       'the database and wrk are not included. Ratios are against bare Hono under the same workload in the same run: req/s (higher is better) and CPU per request (lower is better).',
     '',
-    ...table(['server', 'workload', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'req/s vs bare Hono', 'CPU/req vs bare Hono'], rows),
+    ...table(
+      ['server', 'workload', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'req/s vs bare Hono', 'CPU/req vs bare Hono'],
+      rows,
+    ),
     '',
   ];
 }
@@ -91,9 +101,15 @@ function portTable(rows: PortRow[]): string[] {
   return table(
     ['op', 'c', 'adapter ops/s', 'p50 ms', 'p99 ms', 'baseline op', 'baseline ops/s', 'p50 ms', 'p99 ms', 'ratio'],
     rows.map((r) => [
-      PORT_OP_LABELS[r.op], String(r.concurrency),
-      ops(r.adapter), ms(r.adapter, 'p50'), ms(r.adapter, 'p99'),
-      r.baselineLabel, ops(r.baseline), ms(r.baseline, 'p50'), ms(r.baseline, 'p99'),
+      PORT_OP_LABELS[r.op],
+      String(r.concurrency),
+      ops(r.adapter),
+      ms(r.adapter, 'p50'),
+      ms(r.adapter, 'p99'),
+      r.baselineLabel,
+      ops(r.baseline),
+      ms(r.baseline, 'p50'),
+      ms(r.baseline, 'p99'),
       times(ratio(r.adapter, r.baseline)),
     ]),
   );
@@ -140,11 +156,14 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     '## Targets',
     '',
-    ...table(['target', 'measured', 'status'], checkTargets(results).map((t) => [
-      t.target,
-      times(t.measured),
-      t.status === 'met' ? 'met' : t.status === 'not met' ? '**not met**' : 'n/a',
-    ])),
+    ...table(
+      ['target', 'measured', 'status'],
+      checkTargets(results).map((t) => [
+        t.target,
+        times(t.measured),
+        t.status === 'met' ? 'met' : t.status === 'not met' ? '**not met**' : 'n/a',
+      ]),
+    ),
     '',
     `## Postgres adapter vs baseline A (raw postgres.js, UNLOGGED table of the same shape, pool ${settings.poolMax})`,
     '',
@@ -156,21 +175,54 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     'The adapter coalesces concurrent single-key gets and unconditional sets by default (the table above). With it off, the ratio is the per-call overhead alone.',
     '',
-    ...table(['op', 'c', 'ratio, coalescing on (above)', 'adapter ops/s, off', 'p50 ms', 'p99 ms', 'baseline A ops/s', 'p50 ms', 'p99 ms', 'ratio, off'], results.postgres.coalescingOff.map((r) => {
-      const on = results.postgres.rows.find((row) => row.op === r.op && row.concurrency === r.concurrency);
-      return [
-        r.op, String(r.concurrency), times(on && ratio(on.adapter, on.baseline)),
-        ops(r.off), ms(r.off, 'p50'), ms(r.off, 'p99'), ops(r.baseline), ms(r.baseline, 'p50'), ms(r.baseline, 'p99'), times(ratio(r.off, r.baseline)),
-      ];
-    })),
+    ...table(
+      [
+        'op',
+        'c',
+        'ratio, coalescing on (above)',
+        'adapter ops/s, off',
+        'p50 ms',
+        'p99 ms',
+        'baseline A ops/s',
+        'p50 ms',
+        'p99 ms',
+        'ratio, off',
+      ],
+      results.postgres.coalescingOff.map((r) => {
+        const on = results.postgres.rows.find((row) => row.op === r.op && row.concurrency === r.concurrency);
+        return [
+          r.op,
+          String(r.concurrency),
+          times(on && ratio(on.adapter, on.baseline)),
+          ops(r.off),
+          ms(r.off, 'p50'),
+          ms(r.off, 'p99'),
+          ops(r.baseline),
+          ms(r.baseline, 'p50'),
+          ms(r.baseline, 'p99'),
+          times(ratio(r.off, r.baseline)),
+        ];
+      }),
+    ),
     '',
     '### UNLOGGED vs logged (durable namespace)',
     '',
-    'The adapter\'s set (1 KiB, random existing key) into the default namespace (UNLOGGED `entries`, no WAL) vs into a `durable: true` namespace (logged `durable_entries`, same shape). Ratio = default ÷ durable: what crash safety costs a write. A logged commit waits for its WAL flush (synchronous_commit on); concurrent commits share flushes, so the gap is widest at c=1.',
+    "The adapter's set (1 KiB, random existing key) into the default namespace (UNLOGGED `entries`, no WAL) vs into a `durable: true` namespace (logged `durable_entries`, same shape). Ratio = default ÷ durable: what crash safety costs a write. A logged commit waits for its WAL flush (synchronous_commit on); concurrent commits share flushes, so the gap is widest at c=1.",
     '',
-    ...table(['op', 'c', 'default (UNLOGGED) ops/s', 'p50 ms', 'p99 ms', 'durable (logged) ops/s', 'p50 ms', 'p99 ms', 'ratio default/durable'], results.postgres.durability.map((r) => [
-      'set', String(r.concurrency), ops(r.unlogged), ms(r.unlogged, 'p50'), ms(r.unlogged, 'p99'), ops(r.logged), ms(r.logged, 'p50'), ms(r.logged, 'p99'), times(ratio(r.unlogged, r.logged)),
-    ])),
+    ...table(
+      ['op', 'c', 'default (UNLOGGED) ops/s', 'p50 ms', 'p99 ms', 'durable (logged) ops/s', 'p50 ms', 'p99 ms', 'ratio default/durable'],
+      results.postgres.durability.map((r) => [
+        'set',
+        String(r.concurrency),
+        ops(r.unlogged),
+        ms(r.unlogged, 'p50'),
+        ms(r.unlogged, 'p99'),
+        ops(r.logged),
+        ms(r.logged, 'p50'),
+        ms(r.logged, 'p99'),
+        times(ratio(r.unlogged, r.logged)),
+      ]),
+    ),
     '',
     '## Redis adapter vs baseline B (raw ioredis)',
     '',
@@ -178,9 +230,19 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     `## Postgres pool size sweep (get, c=${top}; adapter and baseline A at the same pool size)`,
     '',
-    ...table(['poolMax', 'adapter ops/s', 'p50 ms', 'p99 ms', 'baseline A ops/s', 'p50 ms', 'p99 ms', 'ratio'], results.postgres.sweep.map((r) => [
-      String(r.poolMax), ops(r.adapter), ms(r.adapter, 'p50'), ms(r.adapter, 'p99'), ops(r.baseline), ms(r.baseline, 'p50'), ms(r.baseline, 'p99'), times(ratio(r.adapter, r.baseline)),
-    ])),
+    ...table(
+      ['poolMax', 'adapter ops/s', 'p50 ms', 'p99 ms', 'baseline A ops/s', 'p50 ms', 'p99 ms', 'ratio'],
+      results.postgres.sweep.map((r) => [
+        String(r.poolMax),
+        ops(r.adapter),
+        ms(r.adapter, 'p50'),
+        ms(r.adapter, 'p99'),
+        ops(r.baseline),
+        ms(r.baseline, 'p50'),
+        ms(r.baseline, 'p99'),
+        times(ratio(r.adapter, r.baseline)),
+      ]),
+    ),
     '',
     '## HTTP GET of a cached 1 KiB entry (autocannon, keep-alive connections)',
     '',
@@ -192,7 +254,14 @@ export function renderMarkdown(results: BenchResults): string {
     for (const target of HTTP_TARGETS) {
       const row = results.http.rows.find((r) => r.target === target && r.connections === connections);
       if (row === undefined) continue;
-      httpRows.push([HTTP_LABELS[target], String(connections), ops(row.outcome), ms(row.outcome, 'p50'), ms(row.outcome, 'p99'), target === 'bare-hono' ? '1.00×' : times(ratio(row.outcome, base))]);
+      httpRows.push([
+        HTTP_LABELS[target],
+        String(connections),
+        ops(row.outcome),
+        ms(row.outcome, 'p50'),
+        ms(row.outcome, 'p99'),
+        target === 'bare-hono' ? '1.00×' : times(ratio(row.outcome, base)),
+      ]);
     }
   }
   lines.push(...table(['server', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'ratio vs C'], httpRows), '');
@@ -203,8 +272,13 @@ export function renderMarkdown(results: BenchResults): string {
   if (cleanup.status !== 'ok') {
     lines.push(`${cleanup.status}: ${cleanup.reason}`, '');
   } else {
-    lines.push(`Standalone script, run ${cleanup.runs.length}× as a child process; every run's own output follows (no selection).${cleanup.note === undefined ? '' : ` Note: ${cleanup.note}.`}`, '');
-    cleanup.runs.forEach((run, i) => lines.push(`**Run ${i + 1}** (${run.seconds} s)`, '', run.output.replace(/^#+ (.*)$/gm, '_$1_').trim(), ''));
+    lines.push(
+      `Standalone script, run ${cleanup.runs.length}× as a child process; every run's own output follows (no selection).${cleanup.note === undefined ? '' : ` Note: ${cleanup.note}.`}`,
+      '',
+    );
+    cleanup.runs.forEach((run, i) =>
+      lines.push(`**Run ${i + 1}** (${run.seconds} s)`, '', run.output.replace(/^#+ (.*)$/gm, '_$1_').trim(), ''),
+    );
   }
 
   const why = reasons(results);

@@ -39,7 +39,10 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   const concurrencies = results.settings.concurrencies;
   const top = Math.max(...concurrencies);
 
-  for (const [backend, name, base] of [['postgres', 'Postgres', 'A'], ['redis', 'Redis', 'B']] as const) {
+  for (const [backend, name, base] of [
+    ['postgres', 'Postgres', 'A'],
+    ['redis', 'Redis', 'B'],
+  ] as const) {
     for (const op of ['get', 'set'] as const) {
       for (const c of concurrencies) {
         const row = portRow(results, backend, op, c);
@@ -51,15 +54,36 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   const pgGet = portRow(results, 'postgres', 'get', top);
   const redisRawGet = portRow(results, 'redis', 'get', top);
   checks.push(check(`Postgres adapter get ≥ 2× A (c=${top}, request coalescing)`, 2, pgGet && ratio(pgGet.adapter, pgGet.baseline)));
-  checks.push(check(`Postgres adapter get ≥ 0.35× raw Redis GET (B) (c=${top}, request coalescing)`, 0.35, pgGet && redisRawGet && ratio(pgGet.adapter, redisRawGet.baseline)));
+  checks.push(
+    check(
+      `Postgres adapter get ≥ 0.35× raw Redis GET (B) (c=${top}, request coalescing)`,
+      0.35,
+      pgGet && redisRawGet && ratio(pgGet.adapter, redisRawGet.baseline),
+    ),
+  );
 
-  for (const [backend, name, threshold] of [['postgres', 'Postgres', 0.5], ['redis', 'Redis', 0.7]] as const) {
+  for (const [backend, name, threshold] of [
+    ['postgres', 'Postgres', 0.5],
+    ['redis', 'Redis', 0.7],
+  ] as const) {
     for (const c of results.settings.httpConnections) {
-      checks.push(check(`HTTP GET ${name} ≥ ${threshold}× C (${c} conn.)`, threshold, ratio(httpOutcome(results, backend, c), httpOutcome(results, 'bare-hono', c))));
+      checks.push(
+        check(
+          `HTTP GET ${name} ≥ ${threshold}× C (${c} conn.)`,
+          threshold,
+          ratio(httpOutcome(results, backend, c), httpOutcome(results, 'bare-hono', c)),
+        ),
+      );
     }
   }
   const topHttp = Math.max(...results.settings.httpConnections);
-  checks.push(check(`HTTP GET Postgres, multi-process ≥ 0.5× webdis (${topHttp} conn.)`, 0.5, ratio(httpOutcome(results, 'postgres-cluster', topHttp), httpOutcome(results, 'webdis', topHttp))));
+  checks.push(
+    check(
+      `HTTP GET Postgres, multi-process ≥ 0.5× webdis (${topHttp} conn.)`,
+      0.5,
+      ratio(httpOutcome(results, 'postgres-cluster', topHttp), httpOutcome(results, 'webdis', topHttp)),
+    ),
+  );
 
   // Issue 18, measured with wrk: ratios of req/s against bare Hono, uniform keys.
   const topWrk = Math.max(...results.settings.wrkConnections);
@@ -69,7 +93,13 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     ['health', 'HTTP `/health`', 0.9],
   ] as const) {
     const bare = wrkOutcome(results, 'bare-hono', topWrk);
-    checks.push(check(`${label} ≥ ${threshold}× bare Hono (wrk, uniform, ${topWrk} conn.)`, threshold, ratio(wrkOutcome(results, target, topWrk), bare)));
+    checks.push(
+      check(
+        `${label} ≥ ${threshold}× bare Hono (wrk, uniform, ${topWrk} conn.)`,
+        threshold,
+        ratio(wrkOutcome(results, target, topWrk), bare),
+      ),
+    );
   }
   return checks;
 }

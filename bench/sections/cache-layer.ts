@@ -147,7 +147,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   });
   const f = (n: number) => n.toFixed(1);
   console.log(`local-cache hit ${f(results.localHitUs)} µs vs ioredis GET ${f(results.redisGetUs)} µs: ${f(results.localVsRedis)}x`);
-  console.log(`getOrSet hit (Postgres) ${f(results.getOrSetHitUs)} µs vs postgres.js select ${f(results.pgSelectUs)} µs: ${f(results.getOrSetVsSelect)}x`);
+  console.log(
+    `getOrSet hit (Postgres) ${f(results.getOrSetHitUs)} µs vs postgres.js select ${f(results.pgSelectUs)} µs: ${f(results.getOrSetVsSelect)}x`,
+  );
   const trials = `over ${results.feedTrials} writes`;
   const delay = (name: string, p50: number, p99: number) =>
     console.log(`${name} feed delay (write start → event) ${trials}: p50 ${f(p50)} ms, p99 ${f(p99)} ms`);

@@ -16,15 +16,16 @@ export interface CleanupRun {
   output: string;
 }
 
-export type CleanupOutcome =
-  | { status: 'ok'; runs: CleanupRun[]; note?: string }
-  | { status: 'n/a' | 'skipped'; reason: string };
+export type CleanupOutcome = { status: 'ok'; runs: CleanupRun[]; note?: string } | { status: 'n/a' | 'skipped'; reason: string };
 
 const CASE_FILE = fileURLToPath(new URL('../cleanup.ts', import.meta.url));
 /** Below this much budget left, a run is not started (a run stopped midway leaves its schema behind). */
 const MIN_RUN_MS = { quick: 20_000, full: 90_000 };
 
-function runOnce(settings: BenchSettings, timeoutMs: number): Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string; seconds: number }> {
+function runOnce(
+  settings: BenchSettings,
+  timeoutMs: number,
+): Promise<{ code: number | null; timedOut: boolean; stdout: string; stderr: string; seconds: number }> {
   const started = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', CASE_FILE], {
     env: { ...process.env, DATABASE_URL: settings.pgUrl, BENCH_QUICK: settings.quick ? '1' : '0' },
@@ -48,7 +49,12 @@ function runOnce(settings: BenchSettings, timeoutMs: number): Promise<{ code: nu
   });
 }
 
-export async function runCleanupCase(settings: BenchSettings, reps: number, budget: Budget, log: (line: string) => void): Promise<CleanupOutcome> {
+export async function runCleanupCase(
+  settings: BenchSettings,
+  reps: number,
+  budget: Budget,
+  log: (line: string) => void,
+): Promise<CleanupOutcome> {
   if (!existsSync(CASE_FILE)) return { status: 'n/a', reason: 'bench/cleanup.ts does not exist yet' };
   const runs: CleanupRun[] = [];
   for (let rep = 1; rep <= reps; rep++) {
@@ -56,14 +62,22 @@ export async function runCleanupCase(settings: BenchSettings, reps: number, budg
     log(`[cleanup] bench/cleanup.ts run ${rep}/${reps} (limit ${Math.round(budget.remainingMs() / 1000)} s)`);
     const result = await runOnce(settings, budget.remainingMs());
     if (result.timedOut) {
-      return { status: 'n/a', reason: `run ${rep} stopped at the time budget (${result.seconds} s); its bench_cleanup_* schema may remain` };
+      return {
+        status: 'n/a',
+        reason: `run ${rep} stopped at the time budget (${result.seconds} s); its bench_cleanup_* schema may remain`,
+      };
     }
     if (result.code !== 0) {
-      return { status: 'n/a', reason: `run ${rep} exited ${result.code ?? 'by signal'}: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+      return {
+        status: 'n/a',
+        reason: `run ${rep} exited ${result.code ?? 'by signal'}: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      };
     }
     log(`  cleanup run ${rep}/${reps}: ${result.seconds} s`);
     runs.push({ seconds: result.seconds, output: result.stdout.trim() });
   }
   if (runs.length === 0) return { status: 'skipped', reason: budget.reason() };
-  return runs.length < reps ? { status: 'ok', runs, note: `only ${runs.length} of ${reps} runs fitted in the time budget` } : { status: 'ok', runs };
+  return runs.length < reps
+    ? { status: 'ok', runs, note: `only ${runs.length} of ${reps} runs fitted in the time budget` }
+    : { status: 'ok', runs };
 }

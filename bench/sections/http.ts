@@ -74,7 +74,8 @@ async function startTarget(name: HttpTarget, settings: BenchSettings, w: Workloa
   try {
     if (name === 'bare-hono') server = await startChildServer('bare-hono', {});
     else if (name === 'postgres' || name === 'redis') server = await startChildServer('app', appEnv(settings, name));
-    else if (name === 'postgres-cluster') server = await startMainServer({ ...appEnv(settings, 'postgres'), WEB_CONCURRENCY: BENCH_WEB_CONCURRENCY });
+    else if (name === 'postgres-cluster')
+      server = await startMainServer({ ...appEnv(settings, 'postgres'), WEB_CONCURRENCY: BENCH_WEB_CONCURRENCY });
     else {
       const binary = findWebdis();
       if (binary === undefined) return { nextPath, naReason: 'webdis is not installed (Debian package `webdis`)' };
@@ -98,7 +99,10 @@ export async function runHttpSection(settings: BenchSettings, w: Workload, ctx: 
   const rows: HttpRow[] = [];
   if (ctx.budget.exhausted()) {
     const outcome: CaseOutcome = { status: 'skipped', reason: ctx.budget.reason() };
-    return { rows: settings.httpConnections.flatMap((connections) => HTTP_TARGETS.map((target) => ({ target, connections, outcome }))), notes };
+    return {
+      rows: settings.httpConnections.flatMap((connections) => HTTP_TARGETS.map((target) => ({ target, connections, outcome }))),
+      notes,
+    };
   }
   try {
     for (const name of HTTP_TARGETS) {
@@ -116,7 +120,14 @@ export async function runHttpSection(settings: BenchSettings, w: Workload, ctx: 
         if (target === undefined || server === undefined) return { id, naReason: target?.naReason ?? 'not started' };
         return {
           id,
-          run: () => runHttpLoad({ origin: server.url, nextPath: target.nextPath, connections, warmupMs: settings.httpWarmupMs, durationMs: settings.httpDurationMs }),
+          run: () =>
+            runHttpLoad({
+              origin: server.url,
+              nextPath: target.nextPath,
+              connections,
+              warmupMs: settings.httpWarmupMs,
+              durationMs: settings.httpDurationMs,
+            }),
         };
       });
       const outcomes = await measureInterleaved(variants, ctx);

@@ -60,8 +60,11 @@ export async function runPortCases(input: PortCasesInput): Promise<PortRow[]> {
 
       ctx.log(`[${backend}] ${op} c=${concurrency}`);
       const outcomes = await measureInterleaved(variants, ctx);
-      const baselineOutcome: CaseOutcome = reused
-        ?? (base === undefined ? { status: 'n/a', reason: 'no baseline' } : outcomes.get(variants[0]?.id ?? '') ?? { status: 'n/a', reason: 'missing' });
+      const baselineOutcome: CaseOutcome =
+        reused ??
+        (base === undefined
+          ? { status: 'n/a', reason: 'no baseline' }
+          : (outcomes.get(variants[0]?.id ?? '') ?? { status: 'n/a', reason: 'missing' }));
       baselineOutcomes.set(`${op}/${concurrency}`, baselineOutcome);
       rows.push({
         backend,

@@ -49,7 +49,13 @@ export interface PostgresResults {
 /** Migrates the bench schema and fills baseline A's table. */
 export async function preparePostgres(settings: BenchSettings, w: Workload): Promise<void> {
   await runMigrations(settings.pgUrl, settings.schema);
-  const sql = createPgClient({ url: settings.pgUrl, schema: settings.schema, max: 1, timeoutMs: 30_000, applicationName: 'cacheport-bench-setup' });
+  const sql = createPgClient({
+    url: settings.pgUrl,
+    schema: settings.schema,
+    max: 1,
+    timeoutMs: 30_000,
+    applicationName: 'cacheport-bench-setup',
+  });
   try {
     await prepareRawPostgresTable(sql, settings.ns, w);
   } finally {
@@ -59,7 +65,13 @@ export async function preparePostgres(settings: BenchSettings, w: Workload): Pro
 
 /** When the adapter cannot write yet, put the entries in its table directly so reads still measure hits. */
 async function populateEntriesTable(settings: BenchSettings, w: Workload): Promise<void> {
-  const sql = createPgClient({ url: settings.pgUrl, schema: settings.schema, max: 1, timeoutMs: 30_000, applicationName: 'cacheport-bench-setup' });
+  const sql = createPgClient({
+    url: settings.pgUrl,
+    schema: settings.schema,
+    max: 1,
+    timeoutMs: 30_000,
+    applicationName: 'cacheport-bench-setup',
+  });
   try {
     const keys = Array.from({ length: w.keyCount }, (_, i) => w.key(i));
     await sql`
@@ -120,7 +132,12 @@ export async function runPostgresSection(settings: BenchSettings, w: Workload, c
  */
 async function runCoalescingOff(settings: BenchSettings, w: Workload, ctx: InterleaveContext): Promise<CoalescingOffRow[]> {
   const adapter = await createPostgresAdapter({ url: settings.pgUrl, schema: settings.schema, poolMax: settings.poolMax, coalesce: false });
-  const raw = createRawPostgres({ url: settings.pgUrl, schema: settings.schema, timeoutMs: DEFAULT_ADAPTER_OPTIONS.timeoutMs, poolMax: settings.poolMax }, settings.ns, w, settings.batchSize);
+  const raw = createRawPostgres(
+    { url: settings.pgUrl, schema: settings.schema, timeoutMs: DEFAULT_ADAPTER_OPTIONS.timeoutMs, poolMax: settings.poolMax },
+    settings.ns,
+    w,
+    settings.batchSize,
+  );
   const rows: CoalescingOffRow[] = [];
   const missing: CaseOutcome = { status: 'n/a', reason: 'missing' };
   try {
@@ -179,7 +196,11 @@ async function runDurability(settings: BenchSettings, w: Workload, ctx: Interlea
         variant(`logged c=${concurrency}`, durableNs, loggedNa),
       ];
       const outcomes = await measureInterleaved(variants, ctx);
-      rows.push({ concurrency, unlogged: outcomes.get(`unlogged c=${concurrency}`) ?? missing, logged: outcomes.get(`logged c=${concurrency}`) ?? missing });
+      rows.push({
+        concurrency,
+        unlogged: outcomes.get(`unlogged c=${concurrency}`) ?? missing,
+        logged: outcomes.get(`logged c=${concurrency}`) ?? missing,
+      });
     }
   } finally {
     if (adapter.ok) await adapter.value.close();
@@ -195,18 +216,32 @@ async function runPoolSweep(settings: BenchSettings, w: Workload, ctx: Interleav
   for (const poolMax of settings.poolSweep) {
     ctx.log(`[postgres] pool sweep poolMax=${poolMax} get c=${concurrency}`);
     const adapter = await createPostgresAdapter({ url: settings.pgUrl, schema: settings.schema, poolMax });
-    const raw = createRawPostgres({ url: settings.pgUrl, schema: settings.schema, timeoutMs: DEFAULT_ADAPTER_OPTIONS.timeoutMs, poolMax }, settings.ns, w, settings.batchSize);
+    const raw = createRawPostgres(
+      { url: settings.pgUrl, schema: settings.schema, timeoutMs: DEFAULT_ADAPTER_OPTIONS.timeoutMs, poolMax },
+      settings.ns,
+      w,
+      settings.batchSize,
+    );
     try {
       const baselineGet = raw.ops.get;
       const variants: Variant[] = [
-        baselineGet === undefined ? { id: `pool ${poolMax} baseline`, naReason: 'no baseline' } : { id: `pool ${poolMax} baseline`, run: () => runClosedLoop(baselineGet.op, loop) },
+        baselineGet === undefined
+          ? { id: `pool ${poolMax} baseline`, naReason: 'no baseline' }
+          : { id: `pool ${poolMax} baseline`, run: () => runClosedLoop(baselineGet.op, loop) },
         adapter.ok
-          ? { id: `pool ${poolMax} adapter`, run: () => runClosedLoop(portOperation(adapter.value, 'get', settings.ns, w, settings.batchSize), loop) }
+          ? {
+              id: `pool ${poolMax} adapter`,
+              run: () => runClosedLoop(portOperation(adapter.value, 'get', settings.ns, w, settings.batchSize), loop),
+            }
           : { id: `pool ${poolMax} adapter`, naReason: adapter.reason },
       ];
       const outcomes = await measureInterleaved(variants, ctx);
       const missing: CaseOutcome = { status: 'n/a', reason: 'missing' };
-      rows.push({ poolMax, adapter: outcomes.get(`pool ${poolMax} adapter`) ?? missing, baseline: outcomes.get(`pool ${poolMax} baseline`) ?? missing });
+      rows.push({
+        poolMax,
+        adapter: outcomes.get(`pool ${poolMax} adapter`) ?? missing,
+        baseline: outcomes.get(`pool ${poolMax} baseline`) ?? missing,
+      });
     } finally {
       await raw.close();
       if (adapter.ok) await adapter.value.close();

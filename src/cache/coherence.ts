@@ -5,6 +5,7 @@
  */
 import type { CachePort, ChangeEvent } from '../core/port.js';
 import type { LocalCache } from './local-cache.js';
+import { getOrCreate } from '../core/maps.js';
 
 const RESUBSCRIBE_AFTER_MS = 1000;
 /** Per-key change marks kept before they are folded into one namespace-wide mark. */
@@ -34,11 +35,8 @@ export class Coherence {
     private readonly namespace: string,
     private readonly local: LocalCache | null,
   ) {
-    let byNamespace = sameNamespace.get(port);
-    if (byNamespace === undefined) sameNamespace.set(port, (byNamespace = new Map()));
-    let peers = byNamespace.get(namespace);
-    if (peers === undefined) byNamespace.set(namespace, (peers = new Set()));
-    peers.add(this);
+    const byNamespace = getOrCreate(sameNamespace, port, () => new Map<string, Set<Coherence>>());
+    getOrCreate(byNamespace, namespace, () => new Set<Coherence>()).add(this);
   }
 
   /** This cache and the other open caches of its namespace on the same port. */
@@ -62,7 +60,8 @@ export class Coherence {
     if (Date.now() - this.lastAttempt < RESUBSCRIBE_AFTER_MS && this.state !== 'idle') return Promise.resolve();
     this.lastAttempt = Date.now();
     this.state = 'connecting';
-    this.subscribing = this.port.changes(this.namespace, (event) => this.onEvent(event))
+    this.subscribing = this.port
+      .changes(this.namespace, (event) => this.onEvent(event))
       .then((subscription) => {
         if (this.state === 'closed') return subscription.unsubscribe();
         this.unsubscribe = () => subscription.unsubscribe();
@@ -90,8 +89,7 @@ export class Coherence {
   /** Resolves when `key` (or the whole namespace) changes, or after `ms`. */
   waitForChange(key: string, ms: number): Promise<void> {
     return new Promise((resolve) => {
-      let set = this.waiters.get(key);
-      if (set === undefined) this.waiters.set(key, (set = new Set()));
+      const set = getOrCreate(this.waiters, key, () => new Set());
       const wake = (): void => {
         clearTimeout(timer);
         const current = this.waiters.get(key);

@@ -119,7 +119,12 @@ export class GetOrSet {
    * the stale entry): a `set` that completed meanwhile (no lease needed) wins over the factory's older result.
    */
   private async compute<T>(
-    key: string, factory: Factory<T>, options: WriteSpec, deadline: number, leaseLost: AbortSignal, seen: Found | undefined,
+    key: string,
+    factory: Factory<T>,
+    options: WriteSpec,
+    deadline: number,
+    leaseLost: AbortSignal,
+    seen: Found | undefined,
   ): Promise<T> {
     const stats = this.store.stats;
     const controller = new AbortController();
@@ -166,7 +171,12 @@ export class GetOrSet {
   }
 
   /** One refresh of a stale key across instances: only the lease holder refreshes; the rest keep serving stale. */
-  private async refreshInBackground<T>(key: string, factory: Factory<T>, options: WriteSpec, timeouts: Timeouts): Promise<Found | undefined> {
+  private async refreshInBackground<T>(
+    key: string,
+    factory: Factory<T>,
+    options: WriteSpec,
+    timeouts: Timeouts,
+  ): Promise<Found | undefined> {
     if (this.refreshing.has(key)) return undefined;
     this.refreshing.add(key);
     try {

@@ -68,7 +68,11 @@ export function resolveSerializer(option: SerializerOption | undefined): Seriali
   };
 }
 
-function decode(bytes: Buffer, storedType: string, custom: { contentType: string; deserialize(bytes: Buffer): unknown } | undefined): unknown {
+function decode(
+  bytes: Buffer,
+  storedType: string,
+  custom: { contentType: string; deserialize(bytes: Buffer): unknown } | undefined,
+): unknown {
   const { baseType } = parseContentType(storedType);
   if (custom !== undefined && baseType === custom.contentType) return custom.deserialize(bytes);
   const known = decodeKnown(bytes, baseType);

@@ -27,7 +27,14 @@ export interface WriteSpec {
 
 export function newStats(): CacheStats {
   return {
-    localHits: 0, backendHits: 0, misses: 0, staleServed: 0, factoryCalls: 0, factoryErrors: 0, singleFlightWaits: 0, feedReconnects: 0,
+    localHits: 0,
+    backendHits: 0,
+    misses: 0,
+    staleServed: 0,
+    factoryCalls: 0,
+    factoryErrors: 0,
+    singleFlightWaits: 0,
+    feedReconnects: 0,
   };
 }
 
@@ -125,7 +132,12 @@ export class CacheStore {
   private afterWrite(key: string, value: unknown, item: ReturnType<CacheStore['prepare']>, mark: number): void {
     if (this.local === null) return;
     const entry = {
-      value, bytes: item.bytes.byteLength, tags: item.tags, storedAt: Date.now(), freshUntil: item.freshUntil, expiresAt: item.expiresAt,
+      value,
+      bytes: item.bytes.byteLength,
+      tags: item.tags,
+      storedAt: Date.now(),
+      freshUntil: item.freshUntil,
+      expiresAt: item.expiresAt,
     };
     const trusted = this.coherence.unchangedSince(key, mark);
     // A read of the key still in flight (started before this write) must not store its older value over this one.

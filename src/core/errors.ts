@@ -78,7 +78,10 @@ export class BackendUnavailableError extends CacheError {
 /** The backend did not answer within the configured timeout. A kind of unavailability. */
 export class BackendTimeoutError extends BackendUnavailableError {
   override readonly code = 'backend_timeout';
-  constructor(readonly timeoutMs: number, operation: string) {
+  constructor(
+    readonly timeoutMs: number,
+    operation: string,
+  ) {
     super(`backend did not answer ${operation} within ${timeoutMs} ms`);
     this.name = 'BackendTimeoutError';
   }

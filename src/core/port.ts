@@ -35,9 +35,7 @@ export interface SetOptions {
   condition?: WriteCondition;
 }
 
-export type SetResult =
-  | { written: true; etag: string; created: boolean }
-  | { written: false };
+export type SetResult = { written: true; etag: string; created: boolean } | { written: false };
 
 export interface SetManyItem extends SetOptions {
   key: string;
@@ -331,14 +329,7 @@ export interface Lifecycle {
   close(): Promise<void>;
 }
 
-export interface CachePort
-  extends EntryStore,
-    NamespaceAdmin,
-    RateLimiter,
-    LockManager,
-    SessionStore,
-    PresenceTracker,
-    Lifecycle {
+export interface CachePort extends EntryStore, NamespaceAdmin, RateLimiter, LockManager, SessionStore, PresenceTracker, Lifecycle {
   /** The namespace change feed (Postgres LISTEN/NOTIFY, Redis sharded pub/sub). */
   changes: ChangeFeed['changes'];
 }

@@ -109,9 +109,7 @@ export function rateLimitResult(request: RateLimitRequest, allowed: boolean, sta
         // Room in this window once the previous window's weight decays enough;
         // otherwise in the next one, where this window's count becomes `previous`.
         retryAfterMs =
-          budget >= 0
-            ? start + slidingThreshold(previous, budget, W) - now
-            : start + W + slidingThreshold(current, limit - cost, W) - now;
+          budget >= 0 ? start + slidingThreshold(previous, budget, W) - now : start + W + slidingThreshold(current, limit - cost, W) - now;
       }
       return answer(limit - used, resetMs, retryAfterMs);
     }

@@ -18,7 +18,10 @@ import { LockNotAcquiredError } from './errors.js';
 import type { Lease, LockManager } from './port.js';
 
 export class LeaseLostError extends Error {
-  constructor(readonly lockName: string, reason: string) {
+  constructor(
+    readonly lockName: string,
+    reason: string,
+  ) {
     super(`lost the lease on lock ${JSON.stringify(lockName)}: ${reason}`);
     this.name = 'LeaseLostError';
   }

@@ -161,7 +161,7 @@ function requestLog(deps: AppDeps) {
 /** The client disconnected (request aborted, or its body cut short). */
 function clientWentAway(c: AppContext): boolean {
   const incoming = c.env?.incoming;
-  return c.req.raw.signal.aborted || (incoming !== undefined && incoming.destroyed && !incoming.complete);
+  return c.req.raw.signal.aborted || (incoming?.destroyed === true && !incoming.complete);
 }
 
 /**
@@ -213,7 +213,9 @@ function methodAwareNotFound(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     const allowed = METHODS.filter((m) => routes.match(m === 'HEAD' ? 'GET' : m, c.req.path)[0].length > 0);
     if (allowed.length > 0) {
       return problemResponse(
-        new HttpProblem(405, 'method-not-allowed', `${c.req.method} is not allowed on this path; allowed: ${allowed.join(', ')}`, { allow: allowed.join(', ') }),
+        new HttpProblem(405, 'method-not-allowed', `${c.req.method} is not allowed on this path; allowed: ${allowed.join(', ')}`, {
+          allow: allowed.join(', '),
+        }),
       );
     }
     return problemResponse(new HttpProblem(404, 'not-found', `no route for ${c.req.method} ${c.req.path}`));

@@ -44,9 +44,7 @@ function digest(token: string): Buffer {
 
 /** True when the principal's namespace patterns allow `ns`. */
 export function allowsNamespace(principal: Principal, ns: string): boolean {
-  return principal.namespaces.some((pattern) =>
-    pattern.endsWith('*') ? ns.startsWith(pattern.slice(0, -1)) : ns === pattern,
-  );
+  return principal.namespaces.some((pattern) => (pattern.endsWith('*') ? ns.startsWith(pattern.slice(0, -1)) : ns === pattern));
 }
 
 export function hasScope(principal: Principal, scope: Scope): boolean {
@@ -74,7 +72,11 @@ function parseTokenList(source: string, raw: string): TokenRecord[] {
       throw new ConfigError(`${where}.scopes`, 'must be a non-empty array of "read", "write", "admin"');
     }
     const patterns = namespaces === undefined ? ['*'] : namespaces;
-    if (!Array.isArray(patterns) || patterns.length === 0 || !patterns.every((p) => typeof p === 'string' && /^([a-z0-9][a-z0-9_.-]{0,62}|[a-z0-9_.-]{0,62}\*)$/.test(p))) {
+    if (
+      !Array.isArray(patterns) ||
+      patterns.length === 0 ||
+      !patterns.every((p) => typeof p === 'string' && /^([a-z0-9][a-z0-9_.-]{0,62}|[a-z0-9_.-]{0,62}\*)$/.test(p))
+    ) {
       throw new ConfigError(`${where}.namespaces`, 'must be a non-empty array of namespace names, "prefix*" patterns or "*"');
     }
     return { anonymous: false, digest: digest(token), scopes: new Set(scopes), namespaces: patterns as string[] };
@@ -104,7 +106,10 @@ export function createAuthenticator(config: Pick<Config, 'tokens' | 'tokensFile'
   }
   if (records.length === 0) {
     if (!isLoopbackHost(config.host) && !config.allowAnonymous) {
-      throw new ConfigError('CACHE_TOKENS', `no tokens are configured and HOST=${config.host} is not a loopback address, so the API would be open to the network. ${HOW_TO}`);
+      throw new ConfigError(
+        'CACHE_TOKENS',
+        `no tokens are configured and HOST=${config.host} is not a loopback address, so the API would be open to the network. ${HOW_TO}`,
+      );
     }
     return { anonymous: true, authenticate: () => ANONYMOUS };
   }

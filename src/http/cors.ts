@@ -8,18 +8,35 @@ import { ConfigError } from '../config.js';
 import type { AppEnv } from './context.js';
 
 const ALLOW_HEADERS = [
-  'Authorization', 'Content-Type', 'Cache-Tag', 'If-Match', 'If-None-Match', 'Lock-Token', 'X-Request-Id', 'Last-Event-ID',
+  'Authorization',
+  'Content-Type',
+  'Cache-Tag',
+  'If-Match',
+  'If-None-Match',
+  'Lock-Token',
+  'X-Request-Id',
+  'Last-Event-ID',
 ];
 /** Response headers a script may read beyond the CORS-safelisted ones. */
 const EXPOSE_HEADERS = [
-  'ETag', 'Cache-Tag', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset',
-  'X-Request-Id', 'WWW-Authenticate', 'Allow',
+  'ETag',
+  'Cache-Tag',
+  'Retry-After',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'X-Request-Id',
+  'WWW-Authenticate',
+  'Allow',
 ];
 const ORIGIN = /^https?:\/\/[^\s/?#]+$/;
 
 /** `*`, or a list of origins (`scheme://host[:port]`, no path); throws a ConfigError naming the bad one. */
 export function parseCorsOrigins(raw: string): '*' | string[] {
-  const origins = raw.split(',').map((o) => o.trim()).filter((o) => o.length > 0);
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0);
   if (origins.length === 1 && origins[0] === '*') return '*';
   if (origins.length === 0) {
     throw new ConfigError('CORS_ORIGINS', 'give * or a comma-separated list of origins such as https://app.example');

@@ -94,7 +94,7 @@ const PROBLEM_EXAMPLE_SLUG: Record<string, { slug: string; title: string; detail
   '403': { slug: 'forbidden', title: 'Forbidden', detail: 'this token may not access namespace "billing"' },
   '404': { slug: 'not-found', title: 'Not Found', detail: 'no entry users/user:42' },
   '409': { slug: 'lock-held', title: 'Conflict', detail: 'the lock is held by another owner' },
-  '412': { slug: 'precondition-failed', title: 'Precondition Failed', detail: 'the entry\'s ETag does not match If-Match' },
+  '412': { slug: 'precondition-failed', title: 'Precondition Failed', detail: "the entry's ETag does not match If-Match" },
   '413': { slug: 'limit-exceeded', title: 'Content Too Large', detail: 'value: 2000000 bytes is over CACHE_MAX_VALUE_BYTES (1048576)' },
   '415': { slug: 'unsupported-media-type', title: 'Unsupported Media Type', detail: 'send Content-Type: application/json' },
   '503': { slug: 'backend-unavailable', title: 'Service Unavailable', detail: 'the backend is unavailable' },

@@ -105,15 +105,18 @@ export function toProblem(error: unknown): HttpProblem | undefined {
   }
   if (error instanceof NotAnIntegerError) return new HttpProblem(409, 'not-an-integer', error.message);
   if (error instanceof IntegerOverflowError) return new HttpProblem(409, 'integer-overflow', error.message);
-  if (error instanceof BackendTimeoutError) return new HttpProblem(503, 'backend-timeout', `the backend did not answer within ${error.timeoutMs} ms`);
-  if (error instanceof BackendUnavailableError) return new HttpProblem(503, 'backend-unavailable', 'the backend is unavailable; retry later');
+  if (error instanceof BackendTimeoutError)
+    return new HttpProblem(503, 'backend-timeout', `the backend did not answer within ${error.timeoutMs} ms`);
+  if (error instanceof BackendUnavailableError)
+    return new HttpProblem(503, 'backend-unavailable', 'the backend is unavailable; retry later');
   if (error instanceof HTTPException) return fromHttpException(error);
   return undefined;
 }
 
 function fromHttpException(error: HTTPException): HttpProblem {
   const status = error.status;
-  if (status === 415) return new HttpProblem(415, 'unsupported-media-type', 'this route takes a JSON body: send Content-Type: application/json');
+  if (status === 415)
+    return new HttpProblem(415, 'unsupported-media-type', 'this route takes a JSON body: send Content-Type: application/json');
   if (status === 413) return new HttpProblem(413, 'body-too-large', error.message || 'the request body is too large');
   if (status === 400 && /json/i.test(error.message)) return new HttpProblem(400, 'malformed-json', 'the request body is not valid JSON');
   return new HttpProblem(status, 'http-error', error.message || TITLES[status] || 'error');

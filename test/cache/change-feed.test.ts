@@ -12,7 +12,7 @@ import { BACKENDS, useBackend } from '../support/backends.js';
 import { killFeedConnections } from './support/feed-faults.js';
 
 /** Collects the events of one namespace and waits for the ones a test expects. */
-export function recorder() {
+function recorder() {
   const events: ChangeEvent[] = [];
   return {
     events,
@@ -41,7 +41,10 @@ describe.each(BACKENDS)('change feed ($name)', (factory) => {
     const sub = await port.changes('feed-a', rec.onEvent);
     await port.set('feed-a', 'k1', 'v', { tags: ['t'] });
     await rec.waitFor((e) => isChange(e, 'set') && keysOf(e).includes('k1'));
-    await port.setMany('feed-a', [{ key: 'm1', value: 'v' }, { key: 'm2', value: 'v' }]);
+    await port.setMany('feed-a', [
+      { key: 'm1', value: 'v' },
+      { key: 'm2', value: 'v' },
+    ]);
     await rec.waitFor((e) => isChange(e, 'set') && keysOf(e).includes('m2'));
     await port.expire('feed-a', 'k1', 60_000);
     await rec.waitFor((e) => isChange(e, 'expire') && keysOf(e).includes('k1'));
@@ -63,12 +66,16 @@ describe.each(BACKENDS)('change feed ($name)', (factory) => {
     const rec = recorder();
     const sub = await port.changes('feed-bulk', rec.onEvent);
     await port.setMany('feed-bulk', [
-      { key: 'list:1', value: 'v' }, { key: 'user:1', value: 'v', tags: ['users'] }, { key: 'keep', value: 'v' },
+      { key: 'list:1', value: 'v' },
+      { key: 'user:1', value: 'v', tags: ['users'] },
+      { key: 'keep', value: 'v' },
     ]);
     await rec.waitFor((e) => keysOf(e).includes('keep'));
     // A change names its keys, its prefix / tags, or (neither) the whole namespace.
     const covers = (e: ChangeEvent, key: string): boolean =>
-      e.type === 'change' && e.op !== 'set' && e.op !== 'expire' &&
+      e.type === 'change' &&
+      e.op !== 'set' &&
+      e.op !== 'expire' &&
       (e.keys?.includes(key) ?? (e.prefix !== undefined ? key.startsWith(e.prefix) : true));
     await port.deleteByPrefix('feed-bulk', 'list:');
     const byPrefix = await rec.waitFor((e) => covers(e, 'list:1'));
@@ -119,7 +126,10 @@ describe.each(BACKENDS)('change feed ($name)', (factory) => {
     await port.clear('feed-ops');
     await rec.waitFor((e) => e.type === 'change' && e.op === 'clear' && e.keys === undefined);
     await port.configure('feed-ops', { maxEntries: 2 });
-    await port.setMany('feed-ops', ['e1', 'e2', 'e3', 'e4'].map((key) => ({ key, value: 'v' })));
+    await port.setMany(
+      'feed-ops',
+      ['e1', 'e2', 'e3', 'e4'].map((key) => ({ key, value: 'v' })),
+    );
     expect(await port.enforceBounds('feed-ops')).toBe(2);
     const evicted = await rec.waitFor((e) => isChange(e, 'evict'));
     expect(keysOf(evicted)).toHaveLength(2);

@@ -59,7 +59,11 @@ describe('createCache (postgres)', () => {
     const custom = createCache({
       port: pg.port,
       namespace: 'ser',
-      serializer: { serialize: (v) => String(v).split('').reverse().join(''), deserialize: (b) => b.toString().split('').reverse().join(''), contentType: 'text/x-reversed' },
+      serializer: {
+        serialize: (v) => String(v).split('').reverse().join(''),
+        deserialize: (b) => b.toString().split('').reverse().join(''),
+        contentType: 'text/x-reversed',
+      },
     });
     await custom.set('c', 'hello');
     expect((await pg.port.get('ser', 'c'))?.value.toString()).toBe('olleh');
@@ -100,11 +104,15 @@ describe('createCache (postgres)', () => {
     expect(entry!.expiresAt! - Date.now()).toBeGreaterThan(50 * 60_000);
     let aborted = false;
     await expect(
-      cache.getOrSet('slow', async ({ signal }) => {
-        await new Promise((resolve) => signal.addEventListener('abort', resolve));
-        aborted = signal.aborted;
-        return 3;
-      }, { timeouts: { hard: 300 } }),
+      cache.getOrSet(
+        'slow',
+        async ({ signal }) => {
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          aborted = signal.aborted;
+          return 3;
+        },
+        { timeouts: { hard: 300 } },
+      ),
     ).rejects.toThrow(/got no value within/);
     expect(aborted).toBe(true);
   });
@@ -118,7 +126,9 @@ describe('createCache (postgres)', () => {
     await sleep(300);
     expect(await cache.get('g', { metadata: true })).toMatchObject({ value: 'first', stale: true });
     const started = Date.now();
-    expect(await cache.getOrSet('g', async () => (await sleep(500), 'failing'.replace('failing', 'second')), { ttl: 60_000 })).toBe('first');
+    expect(await cache.getOrSet('g', async () => (await sleep(500), 'failing'.replace('failing', 'second')), { ttl: 60_000 })).toBe(
+      'first',
+    );
     expect(Date.now() - started).toBeLessThan(450);
     await expect.poll(() => cache.get('g'), { timeout: 10_000 }).toBe('second');
     await sleep(50);

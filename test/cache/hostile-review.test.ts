@@ -62,7 +62,7 @@ describe('cache layer under hostile use (postgres)', () => {
     await pg?.cleanup();
   });
 
-  it('a flight that lost its lease does not write its (older) value over the new holder\'s', async () => {
+  it("a flight that lost its lease does not write its (older) value over the new holder's", async () => {
     const a = createCache({ port: pg.port, namespace: 'lease-lost' });
     const b = createCache({ port: other, namespace: 'lease-lost' });
     const slow = a.getOrSet('k', async () => {
@@ -83,7 +83,11 @@ describe('cache layer under hostile use (postgres)', () => {
     const a = createCache({ port: pg.port, namespace: 'own-wide', localCache: { maxEntries: 1000, ttl: '60s' } });
     const b = createCache({ port: other, namespace: 'own-wide' });
     await a.get('warm-up');
-    await pollUntil(async () => (await a.get('warm-up')) ?? null, () => true, 2000);
+    await pollUntil(
+      async () => (await a.get('warm-up')) ?? null,
+      () => true,
+      2000,
+    );
     await sleep(300); // the feed is live
     // Keys long enough that the announcement falls back to "namespace changed" (no key list).
     const keys = Array.from({ length: 100 }, (_, i) => `k${i}:${'x'.repeat(1000)}`);
@@ -91,7 +95,13 @@ describe('cache layer under hostile use (postgres)', () => {
     await sleep(500); // the wide announcement arrives
     expect(await a.get(keys[0]!)).toBe(1);
     await b.set(keys[0]!, 2);
-    expect(await pollUntil(() => a.get(keys[0]!), (v) => v === 2, 3000)).toBe(2);
+    expect(
+      await pollUntil(
+        () => a.get(keys[0]!),
+        (v) => v === 2,
+        3000,
+      ),
+    ).toBe(2);
     await a.close();
     await b.close();
   });
@@ -118,7 +128,7 @@ describe('cache layer under hostile use (postgres)', () => {
     });
   }
 
-  it('a set that completes while a getOrSet factory runs is not overwritten by the factory\'s (older) result', async () => {
+  it("a set that completes while a getOrSet factory runs is not overwritten by the factory's (older) result", async () => {
     const a = createCache({ port: pg.port, namespace: 'set-race', grace: '10m' });
     const b = createCache({ port: other, namespace: 'set-race' });
     const computing = a.getOrSet('miss', async () => (await sleep(800), 'computed'));
@@ -146,7 +156,10 @@ describe('cache layer under hostile use (postgres)', () => {
     let calls = 0;
     const bad = [{ ttl: -3 }, { ttl: 1.5 }, { grace: '-1s' }, { tags: 'x' }, { tags: ['ok', 5] }];
     for (const options of bad) {
-      await expect(a.getOrSet('k', () => (calls++, 1), options as never), JSON.stringify(options)).rejects.toThrow(ValidationError);
+      await expect(
+        a.getOrSet('k', () => (calls++, 1), options as never),
+        JSON.stringify(options),
+      ).rejects.toThrow(ValidationError);
     }
     expect(calls).toBe(0);
     expect(a.stats().factoryCalls).toBe(0);

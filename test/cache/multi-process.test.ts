@@ -33,7 +33,7 @@ async function untilLocal(child: CacheChild, key: string): Promise<void> {
 describe('cache layer across processes (postgres)', () => {
   let schema: string;
   let sql: postgres.Sql;
-  let children: CacheChild[] = [];
+  const children: CacheChild[] = [];
 
   beforeAll(async () => {
     schema = await createTestSchema();
@@ -133,7 +133,9 @@ const FEED_BACKENDS: FeedBackend[] = [
         await sql.begin(async (tx) => {
           await tx.unsafe(`SET LOCAL session_replication_role = replica`);
           await tx.unsafe(`UPDATE "${schema}".entries SET value = convert_to($3, 'UTF8'), etag = 'x' WHERE ns = $1 AND key = $2`, [
-            NS, key, JSON.stringify(value),
+            NS,
+            key,
+            JSON.stringify(value),
           ]);
         });
       } finally {

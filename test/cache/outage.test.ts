@@ -42,7 +42,9 @@ describe('cache layer while Postgres is down', () => {
     await expect(cache.getOrSet('never-held', () => (calls++, 'x'))).rejects.toThrow(BackendUnavailableError);
     expect(calls).toBe(0);
     await server.start();
-    await expect.poll(() => cache.getOrSet('after', () => 'back').catch(() => 'still down'), { timeout: 20_000, interval: 200 }).toBe('back');
+    await expect
+      .poll(() => cache.getOrSet('after', () => 'back').catch(() => 'still down'), { timeout: 20_000, interval: 200 })
+      .toBe('back');
     await cache.close();
   }, 120_000);
 });

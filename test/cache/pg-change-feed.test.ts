@@ -113,7 +113,10 @@ describe('Postgres change feed', () => {
     const rec = recorder();
     const sub = await pg.port.changes('feed-big', rec.onEvent);
     const keys = Array.from({ length: 300 }, (_, i) => `${'k'.repeat(100)}:${i}`);
-    await pg.port.setMany('feed-big', keys.map((key) => ({ key, value: 'v' })));
+    await pg.port.setMany(
+      'feed-big',
+      keys.map((key) => ({ key, value: 'v' })),
+    );
     await rec.waitFor(() => new Set(rec.events.flatMap(keysOf)).size === 300);
     expect(rec.events.length).toBeGreaterThan(1);
     const many = Array.from({ length: 2500 }, (_, i) => ({ key: `m${i}`, value: 'v' }));

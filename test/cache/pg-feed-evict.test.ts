@@ -30,9 +30,11 @@ describe('Postgres change feed and eviction', () => {
     const result = await runLruEviction(sql);
     expect(result.evicted).toEqual({ evicted: 2 });
 
-    const evictedKeys = (): string[] =>
-      events.flatMap((e) => (e.type === 'change' && e.op === 'evict' ? (e.keys ?? []) : []));
-    await pollUntil(async () => evictedKeys(), (keys) => keys.length === 2);
+    const evictedKeys = (): string[] => events.flatMap((e) => (e.type === 'change' && e.op === 'evict' ? (e.keys ?? []) : []));
+    await pollUntil(
+      async () => evictedKeys(),
+      (keys) => keys.length === 2,
+    );
     const survivors = new Set(['k1', 'k2', 'k3', 'k4'].filter((k) => !evictedKeys().includes(k)));
     for (const key of survivors) expect(await pg.port.has('evicted', key)).toBe(true);
     // The adapter's own delete stays a 'delete'.

@@ -24,7 +24,10 @@ describe('SQL invalidation racing a durable switch', () => {
   it('an invalidation that waits on a switch in progress finds the moved rows', async () => {
     const ns = 'inv-held';
     const s = `"${pg.schema}"`;
-    await pg.port.setMany(ns, Array.from({ length: 50 }, (_, i) => ({ key: `p:${i}`, value: 'v' })));
+    await pg.port.setMany(
+      ns,
+      Array.from({ length: 50 }, (_, i) => ({ key: `p:${i}`, value: 'v' })),
+    );
     // A switch in progress, held open: the namespace lock taken exclusively (as
     // configure takes it), the rows moved to the durable table, not committed yet.
     let moved!: () => void;

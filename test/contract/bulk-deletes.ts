@@ -4,11 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CachePort } from '../../src/core/port.js';
-import { type ContractContext } from './context.js';
+import type { ContractContext } from './context.js';
 
 export function defineBulkDeleteTests(ctx: ContractContext): void {
   async function writeKeys(port: CachePort, ns: string, keys: string[]): Promise<void> {
-    await port.setMany(ns, keys.map((key) => ({ key, value: key })));
+    await port.setMany(
+      ns,
+      keys.map((key) => ({ key, value: key })),
+    );
   }
 
   async function liveKeys(port: CachePort, ns: string, keys: string[]): Promise<string[]> {

@@ -61,7 +61,10 @@ export async function expectValidationError(call: () => unknown, field?: RegExp)
   }
   if (field) {
     const names = validation.invalidParams.map((p) => p.name);
-    expect(names.some((name) => field.test(name)), `invalidParams ${JSON.stringify(names)} should name ${field}`).toBe(true);
+    expect(
+      names.some((name) => field.test(name)),
+      `invalidParams ${JSON.stringify(names)} should name ${field}`,
+    ).toBe(true);
   }
   return validation;
 }

@@ -54,7 +54,7 @@ export function defineExpiryTests(ctx: ContractContext): void {
       expect(entry.expiresAt).toBeNull();
     });
 
-    it("an unconditional write over an expired entry reports created and drops the old tags", async () => {
+    it('an unconditional write over an expired entry reports created and drops the old tags', async () => {
       const port = ctx.port();
       const ns = ctx.ns();
       await writeExpired(port, ns, ['k'], ['old']);

@@ -112,7 +112,12 @@ export function invalidCalls(): InvalidCall[] {
     add(`increment of a key: ${label}`, KEY, (p, ns) => p.increment(ns, bad));
     add(`getMany with a key: ${label}`, KEY, (p, ns) => p.getMany(ns, ['ok', bad]));
     add(`deleteMany with a key: ${label}`, KEY, (p, ns) => p.deleteMany(ns, ['ok', bad]));
-    add(`setMany with a key: ${label}`, KEY, (p, ns) => p.setMany(ns, [{ key: 'ok', value: 'v' }, { key: bad, value: 'v' }]));
+    add(`setMany with a key: ${label}`, KEY, (p, ns) =>
+      p.setMany(ns, [
+        { key: 'ok', value: 'v' },
+        { key: bad, value: 'v' },
+      ]),
+    );
   }
   add('a non-string key', KEY, (p, ns) => p.get(ns, loose<string>(42)));
   add('deleteByPrefix with an empty prefix', /prefix/, (p, ns) => p.deleteByPrefix(ns, ''));
@@ -122,7 +127,12 @@ export function invalidCalls(): InvalidCall[] {
 
   for (const [label, bad] of BAD_TTLS) {
     add(`set with ttl ${label}`, TTL, (p, ns) => p.set(ns, 'k', 'v', { ttl: loose<number>(bad) }));
-    add(`setMany with ttl ${label}`, TTL, (p, ns) => p.setMany(ns, [{ key: 'ok', value: 'v' }, { key: 'k', value: 'v', ttl: loose<number>(bad) }]));
+    add(`setMany with ttl ${label}`, TTL, (p, ns) =>
+      p.setMany(ns, [
+        { key: 'ok', value: 'v' },
+        { key: 'k', value: 'v', ttl: loose<number>(bad) },
+      ]),
+    );
     add(`expire with ttl ${label}`, TTL, (p, ns) => p.expire(ns, 'k', loose<number>(bad)));
     add(`increment with ttl ${label}`, TTL, (p, ns) => p.increment(ns, 'k', 1, { ttl: loose<number>(bad) }));
     add(`configure with defaultTtl ${label}`, TTL, (p, ns) => p.configure(ns, { defaultTtl: loose<number>(bad) }));
@@ -139,7 +149,10 @@ export function invalidCalls(): InvalidCall[] {
   for (const [label, bad] of BAD_CONDITIONS) {
     add(`set with condition ${label}`, /condition/, (p, ns) => p.set(ns, 'k', 'v', { condition: loose<WriteCondition>(bad) }));
     add(`setMany with condition ${label}`, /condition/, (p, ns) =>
-      p.setMany(ns, [{ key: 'ok', value: 'v' }, { key: 'k', value: 'v', condition: loose<WriteCondition>(bad) }]),
+      p.setMany(ns, [
+        { key: 'ok', value: 'v' },
+        { key: 'k', value: 'v', condition: loose<WriteCondition>(bad) },
+      ]),
     );
   }
 

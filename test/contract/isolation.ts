@@ -15,7 +15,10 @@ export function defineIsolationTests(ctx: ContractContext): void {
     const ns = ctx.ns();
     const others = [`${ns}.x`, `${ns}-x`, `${ns}_x`, `${ns}x`, ctx.ns()];
     for (const name of [ns, ...others]) {
-      await port.setMany(name, KEYS.map((key) => ({ key, value: `${name}/${key}`, tags: ['t'], ttl: 60_000 })));
+      await port.setMany(
+        name,
+        KEYS.map((key) => ({ key, value: `${name}/${key}`, tags: ['t'], ttl: 60_000 })),
+      );
     }
     return { ns, others };
   }

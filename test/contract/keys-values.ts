@@ -95,7 +95,14 @@ export function defineKeyValueTests(ctx: ContractContext): void {
       const tooBig = Buffer.alloc(DEFAULT_ADAPTER_OPTIONS.maxValueBytes + 1, 0x61);
       await expectThrown(() => port.set(ns, 'k', tooBig), LimitExceededError);
       await expectThrown(() => port.set(ns, 'new', tooBig), LimitExceededError);
-      await expectThrown(() => port.setMany(ns, [{ key: 'a', value: 'small' }, { key: 'b', value: tooBig }]), LimitExceededError);
+      await expectThrown(
+        () =>
+          port.setMany(ns, [
+            { key: 'a', value: 'small' },
+            { key: 'b', value: tooBig },
+          ]),
+        LimitExceededError,
+      );
       // The limit counts UTF-8 bytes of strings, not characters.
       await expectThrown(() => port.set(ns, 'new', 'é'.repeat(DEFAULT_ADAPTER_OPTIONS.maxValueBytes / 2 + 1)), LimitExceededError);
       expect(text(await port.get(ns, 'k'))).toBe('old');

@@ -40,14 +40,41 @@ type Command =
 const conditionArb = fc.constantFrom<ConditionChoice>('always', 'always', 'absent', 'present', 'etag-current', 'etag-stale');
 
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
-  { arbitrary: fc.record({ op: fc.constant('set' as const), key: fc.constantFrom(...TEXT_KEYS), value: fc.constantFrom(...TEXT_VALUES), tags: fc.subarray(TAGS), contentType: fc.constantFrom(undefined, 'text/plain'), condition: conditionArb }), weight: 6 },
-  { arbitrary: fc.record({ op: fc.constant('setCounter' as const), key: fc.constantFrom(...COUNTER_KEYS), value: fc.constantFrom(...COUNTER_VALUES), condition: conditionArb }), weight: 2 },
+  {
+    arbitrary: fc.record({
+      op: fc.constant('set' as const),
+      key: fc.constantFrom(...TEXT_KEYS),
+      value: fc.constantFrom(...TEXT_VALUES),
+      tags: fc.subarray(TAGS),
+      contentType: fc.constantFrom(undefined, 'text/plain'),
+      condition: conditionArb,
+    }),
+    weight: 6,
+  },
+  {
+    arbitrary: fc.record({
+      op: fc.constant('setCounter' as const),
+      key: fc.constantFrom(...COUNTER_KEYS),
+      value: fc.constantFrom(...COUNTER_VALUES),
+      condition: conditionArb,
+    }),
+    weight: 2,
+  },
   { arbitrary: fc.record({ op: fc.constant('get' as const), key: fc.constantFrom(...ALL_KEYS) }), weight: 3 },
-  { arbitrary: fc.record({ op: fc.constant('getMany' as const), keys: fc.array(fc.constantFrom(...ALL_KEYS), { maxLength: 4 }) }), weight: 1 },
+  {
+    arbitrary: fc.record({ op: fc.constant('getMany' as const), keys: fc.array(fc.constantFrom(...ALL_KEYS), { maxLength: 4 }) }),
+    weight: 1,
+  },
   { arbitrary: fc.record({ op: fc.constant('has' as const), key: fc.constantFrom(...ALL_KEYS) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('delete' as const), key: fc.constantFrom(...ALL_KEYS) }), weight: 1 },
-  { arbitrary: fc.record({ op: fc.constant('deleteMany' as const), keys: fc.array(fc.constantFrom(...ALL_KEYS), { maxLength: 4 }) }), weight: 1 },
-  { arbitrary: fc.record({ op: fc.constant('increment' as const), key: fc.constantFrom(...ALL_KEYS), by: fc.constantFrom(...INCREMENTS) }), weight: 3 },
+  {
+    arbitrary: fc.record({ op: fc.constant('deleteMany' as const), keys: fc.array(fc.constantFrom(...ALL_KEYS), { maxLength: 4 }) }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({ op: fc.constant('increment' as const), key: fc.constantFrom(...ALL_KEYS), by: fc.constantFrom(...INCREMENTS) }),
+    weight: 3,
+  },
   { arbitrary: fc.record({ op: fc.constant('deleteByPrefix' as const), prefix: fc.constantFrom(...PREFIXES) }), weight: 2 },
   { arbitrary: fc.record({ op: fc.constant('invalidateTags' as const), tags: fc.subarray(TAGS, { minLength: 1 }) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('clear' as const) }), weight: 1 },
@@ -145,7 +172,9 @@ async function runCommand(port: CachePort, ns: string, model: EntriesModel, comm
         expect(thrown, `${step}: increment should not throw`).toBeUndefined();
         expect(value, step).toBe(expected.value);
       } else {
-        expect(thrown, `${step}: increment should throw`).toBeInstanceOf(expected.error === 'overflow' ? IntegerOverflowError : NotAnIntegerError);
+        expect(thrown, `${step}: increment should throw`).toBeInstanceOf(
+          expected.error === 'overflow' ? IntegerOverflowError : NotAnIntegerError,
+        );
       }
       return;
     }
@@ -163,27 +192,29 @@ async function runCommand(port: CachePort, ns: string, model: EntriesModel, comm
 
 export function defineModelSequenceTests(ctx: ContractContext): void {
   describe('model-based sequences', () => {
-    it(
-      `${RUNS} random sequences of up to ${MAX_COMMANDS} operations agree with the model (seed ${SEED})`,
-      async () => {
-        await fc.assert(
-          fc.asyncProperty(fc.array(commandArb, { minLength: 1, maxLength: MAX_COMMANDS }), async (commands) => {
-            const port = ctx.port();
-            const ns = ctx.ns();
-            const model = new EntriesModel();
-            for (const [i, command] of commands.entries()) {
-              await runCommand(port, ns, model, command, `step ${i} ${JSON.stringify(command, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`);
-            }
-            // The final state agrees key by key.
-            const finalEntries = await port.getMany(ns, ALL_KEYS);
-            for (const [i, key] of ALL_KEYS.entries()) {
-              expect(finalEntries[i] === undefined, `final state of ${JSON.stringify(key)}`).toBe(!model.has(key));
-            }
-          }),
-          { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: 50_000, markInterruptAsFailure: false },
-        );
-      },
-      120_000,
-    );
+    it(`${RUNS} random sequences of up to ${MAX_COMMANDS} operations agree with the model (seed ${SEED})`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(commandArb, { minLength: 1, maxLength: MAX_COMMANDS }), async (commands) => {
+          const port = ctx.port();
+          const ns = ctx.ns();
+          const model = new EntriesModel();
+          for (const [i, command] of commands.entries()) {
+            await runCommand(
+              port,
+              ns,
+              model,
+              command,
+              `step ${i} ${JSON.stringify(command, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`,
+            );
+          }
+          // The final state agrees key by key.
+          const finalEntries = await port.getMany(ns, ALL_KEYS);
+          for (const [i, key] of ALL_KEYS.entries()) {
+            expect(finalEntries[i] === undefined, `final state of ${JSON.stringify(key)}`).toBe(!model.has(key));
+          }
+        }),
+        { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: 50_000, markInterruptAsFailure: false },
+      );
+    }, 120_000);
   });
 }

@@ -245,14 +245,20 @@ export function defineNamespaceTests(ctx: ContractContext): void {
       await port.get(ns, 'k');
       await port.get(ns, 'k');
       await port.get(ns, 'missing');
-      const stats = await pollUntil(() => port.stats(ns), (s) => s.hits >= 3 && s.misses >= 1);
+      const stats = await pollUntil(
+        () => port.stats(ns),
+        (s) => s.hits >= 3 && s.misses >= 1,
+      );
       expect(stats.hits).toBe(3);
       expect(stats.misses).toBe(1);
       // A get of an expired entry is a miss.
       await port.set(ns, 'short', 'v', { ttl: SHORT_TTL });
       await sleep(EXPIRY_WAIT);
       await port.get(ns, 'short');
-      const later = await pollUntil(() => port.stats(ns), (s) => s.misses >= 2);
+      const later = await pollUntil(
+        () => port.stats(ns),
+        (s) => s.misses >= 2,
+      );
       expect(later).toMatchObject({ hits: 3, misses: 2 });
     });
 

@@ -25,7 +25,8 @@ export function defineValidationTests(ctx: ContractContext): void {
       for (const invalid of calls) {
         const error = await caught(() => invalid.call(port, ns));
         if (!(error instanceof ValidationError)) wrong.push(`${invalid.title}: ${String(error)}`);
-        else if (!error.invalidParams.some((p) => invalid.field.test(p.name))) wrong.push(`${invalid.title}: names ${JSON.stringify(error.invalidParams)}`);
+        else if (!error.invalidParams.some((p) => invalid.field.test(p.name)))
+          wrong.push(`${invalid.title}: names ${JSON.stringify(error.invalidParams)}`);
       }
       expect(wrong).toEqual([]);
       expectSameEntry(await port.get(ns, 'k'), before);
@@ -55,7 +56,14 @@ export function defineValidationTests(ctx: ContractContext): void {
       const keys = Array.from({ length: DEFAULT_ADAPTER_OPTIONS.maxBatch + 1 }, (_, i) => `k${i}`);
       await port.set(ns, 'k0', 'v');
       await expectThrown(() => port.getMany(ns, keys), LimitExceededError);
-      await expectThrown(() => port.setMany(ns, keys.map((key) => ({ key, value: 'x' }))), LimitExceededError);
+      await expectThrown(
+        () =>
+          port.setMany(
+            ns,
+            keys.map((key) => ({ key, value: 'x' })),
+          ),
+        LimitExceededError,
+      );
       await expectThrown(() => port.deleteMany(ns, keys), LimitExceededError);
       expect(await port.getMany(ns, ['k0', 'k1'])).toEqual([expect.objectContaining({ value: Buffer.from('v') }), undefined]);
       // Exactly maxBatch is allowed.

@@ -133,7 +133,11 @@ describe.each(BACKENDS)('HTTP rate limits and locks on $name', (factory) => {
     expect(released.status).toBe(204);
     await expectProblem(await s.fetch(`/v1/locks/${name}`, { method: 'DELETE', headers: { ...writer, 'lock-token': lease.token } }), 404);
     await expectProblem(await s.fetch(`/v1/locks/${name}`, jsonInit('PATCH', { token: lease.token, ttl: '1m' }, writer)), 409);
-    expect(await (await s.fetch(`/v1/locks/${name}`, { headers: reader })).json()).toEqual({ held: false, expiresAt: null, fence: lease.fence });
+    expect(await (await s.fetch(`/v1/locks/${name}`, { headers: reader })).json()).toEqual({
+      held: false,
+      expiresAt: null,
+      fence: lease.fence,
+    });
 
     const again = await s.fetch(`/v1/locks/${name}`, jsonInit('POST', { ttl: '30s' }, writer));
     expect(again.status).toBe(201);
@@ -141,7 +145,11 @@ describe.each(BACKENDS)('HTTP rate limits and locks on $name', (factory) => {
   });
 
   it('locks: a never-acquired lock is not held with fence null; invalid names and ttls are 400', async () => {
-    expect(await (await s.fetch(`/v1/locks/${fresh('never')}`, { headers: reader })).json()).toEqual({ held: false, expiresAt: null, fence: null });
+    expect(await (await s.fetch(`/v1/locks/${fresh('never')}`, { headers: reader })).json()).toEqual({
+      held: false,
+      expiresAt: null,
+      fence: null,
+    });
     await expectProblem(await s.fetch('/v1/locks/bad%20name', jsonInit('POST', { ttl: '30s' }, writer)), 400);
     await expectProblem(await s.fetch(`/v1/locks/${'x'.repeat(201)}`, { headers: reader }), 400);
     for (const ttl of ['0s', '1.5s', '-1', '2y']) {
@@ -152,7 +160,10 @@ describe.each(BACKENDS)('HTTP rate limits and locks on $name', (factory) => {
 
   it('locks: POST with wait gets the lock once the holder releases it', async () => {
     const name = fresh('http-wait');
-    const first = (await (await s.fetch(`/v1/locks/${name}`, jsonInit('POST', { ttl: '30s' }, writer))).json()) as { token: string; fence: number };
+    const first = (await (await s.fetch(`/v1/locks/${name}`, jsonInit('POST', { ttl: '30s' }, writer))).json()) as {
+      token: string;
+      fence: number;
+    };
     const waiting = s.fetch(`/v1/locks/${name}`, jsonInit('POST', { ttl: '30s', wait: '10s' }, writer));
     await sleep(300);
     expect((await s.fetch(`/v1/locks/${name}`, { method: 'DELETE', headers: { ...writer, 'lock-token': first.token } })).status).toBe(204);

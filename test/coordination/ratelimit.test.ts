@@ -37,7 +37,10 @@ describe.each(BACKENDS)('rate limits on $name', (factory) => {
       );
       expect(results.filter((r) => r.allowed)).toHaveLength(50);
       for (const r of results) expectWellFormed(r, 50);
-      const remainders = results.filter((r) => r.allowed).map((r) => r.remaining).sort((a, b) => a - b);
+      const remainders = results
+        .filter((r) => r.allowed)
+        .map((r) => r.remaining)
+        .sort((a, b) => a - b);
       expect(remainders).toEqual(Array.from({ length: 50 }, (_, i) => i));
       const after = await backend.port.rateLimit(key, { limit: 50, windowMs: DAY, algorithm, cost: 0 });
       expect(after).toMatchObject({ allowed: true, remaining: 0 });
@@ -78,10 +81,19 @@ describe.each(BACKENDS)('rate limits on $name', (factory) => {
       await backend.port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm, cost: 2 });
       expect((await backend.port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm })).allowed).toBe(false);
       expect(await backend.port.rateLimit(key, { limit: 3, windowMs: DAY, algorithm })).toMatchObject({ allowed: true, remaining: 2 });
-      expect(await backend.port.rateLimit(key, { limit: 2, windowMs: DAY - 1000, algorithm })).toMatchObject({ allowed: true, remaining: 1 });
-      expect(await backend.port.rateLimit(`${key}:other`, { limit: 2, windowMs: DAY, algorithm })).toMatchObject({ allowed: true, remaining: 1 });
+      expect(await backend.port.rateLimit(key, { limit: 2, windowMs: DAY - 1000, algorithm })).toMatchObject({
+        allowed: true,
+        remaining: 1,
+      });
+      expect(await backend.port.rateLimit(`${key}:other`, { limit: 2, windowMs: DAY, algorithm })).toMatchObject({
+        allowed: true,
+        remaining: 1,
+      });
       const other = ALGORITHMS.find((a) => a !== algorithm) as RateLimitAlgorithm;
-      expect(await backend.port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm: other })).toMatchObject({ allowed: true, remaining: 1 });
+      expect(await backend.port.rateLimit(key, { limit: 2, windowMs: DAY, algorithm: other })).toMatchObject({
+        allowed: true,
+        remaining: 1,
+      });
     });
 
     it('allows a denied call again once retryAfterMs has passed', async () => {

@@ -16,14 +16,33 @@ describe('parseDuration', () => {
     expect(parseDuration(input)).toEqual({ ok: true, ms });
   });
 
-  it.each([0, -1, 1.5, '0', '-5s', '1.5s', '', ' 30s', '30 s', '30S', '5w', 's', 'ms', '366d', '31536001', '01s', null, true, {}, NaN, Infinity])(
-    'rejects %j with a reason',
-    (input) => {
-      const result = parseDuration(input);
-      expect(result.ok).toBe(false);
-      if (!result.ok) expect(result.reason.length).toBeGreaterThan(10);
-    },
-  );
+  it.each([
+    0,
+    -1,
+    1.5,
+    '0',
+    '-5s',
+    '1.5s',
+    '',
+    ' 30s',
+    '30 s',
+    '30S',
+    '5w',
+    's',
+    'ms',
+    '366d',
+    '31536001',
+    '01s',
+    null,
+    true,
+    {},
+    NaN,
+    Infinity,
+  ])('rejects %j with a reason', (input) => {
+    const result = parseDuration(input);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason.length).toBeGreaterThan(10);
+  });
 });
 
 describe('formatDuration', () => {

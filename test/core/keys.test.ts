@@ -25,10 +25,14 @@ describe('prefixUpperBound', () => {
     const alphabet = fc.constantFrom('a', 'b', '%', '_', '\\', '\u00ff', '\ud7ff', '\ue000', '\u{10ffff}', '\u{1f600}', ':');
     const text = fc.array(alphabet, { maxLength: 5 }).map((parts) => parts.join(''));
     fc.assert(
-      fc.property(text.filter((p) => p.length > 0), text, (prefix, key) => {
-        expect(inRange(key, prefix)).toBe(key.startsWith(prefix));
-        expect(inRange(prefix + key, prefix)).toBe(true);
-      }),
+      fc.property(
+        text.filter((p) => p.length > 0),
+        text,
+        (prefix, key) => {
+          expect(inRange(key, prefix)).toBe(key.startsWith(prefix));
+          expect(inRange(prefix + key, prefix)).toBe(true);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -46,8 +46,14 @@ describe('withTimeout', () => {
 
   it('calls onExpire at the deadline only, so queued work can be dropped', async () => {
     let expired = 0;
-    const late = withTimeout(never(), 50, 'late', () => { expired++; }).catch((e: unknown) => e);
-    await expect(withTimeout(Promise.resolve(1), 50, 'fast', () => { expired += 100; })).resolves.toBe(1);
+    const late = withTimeout(never(), 50, 'late', () => {
+      expired++;
+    }).catch((e: unknown) => e);
+    await expect(
+      withTimeout(Promise.resolve(1), 50, 'fast', () => {
+        expired += 100;
+      }),
+    ).resolves.toBe(1);
     expect(await late).toBeInstanceOf(BackendTimeoutError);
     await after(100, null);
     expect(expired).toBe(1);

@@ -18,7 +18,11 @@ interface Backend {
   destroy(): Promise<void>;
 }
 
-const json = (method: string, value: unknown): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+const json = (method: string, value: unknown): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(value),
+});
 
 /** Writes keys one after another until stopped; returns the keys whose PUT was acknowledged. */
 function writeLoop(server: ChildServer, ns: string): { stop(): Promise<string[]> } {
@@ -28,7 +32,11 @@ function writeLoop(server: ChildServer, ns: string): { stop(): Promise<string[]>
     for (let i = 0; running; i++) {
       const key = `inflight-${i}`;
       try {
-        const response = await server.fetch(`/v1/cache/${ns}/${key}?ttl=none`, { method: 'PUT', body: `value-${i}`, signal: AbortSignal.timeout(10_000) });
+        const response = await server.fetch(`/v1/cache/${ns}/${key}?ttl=none`, {
+          method: 'PUT',
+          body: `value-${i}`,
+          signal: AbortSignal.timeout(10_000),
+        });
         if (response.status === 201 || response.status === 204) acked.push(key);
         else await new Promise((resolve) => setTimeout(resolve, 50));
       } catch {
@@ -61,7 +69,10 @@ const scenarios: { name: string; durableNs: string; start(): Promise<{ backend: 
     durableNs: 'dur',
     async start() {
       const pg: ThrowawayPostgres = await startThrowawayPostgres();
-      return { backend: { crash: () => pg.crash(), start: () => pg.start(), destroy: () => pg.destroy() }, env: { DATABASE_URL: pg.url, CACHE_SCHEMA: 'cp_durable' } };
+      return {
+        backend: { crash: () => pg.crash(), start: () => pg.start(), destroy: () => pg.destroy() },
+        env: { DATABASE_URL: pg.url, CACHE_SCHEMA: 'cp_durable' },
+      };
     },
   },
   {
@@ -69,7 +80,10 @@ const scenarios: { name: string; durableNs: string; start(): Promise<{ backend: 
     durableNs: 'dur',
     async start() {
       const redis: ThrowawayRedis = await startThrowawayRedis({ persistent: true });
-      return { backend: { crash: () => redis.crash(), start: () => redis.start(), destroy: () => redis.destroy() }, env: { CACHE_BACKEND: 'redis', REDIS_URL: redis.url, REDIS_PREFIX: 'cpdur' } };
+      return {
+        backend: { crash: () => redis.crash(), start: () => redis.start(), destroy: () => redis.destroy() },
+        env: { CACHE_BACKEND: 'redis', REDIS_URL: redis.url, REDIS_PREFIX: 'cpdur' },
+      };
     },
   },
 ];

@@ -28,7 +28,11 @@ export async function timedFetch(server: ChildServer, path: string, init: Reques
   return { status: response.status, ms: Date.now() - started, contentType: response.headers.get('content-type') ?? '', body };
 }
 
-const json = (value: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+const json = (value: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(value),
+});
 
 /** One request per cache route family that needs the backend (locks included: they fail closed). */
 export function backendRequests(tag: string): { name: string; path: string; init: RequestInit }[] {
@@ -56,7 +60,11 @@ export async function expectDegraded(server: ChildServer, failClosedServer: Chil
   const requests = Array.from({ length: 4 }, () => backendRequests(tag)).flat();
   const answers = await Promise.all(requests.map((r) => timedFetch(server, r.path, r.init).then((a) => ({ ...a, name: r.name }))));
   for (const answer of answers) {
-    expect({ route: answer.name, status: answer.status, type: answer.contentType }).toEqual({ route: answer.name, status: 503, type: 'application/problem+json' });
+    expect({ route: answer.name, status: answer.status, type: answer.contentType }).toEqual({
+      route: answer.name,
+      status: 503,
+      type: 'application/problem+json',
+    });
     expect(answer.ms, answer.name).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     const problem = JSON.parse(answer.body) as { status: number; title: string };
     expect(problem.status).toBe(503);

@@ -19,8 +19,15 @@ const TOKENS = JSON.stringify([
   { token: ADMIN, scopes: ['read', 'write', 'admin'], namespaces: ['*'] },
 ]);
 
-const auth = (token: string, init: RequestInit = {}): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${token}` } });
-const jsonBody = (method: string, value: unknown): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+const auth = (token: string, init: RequestInit = {}): RequestInit => ({
+  ...init,
+  headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${token}` },
+});
+const jsonBody = (method: string, value: unknown): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(value),
+});
 
 describe('tokens and scopes', () => {
   const schema = uniqueName('cpsec').toLowerCase();
@@ -79,7 +86,18 @@ describe('tokens and scopes', () => {
     expect((await call('/v1/cache/shared/k', auth(WRITER))).status).toBe(403);
     expect((await call('/v1/cache/apple/k', auth(WRITER, { method: 'PUT', body: 'x' }))).status).toBe(403);
     expect((await call('/v1/counters/shared/c', auth(WRITER, jsonBody('POST', {})))).status).toBe(403);
-    const batch = await call('/v1/batch', auth(WRITER, jsonBody('POST', { ops: [{ op: 'set', ns: 'shared', key: 'k', value: 'hacked' }, { op: 'set', ns: 'app-one', key: 'b', value: 'ok' }] })));
+    const batch = await call(
+      '/v1/batch',
+      auth(
+        WRITER,
+        jsonBody('POST', {
+          ops: [
+            { op: 'set', ns: 'shared', key: 'k', value: 'hacked' },
+            { op: 'set', ns: 'app-one', key: 'b', value: 'ok' },
+          ],
+        }),
+      ),
+    );
     expect(JSON.parse(batch.body)).toMatchObject({ results: [{ status: 403 }, { status: 201 }] });
     const list = JSON.parse((await call('/v1/namespaces', auth(WRITER))).body) as { namespaces: { name: string }[] };
     expect(list.namespaces.map((n) => n.name)).toEqual(['app-one']);
@@ -92,7 +110,9 @@ describe('tokens and scopes', () => {
     expect((await call('/v1/cache/shared/k', { headers: { authorization: UNKNOWN } })).status).toBe(401);
     const lock = JSON.parse((await call('/v1/locks/secret-lock', auth(ADMIN, jsonBody('POST', { ttl: '30s' })))).body) as { token: string };
     secrets.push(lock.token);
-    expect((await call('/v1/locks/secret-lock', auth(ADMIN, { method: 'DELETE', headers: { 'lock-token': `${lock.token}x` } }))).status).toBe(409);
+    expect(
+      (await call('/v1/locks/secret-lock', auth(ADMIN, { method: 'DELETE', headers: { 'lock-token': `${lock.token}x` } }))).status,
+    ).toBe(409);
     expect((await call('/v1/locks/secret-lock', auth(ADMIN, jsonBody('PATCH', { token: `${lock.token}x`, ttl: '1s' })))).status).toBe(409);
     const session = JSON.parse((await call('/v1/sessions', auth(ADMIN, jsonBody('POST', { subject: 'u' })))).body) as { id: string };
     secrets.push(session.id);

@@ -17,16 +17,44 @@ const CONCURRENCY = 32;
 const POOL_MAX = 10;
 const MAX_RSS_GROWTH = 50 * 1024 * 1024;
 
-const json = (method: string, value: unknown): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+const json = (method: string, value: unknown): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(value),
+});
 
-interface Op { name: string; run(server: ChildServer, worker: number, i: number): Promise<number[]> }
+interface Op {
+  name: string;
+  run(server: ChildServer, worker: number, i: number): Promise<number[]>;
+}
 
 /** Each op returns the statuses it got; `expected` says which ones are fine. */
 const OPS: { op: Op; expected: number[] }[] = [
-  { expected: [200, 404], op: { name: 'get', run: async (s, w, i) => [(await drain(s.fetch(`/v1/cache/soak/k${(w * 31 + i) % 500}`))).status] } },
-  { expected: [201, 204], op: { name: 'set', run: async (s, w, i) => [(await drain(s.fetch(`/v1/cache/soak/k${(w * 17 + i) % 500}?ttl=30s`, { method: 'PUT', body: `value ${w} ${i} `.repeat(20) }))).status] } },
-  { expected: [200], op: { name: 'incr', run: async (s, _w, i) => [(await drain(s.fetch(`/v1/counters/soak/c${i % 20}`, json('POST', { by: 1 })))).status] } },
-  { expected: [200, 429], op: { name: 'ratelimit', run: async (s, w) => [(await drain(s.fetch('/v1/ratelimit', json('POST', { key: `rl${w % 8}`, limit: 50, window: '1s' })))).status] } },
+  {
+    expected: [200, 404],
+    op: { name: 'get', run: async (s, w, i) => [(await drain(s.fetch(`/v1/cache/soak/k${(w * 31 + i) % 500}`))).status] },
+  },
+  {
+    expected: [201, 204],
+    op: {
+      name: 'set',
+      run: async (s, w, i) => [
+        (await drain(s.fetch(`/v1/cache/soak/k${(w * 17 + i) % 500}?ttl=30s`, { method: 'PUT', body: `value ${w} ${i} `.repeat(20) })))
+          .status,
+      ],
+    },
+  },
+  {
+    expected: [200],
+    op: { name: 'incr', run: async (s, _w, i) => [(await drain(s.fetch(`/v1/counters/soak/c${i % 20}`, json('POST', { by: 1 })))).status] },
+  },
+  {
+    expected: [200, 429],
+    op: {
+      name: 'ratelimit',
+      run: async (s, w) => [(await drain(s.fetch('/v1/ratelimit', json('POST', { key: `rl${w % 8}`, limit: 50, window: '1s' })))).status],
+    },
+  },
   {
     expected: [201, 204, 409],
     op: {
@@ -59,9 +87,13 @@ describe('soak: 60 s mixed load at c=32 on postgres', () => {
 
   beforeAll(async () => {
     pg = await startThrowawayPostgres();
-        // V8 grows its heap lazily under load (heapTotal swings by ~100 MB between major GCs), so RSS
+    // V8 grows its heap lazily under load (heapTotal swings by ~100 MB between major GCs), so RSS
     // is compared right after forced full GCs: what the server retains, not what V8 has yet to collect.
-    server = await startChildServer({ DATABASE_URL: pg.url, CACHE_SCHEMA: 'cp_soak', PG_POOL_MAX: String(POOL_MAX) }, 30_000, GC_PRELOAD_ARGS);
+    server = await startChildServer(
+      { DATABASE_URL: pg.url, CACHE_SCHEMA: 'cp_soak', PG_POOL_MAX: String(POOL_MAX) },
+      30_000,
+      GC_PRELOAD_ARGS,
+    );
     admin = postgres(pg.url, { max: 1, onnotice: () => {}, connection: { application_name: 'soak-observer' } });
   }, 120_000);
 
@@ -117,7 +149,9 @@ describe('soak: 60 s mixed load at c=32 on postgres', () => {
     for (const { op } of OPS) expect(counts.get(op.name) ?? 0, op.name).toBeGreaterThan(100);
     expect(rssAfterWarmUp).toBeDefined();
     const growth = rssAtEnd - (rssAfterWarmUp as number);
-    expect(growth, `RSS after GC, MB every 5 s: ${retainedMb.join(' ')}; at end ${Math.round(rssAtEnd / 1048576)}`).toBeLessThan(MAX_RSS_GROWTH);
+    expect(growth, `RSS after GC, MB every 5 s: ${retainedMb.join(' ')}; at end ${Math.round(rssAtEnd / 1048576)}`).toBeLessThan(
+      MAX_RSS_GROWTH,
+    );
     expect(server.alive()).toBe(true);
 
     // Back to idle: no statement left running, the pool within its bound, no HTTP or DB sockets leaked.

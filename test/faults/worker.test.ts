@@ -21,7 +21,15 @@ const JOB_EXPIRY_S = 5;
 function startWorkerProcess(schema: string): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'jobs/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: PG_URL, CACHE_SCHEMA: schema, CLEANUP_INTERVAL: '1s', EVICTION_INTERVAL: '1h', LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      DATABASE_URL: PG_URL,
+      CACHE_SCHEMA: schema,
+      CLEANUP_INTERVAL: '1s',
+      EVICTION_INTERVAL: '1h',
+      LOG_LEVEL: 'warn',
+    },
     stdio: 'ignore',
   });
 }
@@ -58,8 +66,11 @@ describe('worker killed mid-cleanup', () => {
 
   it('leaves no locks or half-done rows; restarted workers finish, one at a time', async () => {
     // The shared server also hosts other suites' workers: track only the backends this worker opened.
-    const workerPids = async (): Promise<number[]> => (await db.sql<{ pid: number }[]>`
-      SELECT pid FROM pg_stat_activity WHERE application_name IN ('cacheport-worker', 'cacheport-worker-boss') AND datname = current_database()`).map((r) => r.pid);
+    const workerPids = async (): Promise<number[]> =>
+      (
+        await db.sql<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity WHERE application_name IN ('cacheport-worker', 'cacheport-worker-boss') AND datname = current_database()`
+      ).map((r) => r.pid);
     const before = new Set(await workerPids());
     const first = startWorkerProcess(db.schema);
     children.push(first);
@@ -84,7 +95,9 @@ describe('worker killed mid-cleanup', () => {
     expect(unlocked?.n).toBe(remaining + LIVE);
     // No half-done state: every live row is intact, and only expired rows were removed.
     expect(await countRows(db.sql, 'entries', 'live')).toBe(LIVE);
-    const [live] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM entries WHERE ns = 'live' AND expires_at > now() AND value = '\\x00'::bytea`;
+    const [live] = await db.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM entries WHERE ns = 'live' AND expires_at > now() AND value = '\\x00'::bytea`;
     expect(live?.n).toBe(LIVE);
 
     // Two restarted workers finish the job; at no sample are two ttl-cleanup jobs active.
@@ -93,12 +106,18 @@ describe('worker killed mid-cleanup', () => {
     children.push(second, third);
     let maxActive = 0;
     let samples = 0;
-    const finished = await waitFor(async () => {
-      const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ${db.sql(`${db.schema}_boss`)}.job WHERE name = 'ttl-cleanup' AND state = 'active'`;
-      maxActive = Math.max(maxActive, row?.n ?? 0);
-      samples++;
-      return (await countRows(db.sql, 'entries', 'dead')) === 0;
-    }, 90_000, 50);
+    const finished = await waitFor(
+      async () => {
+        const [row] = await db.sql<
+          { n: number }[]
+        >`SELECT count(*)::int AS n FROM ${db.sql(`${db.schema}_boss`)}.job WHERE name = 'ttl-cleanup' AND state = 'active'`;
+        maxActive = Math.max(maxActive, row?.n ?? 0);
+        samples++;
+        return (await countRows(db.sql, 'entries', 'dead')) === 0;
+      },
+      90_000,
+      50,
+    );
     expect(finished, `${remaining} expired rows were left by the killed worker`).toBe(true);
     expect(remaining).toBeGreaterThan(0);
     expect(samples).toBeGreaterThan(10);

@@ -68,17 +68,28 @@ describe.each(BACKENDS)('HTTP auth and operations on $name', (factory) => {
     await expectProblem(await s.fetch('/v1/cache/other/k', { headers: reader }), 403);
     await expectProblem(await s.fetch('/v1/namespaces/other', { headers: reader }), 403);
 
-    const res = await s.fetch('/v1/batch', jsonInit('POST', { ops: [
-      { op: 'set', ns: 'app1', key: 'b', value: '1' },
-      { op: 'set', ns: 'other', key: 'b', value: '1' },
-      { op: 'get', ns: 'app2', key: 'k' },
-    ] }, writer));
+    const res = await s.fetch(
+      '/v1/batch',
+      jsonInit(
+        'POST',
+        {
+          ops: [
+            { op: 'set', ns: 'app1', key: 'b', value: '1' },
+            { op: 'set', ns: 'other', key: 'b', value: '1' },
+            { op: 'get', ns: 'app2', key: 'k' },
+          ],
+        },
+        writer,
+      ),
+    );
     const { results } = (await res.json()) as { results: { status: number }[] };
     expect(results.map((r) => r.status)).toEqual([201, 403, 403]);
     expect((await s.fetch('/v1/cache/other/b', { headers: admin })).status).toBe(404);
 
     const list = async (headers: Record<string, string>) =>
-      ((await (await s.fetch('/v1/namespaces', { headers })).json()) as { namespaces: { name: string }[] }).namespaces.map((n) => n.name).sort();
+      ((await (await s.fetch('/v1/namespaces', { headers })).json()) as { namespaces: { name: string }[] }).namespaces
+        .map((n) => n.name)
+        .sort();
     expect(await list(reader)).toEqual(['app1', 'app2']);
     expect(await list(writer)).toEqual(['app1']);
     expect(await list(admin)).toEqual(expect.arrayContaining(['app1', 'app2', 'other']));
@@ -98,7 +109,18 @@ describe.each(BACKENDS)('HTTP auth and operations on $name', (factory) => {
     expect(await ready.json()).toMatchObject({ status: 'ok', backend: factory.name });
     const doc = (await (await s.fetch('/openapi.json')).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe('3.1.0');
-    for (const path of ['/v1/cache/{ns}/{key}', '/v1/counters/{ns}/{key}', '/v1/batch', '/v1/namespaces', '/v1/namespaces/{ns}', '/v1/namespaces/{ns}/invalidate', '/v1/namespaces/{ns}/entries', '/health', '/health/ready', '/metrics']) {
+    for (const path of [
+      '/v1/cache/{ns}/{key}',
+      '/v1/counters/{ns}/{key}',
+      '/v1/batch',
+      '/v1/namespaces',
+      '/v1/namespaces/{ns}',
+      '/v1/namespaces/{ns}/invalidate',
+      '/v1/namespaces/{ns}/entries',
+      '/health',
+      '/health/ready',
+      '/metrics',
+    ]) {
       expect(doc.paths[path], path).toBeDefined();
     }
     expect(Object.keys(doc.paths['/v1/cache/{ns}/{key}'] ?? {}).sort()).toEqual(['delete', 'get', 'head', 'patch', 'put']);
@@ -156,7 +178,9 @@ describe('anonymous serving', () => {
   it('is refused on a non-loopback bind without tokens, with a message on how to configure them', async () => {
     expect(() => createAuthenticator(loadConfig({ HOST: '0.0.0.0' }))).toThrow(ConfigError);
     expect(() => createAuthenticator(loadConfig({ HOST: '0.0.0.0' }))).toThrow(/CACHE_TOKENS.*CACHE_ALLOW_ANONYMOUS=true/s);
-    await expect(startServer(loadConfig({ HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://root@127.0.0.1:1/none' }))).rejects.toThrow(ConfigError);
+    await expect(
+      startServer(loadConfig({ HOST: '0.0.0.0', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://root@127.0.0.1:1/none' })),
+    ).rejects.toThrow(ConfigError);
     expect(createAuthenticator(loadConfig({ HOST: '0.0.0.0', CACHE_ALLOW_ANONYMOUS: 'true' })).anonymous).toBe(true);
     expect(createAuthenticator(loadConfig({ HOST: '127.0.0.1' })).anonymous).toBe(true);
     expect(createAuthenticator(loadConfig({ HOST: '::1' })).anonymous).toBe(true);
@@ -164,7 +188,13 @@ describe('anonymous serving', () => {
   });
 
   it('rejects malformed token configuration', () => {
-    for (const tokens of ['not json', '{}', '[{"token":"short","scopes":["read"]}]', '[{"token":"long-enough-token","scopes":["root"]}]', '[{"token":"long-enough-token","scopes":["read"],"namespaces":["A*"]}]']) {
+    for (const tokens of [
+      'not json',
+      '{}',
+      '[{"token":"short","scopes":["read"]}]',
+      '[{"token":"long-enough-token","scopes":["root"]}]',
+      '[{"token":"long-enough-token","scopes":["read"],"namespaces":["A*"]}]',
+    ]) {
       expect(() => createAuthenticator(loadConfig({ CACHE_TOKENS: tokens })), tokens).toThrow(ConfigError);
     }
   });
@@ -181,7 +211,13 @@ function unreachablePort(name: string): CachePort {
 describe.each(BACKENDS)('HTTP with the $name backend unreachable', (factory) => {
   it('answers 503 problem+json within the timeout, and /health stays 200', async () => {
     const port = unreachablePort(factory.name);
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', BACKEND_TIMEOUT_MS: '500', REDIS_COMMAND_TIMEOUT_MS: '500' });
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      BACKEND_TIMEOUT_MS: '500',
+      REDIS_COMMAND_TIMEOUT_MS: '500',
+    });
     const server = await startServer(config, { port, logger: createLogger('silent'), worker: false });
     try {
       const started = Date.now();
@@ -209,7 +245,11 @@ describe.each(BACKENDS)('HTTP on $name: a bug in a handler', (factory) => {
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
-    const server = await startServer(loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent' }), { port: broken, logger: createLogger('silent'), worker: false });
+    const server = await startServer(loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent' }), {
+      port: broken,
+      logger: createLogger('silent'),
+      worker: false,
+    });
     try {
       const res = await fetch(`${server.url}/v1/cache/ns/k`);
       const problem = await expectProblem(res, 500);

@@ -112,7 +112,11 @@ describe('multi-process mode (WEB_CONCURRENCY=2)', () => {
     }
     await waitFor(() => logLines(output).filter((l) => l.msg === 'request').length >= 13, 10_000, 'request log lines', read);
 
-    const servedBy = new Set(logLines(output).filter((l) => l.msg === 'request').map((l) => l.pid as number));
+    const servedBy = new Set(
+      logLines(output)
+        .filter((l) => l.msg === 'request')
+        .map((l) => l.pid as number),
+    );
     expect(servedBy.size).toBe(2);
     for (const pid of servedBy) {
       expect(pid).not.toBe(primaryPid);
@@ -120,7 +124,11 @@ describe('multi-process mode (WEB_CONCURRENCY=2)', () => {
     }
 
     // The cleanup worker (WORKER=inline) runs in exactly one process.
-    const scheduling = new Set(logLines(output).filter((l) => l.msg === 'worker job scheduled').map((l) => l.pid));
+    const scheduling = new Set(
+      logLines(output)
+        .filter((l) => l.msg === 'worker job scheduled')
+        .map((l) => l.pid),
+    );
     expect(scheduling.size).toBe(1);
 
     // A crashed worker is replaced; the cluster keeps serving.
@@ -128,7 +136,9 @@ describe('multi-process mode (WEB_CONCURRENCY=2)', () => {
     process.kill(victim, 'SIGKILL');
     const listening = () => logLines(output).filter((l) => l.msg?.startsWith('cacheport listening') && l.pid !== victim);
     await waitFor(() => listening().length >= 2, 60_000, 'a replacement worker', read);
-    const replacement = listening().map((l) => l.pid as number).find((pid) => !servedBy.has(pid));
+    const replacement = listening()
+      .map((l) => l.pid as number)
+      .find((pid) => !servedBy.has(pid));
     expect(replacement).toBeDefined();
     expect(parentPid(replacement as number)).toBe(primaryPid);
     for (let i = 0; i < 4; i++) expect((await getOnNewConnection(`${url}/v1/cache/cl/k1`)).status).toBe(200);
@@ -136,7 +146,10 @@ describe('multi-process mode (WEB_CONCURRENCY=2)', () => {
     // SIGTERM to the primary drains every worker and exits 0 within the grace period.
     const stopAt = Date.now();
     started.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), SHUTDOWN_GRACE_MS + 10_000))]);
+    const code = await Promise.race([
+      exited,
+      new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), SHUTDOWN_GRACE_MS + 10_000)),
+    ]);
     expect(code, output).toBe(0);
     expect(Date.now() - stopAt).toBeLessThan(SHUTDOWN_GRACE_MS + 10_000);
     expect(logLines(output).filter((l) => l.msg === 'cacheport stopped').length).toBe(2);

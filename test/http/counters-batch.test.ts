@@ -54,8 +54,14 @@ describe.each(BACKENDS)('HTTP counters and batch on $name', (factory) => {
     await expectProblem(await incr('c4/k', { by: 'x' }), 400);
     await expectProblem(await incr('c4/k', { ttl: '1.5s' }), 400);
     await expectProblem(await incr('c4/k', { bogus: 1 }), 400);
-    await expectProblem(await s.fetch('/v1/counters/c4/k', { method: 'POST', body: '{"by":', headers: { 'content-type': 'application/json' } }), 400);
-    await expectProblem(await s.fetch('/v1/counters/c4/k', { method: 'POST', body: '{"by":1}', headers: { 'content-type': 'text/plain' } }), 415);
+    await expectProblem(
+      await s.fetch('/v1/counters/c4/k', { method: 'POST', body: '{"by":', headers: { 'content-type': 'application/json' } }),
+      400,
+    );
+    await expectProblem(
+      await s.fetch('/v1/counters/c4/k', { method: 'POST', body: '{"by":1}', headers: { 'content-type': 'text/plain' } }),
+      415,
+    );
     await expectProblem(await s.fetch('/v1/counters/BAD/k', { method: 'POST' }), 400);
     expect((await s.fetch('/v1/cache/c4/k')).status).toBe(404);
   });
@@ -89,7 +95,9 @@ describe.each(BACKENDS)('HTTP counters and batch on $name', (factory) => {
     ]);
     expect(res.status).toBe(200);
     const { results } = (await res.json()) as { results: { status: number; value?: unknown; encoding?: string }[] };
-    expect(results.map((r) => r.status)).toEqual([201, 204, 200, 404, 400, 400, 400, 400, 200, 409, 204, 404, 201, 200, 201, 200, 400, 400, 400]);
+    expect(results.map((r) => r.status)).toEqual([
+      201, 204, 200, 404, 400, 400, 400, 400, 200, 409, 204, 404, 201, 200, 201, 200, 400, 400, 400,
+    ]);
     expect(results[2]).toMatchObject({ value: 'two' });
     expect(results[2]?.encoding).toBeUndefined();
     expect(results[8]).toMatchObject({ value: 5 });
@@ -112,15 +120,21 @@ describe.each(BACKENDS)('HTTP counters and batch on $name', (factory) => {
   });
 
   it('a body that is not a batch fails whole: malformed JSON 400, no ops 400, wrong type 415', async () => {
-    await expectProblem(await s.fetch('/v1/batch', { method: 'POST', body: '{"ops": [', headers: { 'content-type': 'application/json' } }), 400);
+    await expectProblem(
+      await s.fetch('/v1/batch', { method: 'POST', body: '{"ops": [', headers: { 'content-type': 'application/json' } }),
+      400,
+    );
     await expectProblem(await s.fetch('/v1/batch', jsonInit('POST', { nope: [] })), 400);
     await expectProblem(await s.fetch('/v1/batch', jsonInit('POST', { ops: 'get' })), 400);
     await expectProblem(await s.fetch('/v1/batch', jsonInit('POST', [1, 2])), 400);
-    await expectProblem(await s.fetch('/v1/batch', { method: 'POST', body: JSON.stringify({ ops: [] }), headers: { 'content-type': 'text/plain' } }), 415);
+    await expectProblem(
+      await s.fetch('/v1/batch', { method: 'POST', body: JSON.stringify({ ops: [] }), headers: { 'content-type': 'text/plain' } }),
+      415,
+    );
     await expectProblem(await s.fetch('/v1/batch', { method: 'GET' }), 405);
   });
 
-  it('a value over the limit inside a batch is that op\'s 413', async () => {
+  it("a value over the limit inside a batch is that op's 413", async () => {
     const big = 'x'.repeat(1024 * 1024 + 1);
     const res = await batch([
       { op: 'set', ns: 'b4', key: 'big', value: big },

@@ -106,7 +106,10 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       ];
       for (const [method, path, body, field] of cases) {
         const problem = await expectProblem(await s.fetch(path, jsonInit(method, body, admin)), 400);
-        expect(problem['invalid-params']?.map((p) => p.name), `${method} ${path}`).toContain(field);
+        expect(
+          problem['invalid-params']?.map((p) => p.name),
+          `${method} ${path}`,
+        ).toContain(field);
       }
       expect(await (await s.fetch(`/v1/locks/${lock}`, { headers: admin })).json()).toMatchObject({ held: false });
       const session = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: 'a-u' }, admin))).json()) as { id: string };
@@ -126,11 +129,20 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       await expectProblem(await s.fetch(`/v1/namespaces/${ns}`, textInit('PUT', '{"maxEntries":5,"constructor":1}')), 400);
     });
 
-    it('an unknown field in a batch op is that op\'s 400; the others run', async () => {
-      const res = await s.fetch('/v1/batch', jsonInit('POST', { ops: [
-        { op: 'set', ns: 'a-batch', key: 'k', value: 'v', wiat: 1 },
-        { op: 'set', ns: 'a-batch', key: 'k2', value: 'v' },
-      ] }, admin));
+    it("an unknown field in a batch op is that op's 400; the others run", async () => {
+      const res = await s.fetch(
+        '/v1/batch',
+        jsonInit(
+          'POST',
+          {
+            ops: [
+              { op: 'set', ns: 'a-batch', key: 'k', value: 'v', wiat: 1 },
+              { op: 'set', ns: 'a-batch', key: 'k2', value: 'v' },
+            ],
+          },
+          admin,
+        ),
+      );
       const { results } = (await res.json()) as { results: { status: number; 'invalid-params'?: { name: string }[] }[] };
       expect(results.map((r) => r.status)).toEqual([400, 201]);
       expect(results[0]?.['invalid-params']?.map((p) => p.name)).toEqual(['ops[0].wiat']);
@@ -229,7 +241,9 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
 
     it("a confined token's session checks slide no expiry: PATCH of its own, GET/PATCH/DELETE of another tenant's", async () => {
       const short = { ttl: '2s', maxAge: '1h' };
-      const own = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: 'a-s:slide', ...short }, tenantA))).json()) as { id: string };
+      const own = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: 'a-s:slide', ...short }, tenantA))).json()) as {
+        id: string;
+      };
       const other = (await (await s.fetch('/v1/sessions', jsonInit('POST', { subject: `${fresh('b-s')}:x`, ...short }, admin))).json()) as {
         id: string;
       };
@@ -268,13 +282,22 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
       // 1000 control bytes are valid UTF-8 but 6000 bytes of JSON (\u0001 each); 1000 bytes of 0xff are 1336 of base64.
       expect((await s.fetch(`/v1/cache/${ns}/ctl`, { method: 'PUT', body: Buffer.alloc(1000, 1), headers: admin })).status).toBe(201);
       expect((await s.fetch(`/v1/cache/${ns}/bin`, { method: 'PUT', body: Buffer.alloc(1000, 0xff), headers: admin })).status).toBe(201);
-      for (const [key, served] of [['ctl', 1], ['bin', 4]] as const) {
+      for (const [key, served] of [
+        ['ctl', 1],
+        ['bin', 4],
+      ] as const) {
         const ops = Array.from({ length: 10 }, () => ({ op: 'get', ns, key }));
         const res = await s.fetch('/v1/batch', jsonInit('POST', { ops }, admin));
         const text = await res.text();
         const { results } = JSON.parse(text) as { results: { status: number }[] };
-        expect(results.filter((r) => r.status === 200), key).toHaveLength(served);
-        expect(results.filter((r) => r.status === 413), key).toHaveLength(10 - served);
+        expect(
+          results.filter((r) => r.status === 200),
+          key,
+        ).toHaveLength(served);
+        expect(
+          results.filter((r) => r.status === 413),
+          key,
+        ).toHaveLength(10 - served);
       }
     });
   });
@@ -296,7 +319,12 @@ describe.each(BACKENDS)('HTTP hardening on $name', (factory) => {
     it('a key with a "." or ".." segment is 400 wherever it stands, raw or percent-encoded', async () => {
       const ns = fresh('a-dots');
       for (const key of ['..', '.', '%2e%2e', '%2E', 'x/..', '../x', 'x/%2e%2e', 'x/./y', 'x//y']) {
-        for (const [method, family] of [['GET', 'cache'], ['PUT', 'cache'], ['DELETE', 'cache'], ['POST', 'counters']] as const) {
+        for (const [method, family] of [
+          ['GET', 'cache'],
+          ['PUT', 'cache'],
+          ['DELETE', 'cache'],
+          ['POST', 'counters'],
+        ] as const) {
           const body = method === 'GET' || method === 'DELETE' ? undefined : 'x';
           const res = await rawRequest(s.url, method, `/v1/${family}/${ns}/${key}`, admin, body);
           expect({ key, method, status: res.status }).toEqual({ key, method, status: 400 });
@@ -329,7 +357,12 @@ describe.each(BACKENDS)('HTTP on $name: aborted uploads and CORS', (factory) => 
   it('an upload the client abandons is recorded as 499, not 500, and logs no error', async () => {
     const backend = await factory.create();
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done(); } });
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
     const logger = pino({ level: 'info' }, sink);
     const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', WORKER: 'off', LOG_LEVEL: 'info' });
     const server = await startServer(config, { port: backend.port, logger, worker: false });

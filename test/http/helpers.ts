@@ -8,11 +8,20 @@ export function jsonInit(method: string, body: unknown, headers: Record<string, 
 }
 
 /** Asserts a problem+json response with `status` and returns its body. */
-export async function expectProblem(res: Response, status: number): Promise<{ type: string; title: string; status: number; detail: string; 'invalid-params'?: { name: string; reason: string }[] }> {
+export async function expectProblem(
+  res: Response,
+  status: number,
+): Promise<{ type: string; title: string; status: number; detail: string; 'invalid-params'?: { name: string; reason: string }[] }> {
   const text = await res.text();
   expect(res.status, text).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const body = JSON.parse(text) as { type: string; title: string; status: number; detail: string; 'invalid-params'?: { name: string; reason: string }[] };
+  const body = JSON.parse(text) as {
+    type: string;
+    title: string;
+    status: number;
+    detail: string;
+    'invalid-params'?: { name: string; reason: string }[];
+  };
   expect(body.status).toBe(status);
   expect(typeof body.type).toBe('string');
   expect(typeof body.title).toBe('string');

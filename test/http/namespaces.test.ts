@@ -28,10 +28,22 @@ describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
   it('PUT configures (201, then 200), reads durations back as strings, and the default ttl applies', async () => {
     const first = await s.fetch('/v1/namespaces/n1', jsonInit('PUT', { defaultTtl: 90, maxEntries: 100 }));
     expect(first.status).toBe(201);
-    expect((await namespaceJson(first)).config).toEqual({ defaultTtl: '90s', maxEntries: 100, maxBytes: null, eviction: 'lru', durable: false });
+    expect((await namespaceJson(first)).config).toEqual({
+      defaultTtl: '90s',
+      maxEntries: 100,
+      maxBytes: null,
+      eviction: 'lru',
+      durable: false,
+    });
     const second = await s.fetch('/v1/namespaces/n1', jsonInit('PUT', { defaultTtl: '2h', eviction: 'none' }));
     expect(second.status).toBe(200);
-    expect((await describeNs('n1')).config).toEqual({ defaultTtl: '2h', maxEntries: null, maxBytes: null, eviction: 'none', durable: false });
+    expect((await describeNs('n1')).config).toEqual({
+      defaultTtl: '2h',
+      maxEntries: null,
+      maxBytes: null,
+      eviction: 'none',
+      durable: false,
+    });
     await s.fetch('/v1/namespaces/n1', jsonInit('PUT', { defaultTtl: '90s' }));
     await put('n1', 'k');
     const maxAge = Number(/max-age=(\d+)/.exec((await s.fetch('/v1/cache/n1/k')).headers.get('cache-control') ?? '')?.[1]);
@@ -57,7 +69,10 @@ describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
       const problem = await expectProblem(await s.fetch('/v1/namespaces/n2', jsonInit('PUT', body)), 400);
       expect(problem['invalid-params']?.[0]?.name, JSON.stringify(body)).toBe(field);
     }
-    await expectProblem(await s.fetch('/v1/namespaces/n2', { method: 'PUT', body: '{', headers: { 'content-type': 'application/json' } }), 400);
+    await expectProblem(
+      await s.fetch('/v1/namespaces/n2', { method: 'PUT', body: '{', headers: { 'content-type': 'application/json' } }),
+      400,
+    );
     await expectProblem(await s.fetch('/v1/namespaces/n2', { method: 'PUT', body: '{}', headers: { 'content-type': 'text/plain' } }), 415);
     await expectProblem(await s.fetch('/v1/namespaces/Bad_NS', jsonInit('PUT', {})), 400);
     expect((await describeNs('n2')).config.defaultTtl).toBe('5m');
@@ -66,7 +81,9 @@ describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
   it('lists namespaces that are configured or hold entries', async () => {
     await put('n3-entries', 'k');
     await s.fetch('/v1/namespaces/n3-config', jsonInit('PUT', {}));
-    const { namespaces } = (await (await s.fetch('/v1/namespaces')).json()) as { namespaces: { name: string; stats: { entries: number } }[] };
+    const { namespaces } = (await (await s.fetch('/v1/namespaces')).json()) as {
+      namespaces: { name: string; stats: { entries: number } }[];
+    };
     const names = namespaces.map((n) => n.name);
     expect(names).toContain('n3-entries');
     expect(names).toContain('n3-config');

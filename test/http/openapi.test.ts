@@ -50,11 +50,13 @@ describe('OpenAPI document', () => {
     const missing: string[] = [];
     for (const { name, op } of operations()) {
       for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
-        if (media.example === undefined && media.examples === undefined && media.schema?.example === undefined) missing.push(`${name} request ${type}`);
+        if (media.example === undefined && media.examples === undefined && media.schema?.example === undefined)
+          missing.push(`${name} request ${type}`);
       }
       for (const [status, response] of Object.entries(op.responses ?? {})) {
         for (const [type, media] of Object.entries(response.content ?? {})) {
-          if (media.example === undefined && media.examples === undefined && media.schema?.example === undefined) missing.push(`${name} ${status} ${type}`);
+          if (media.example === undefined && media.examples === undefined && media.schema?.example === undefined)
+            missing.push(`${name} ${status} ${type}`);
         }
       }
     }

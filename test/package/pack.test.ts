@@ -30,7 +30,11 @@ describe('npm pack → npm install → import', () => {
 
   it('installs from the tarball, imports from plain JavaScript and runs the cacheport command', { timeout: 300_000 }, async () => {
     work = await mkdtemp(path.join(tmpdir(), 'cacheport-pack-'));
-    const packed = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT, env: CLEAN_ENV, maxBuffer: 16 * 1024 * 1024 });
+    const packed = await run('npm', ['pack', '--json', '--pack-destination', work], {
+      cwd: ROOT,
+      env: CLEAN_ENV,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [{ filename: string; files: { path: string }[] }];
     const files = info.files.map((file) => file.path);
     expect(files.filter((file) => /^(test|bench|\.ci)\//.test(file))).toEqual([]);
@@ -72,7 +76,8 @@ console.log(JSON.stringify({ value: new TextDecoder().decode(entry.value), typed
     });
 
     const help = await run('npx', ['--no-install', 'cacheport', '--help'], { cwd: project, env: CLEAN_ENV });
-    for (const word of ['serve', 'worker', 'migrate', 'DATABASE_URL', 'STARTUP_TIMEOUT', 'CACHE_DATA_DIR']) expect(help.stdout).toContain(word);
+    for (const word of ['serve', 'worker', 'migrate', 'DATABASE_URL', 'STARTUP_TIMEOUT', 'CACHE_DATA_DIR'])
+      expect(help.stdout).toContain(word);
     const version = await run('npx', ['--no-install', 'cacheport', '--version'], { cwd: project, env: CLEAN_ENV });
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });

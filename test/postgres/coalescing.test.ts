@@ -27,8 +27,14 @@ async function open(options: Parameters<typeof createPgTestPort>[0] = {}): Promi
 describe('postgres request coalescing', () => {
   it('gives each of 500 concurrent gets (distinct, repeated, missing keys, two namespaces) its own result', async () => {
     const { port } = await open();
-    await port.setMany('co-a', Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `a-${i}` })));
-    await port.setMany('co-b', Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `b-${i}` })));
+    await port.setMany(
+      'co-a',
+      Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `a-${i}` })),
+    );
+    await port.setMany(
+      'co-b',
+      Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `b-${i}` })),
+    );
     const before = coalescingStatsOf(port).get;
 
     const requests = Array.from({ length: 500 }, (_, i) => ({ ns: i % 3 === 0 ? 'co-b' : 'co-a', key: `k${(i * 7) % 260}` }));
@@ -97,15 +103,11 @@ describe('postgres request coalescing', () => {
     expect(await port.has('co', 'existing')).toBe(false);
   });
 
-  it("rejects only the caller with bad input, before anything is queued", async () => {
+  it('rejects only the caller with bad input, before anything is queued', async () => {
     const { port } = await open();
     await port.set('co', 'k', 'v');
     const before = coalescingStatsOf(port).get.calls;
-    const calls = [
-      ...Array.from({ length: 10 }, () => port.get('co', 'k')),
-      port.get('co', ''),
-      port.set('co', 'k2', 'v', { ttl: -1 }),
-    ];
+    const calls = [...Array.from({ length: 10 }, () => port.get('co', 'k')), port.get('co', ''), port.set('co', 'k2', 'v', { ttl: -1 })];
     const settled = await Promise.allSettled(calls);
     settled.slice(0, 10).forEach((s) => expect(s.status === 'fulfilled' && text(s.value as CacheEntry)).toBe('v'));
     for (const bad of settled.slice(10)) {
@@ -160,14 +162,20 @@ describe('postgres request coalescing', () => {
       await locker.end();
       await admin.end();
     }
-    const recovered = await pollUntil(() => port.get('co', 'k').then(text, () => undefined), (v) => v === 'v');
+    const recovered = await pollUntil(
+      () => port.get('co', 'k').then(text, () => undefined),
+      (v) => v === 'v',
+    );
     expect(recovered).toBe('v');
   });
 
   it('returns the same results with a window and with coalescing off (one namespace, repeated keys)', async () => {
     for (const coalesce of [{ windowMs: 1 }, false] as const) {
       const t = await open({ coalesce });
-      await t.port.setMany('co', Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })));
+      await t.port.setMany(
+        'co',
+        Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+      );
       // One namespace with repeated keys: the `= ANY` batch path.
       const results = await Promise.all(Array.from({ length: 100 }, (_, i) => t.port.get('co', `k${i % 60}`)));
       expect(results.map(text)).toEqual(Array.from({ length: 100 }, (_, i) => (i % 60 < 50 ? `v${i % 60}` : undefined)));

@@ -99,7 +99,9 @@ describe('Coalescer', () => {
     await answer(1);
     expect(await kept).toBe('c:1');
     let settled = false;
-    void late.finally(() => { settled = true; });
+    void late.finally(() => {
+      settled = true;
+    });
     await flush();
     expect(settled).toBe(false); // its caller already got the timeout
   });
@@ -182,7 +184,14 @@ describe('ReadTracker', () => {
         touches.push({ table, nss, keys, counts: n });
       },
     };
-    return { sink, counts, touches, setFail: (f: boolean) => { fail = f; } };
+    return {
+      sink,
+      counts,
+      touches,
+      setFail: (f: boolean) => {
+        fail = f;
+      },
+    };
   }
 
   it('sums hits and misses per namespace and flushes them once per interval, in name order', async () => {
@@ -204,7 +213,10 @@ describe('ReadTracker', () => {
     const { sink, counts, setFail } = fakeSink();
     const errors: unknown[] = [];
     const tracker = new ReadTracker(sink, {
-      counterFlushMs: 1000, recencyIntervalMs: 60_000, maxRecencyKeys: 10, onError: (e) => errors.push(e),
+      counterFlushMs: 1000,
+      recencyIntervalMs: 60_000,
+      maxRecencyKeys: 10,
+      onError: (e) => errors.push(e),
     });
     tracker.miss('a');
     setFail(true);

@@ -27,7 +27,9 @@ describe('HTTP durable switch under 16 writers (postgres)', () => {
         if (i % 4 === 3) {
           const counter = c % 2;
           const res = await s.fetch(`/v1/counters/${ns}/ctr-${counter}`, {
-            method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"by":1}',
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"by":1}',
           });
           await res.text();
           if (res.status === 200) increments[counter] = (increments[counter] ?? 0) + 1;
@@ -45,7 +47,9 @@ describe('HTTP durable switch under 16 writers (postgres)', () => {
     for (let k = 1; k <= 5; k++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       const res = await s.fetch(`/v1/namespaces/${ns}`, {
-        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ durable: k % 2 === 1 }),
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ durable: k % 2 === 1 }),
       });
       await res.text();
       expect(res.status).toBeLessThan(300);

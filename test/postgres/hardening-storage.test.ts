@@ -48,7 +48,9 @@ describe('postgres namespace storage under concurrent writes', () => {
         } else if (i % 7 === 0) {
           const batch = [0, 1, 2].map((j) => ({ key: `w${w}-${i}-b${j}`, value: `v${i}` }));
           const results = await port.setMany(ns, batch);
-          results.forEach((r, j) => { if (r.written) acknowledged.push(batch[j]?.key as string); });
+          results.forEach((r, j) => {
+            if (r.written) acknowledged.push(batch[j]?.key as string);
+          });
         } else {
           const key = `w${w}-${i}`;
           const result = await port.set(ns, key, `v${i}`);
@@ -73,7 +75,9 @@ describe('postgres namespace storage under concurrent writes', () => {
       for (let i = 0; i < acknowledged.length; i += 500) {
         const keys = acknowledged.slice(i, i + 500);
         const entries = await port.getMany(ns, keys);
-        entries.forEach((e, j) => { if (e === undefined) lost.push(keys[j] as string); });
+        entries.forEach((e, j) => {
+          if (e === undefined) lost.push(keys[j] as string);
+        });
       }
       expect(lost, `${lost.length} of ${acknowledged.length} acknowledged writes lost`).toEqual([]);
       for (let c = 0; c < COUNTERS; c++) {
@@ -120,7 +124,7 @@ describe('postgres: a write outrun by storage switches', () => {
     let written = 0;
     const raw: string[] = [];
     const writer = async (w: number) => {
-      for (let i = 0; running; i++) {
+      while (running) {
         try {
           await (ports[w % 2] as PostgresPort).increment(ns, `c${w % 4}`, 1n);
           written++;
@@ -132,7 +136,10 @@ describe('postgres: a write outrun by storage switches', () => {
     let durable = false;
     // Six switchers flip storage back to back, so some writes see it move on every attempt.
     const switcher = async (s: number) => {
-      while (running) await (ports[s % 2] as PostgresPort).configure(ns, { durable: (durable = !durable) });
+      while (running) {
+        durable = !durable;
+        await (ports[s % 2] as PostgresPort).configure(ns, { durable });
+      }
     };
     const work = [...Array.from({ length: 8 }, (_, w) => writer(w)), ...Array.from({ length: 6 }, (_, s) => switcher(s))];
     await new Promise((resolve) => setTimeout(resolve, 6000));

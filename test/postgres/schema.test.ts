@@ -27,7 +27,9 @@ describe('postgres schema', () => {
     const schema = uniqueName('cppgmig').toLowerCase();
     schemas.push(schema);
     await Promise.all([runMigrations(PG_URL, schema), runMigrations(PG_URL, schema)]);
-    const applied = await sql.unsafe(`SELECT count(*)::int AS n, count(DISTINCT hash)::int AS distinct_n FROM "${schema}".__drizzle_migrations`);
+    const applied = await sql.unsafe(
+      `SELECT count(*)::int AS n, count(DISTINCT hash)::int AS distinct_n FROM "${schema}".__drizzle_migrations`,
+    );
     expect(applied[0]?.n).toBeGreaterThan(0);
     expect(applied[0]?.n).toBe(applied[0]?.distinct_n);
     const tables = await sql`SELECT 1 FROM pg_tables WHERE schemaname = ${schema} AND tablename = 'entries'`;

@@ -63,7 +63,11 @@ describe('redis: the deadline drops work the adapter still holds', () => {
 
   it('a call that timed out waiting for the connection is never sent', async () => {
     const client = new Redis({
-      host: '127.0.0.1', port: proxy.port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0,
+      host: '127.0.0.1',
+      port: proxy.port,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
     });
     client.on('error', () => {});
     const ctx = createRedisContext(client, prefix, { ...DEFAULT_ADAPTER_OPTIONS, timeoutMs: 300 });

@@ -23,7 +23,13 @@ describe.each(BACKENDS)('sessions and presence over HTTP on $name', (factory) =>
     await server?.stop();
   });
 
-  function call(method: string, path: string, body?: unknown, token = 'writer-token', headers: Record<string, string> = {}): Promise<Response> {
+  function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    token = 'writer-token',
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const init: RequestInit = { method, headers: { authorization: `Bearer ${token}`, ...headers } };
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
@@ -66,7 +72,10 @@ describe.each(BACKENDS)('sessions and presence over HTTP on $name', (factory) =>
 
       const patched = await call('PATCH', `/v1/sessions/${created.id}`, { data: { role: 'user', n: [1, 2] } });
       expect(patched.status).toBe(200);
-      expect(((await (await call('GET', `/v1/sessions/${created.id}`)).json()) as { data: unknown }).data).toEqual({ role: 'user', n: [1, 2] });
+      expect(((await (await call('GET', `/v1/sessions/${created.id}`)).json()) as { data: unknown }).data).toEqual({
+        role: 'user',
+        n: [1, 2],
+      });
 
       expect((await call('DELETE', `/v1/sessions/${created.id}`)).status).toBe(204);
       await expectProblem(await call('GET', `/v1/sessions/${created.id}`), 404);

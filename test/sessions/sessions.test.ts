@@ -203,7 +203,9 @@ describe.each(BACKENDS)('sessions on $name', (factory) => {
     const { port } = backend;
     const bad: unknown[] = [[1, 2], 'text', 42, { n: Number.NaN }, { d: new Date() }];
     for (const data of bad) {
-      await expect(port.createSession({ subject: 's', data: data as never, ttl: MIN, maxAge: MIN })).rejects.toBeInstanceOf(ValidationError);
+      await expect(port.createSession({ subject: 's', data: data as never, ttl: MIN, maxAge: MIN })).rejects.toBeInstanceOf(
+        ValidationError,
+      );
     }
   });
 });

@@ -24,7 +24,10 @@ const isRoot = process.getuid?.() === 0;
 async function copyProject(to: string): Promise<void> {
   const { stdout } = await run('git', ['ls-files', '-z'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
   for (const file of stdout.split('\0').filter((f) => f !== '')) {
-    const exists = await stat(path.join(ROOT, file)).then(() => true, () => false); // deleted but not yet committed
+    const exists = await stat(path.join(ROOT, file)).then(
+      () => true,
+      () => false,
+    ); // deleted but not yet committed
     if (exists) await cp(path.join(ROOT, file), path.join(to, file), { recursive: true });
   }
   await mkdir(path.join(to, 'node_modules'));

@@ -17,9 +17,8 @@ export type ThrowawayRedis = ThrowawayServer;
 export async function startThrowawayRedis(options: { persistent?: boolean } = {}): Promise<ThrowawayRedis> {
   const port = await closedTcpPort();
   const dir = mkdtempSync(join(tmpdir(), `cp-fault-redis-${port}-`));
-  const persistence = options.persistent === true
-    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
-    : ['--appendonly', 'no', '--save', ''];
+  const persistence =
+    options.persistent === true ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''] : ['--appendonly', 'no', '--save', ''];
   let child: ChildProcess | undefined;
 
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
@@ -38,7 +37,10 @@ export async function startThrowawayRedis(options: { persistent?: boolean } = {}
     url: `redis://127.0.0.1:${port}`,
     async start() {
       if (child) return;
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence], { cwd: dir, stdio: 'ignore' });
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence], {
+        cwd: dir,
+        stdio: 'ignore',
+      });
       await waitForPort(port);
     },
     crash: () => stop('SIGKILL'),

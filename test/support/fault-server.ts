@@ -33,12 +33,24 @@ export interface ChildExit {
 function spawnServer(env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: '0', WORKER: 'off', LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      WORKER: 'off',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
-  child.stdout?.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
-  child.stderr?.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+  });
   return { child, output: () => text };
 }
 
@@ -58,12 +70,23 @@ export async function startChildServer(env: Record<string, string>, timeoutMs = 
   const { child, output } = spawnServer(env, nodeArgs);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`server did not start within ${timeoutMs} ms:\n${output()}`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start within ${timeoutMs} ms:\n${output()}`));
+    }, timeoutMs);
     const poll = setInterval(() => {
       const match = /"url":"(http:\/\/[^"]+)"/.exec(output());
-      if (match) { clearInterval(poll); clearTimeout(timer); resolve(match[1] as string); }
+      if (match) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
     }, 50);
-    void exited.then((code) => { clearInterval(poll); clearTimeout(timer); reject(new Error(`server exited (${code}) before listening:\n${output()}`)); });
+    void exited.then((code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before listening:\n${output()}`));
+    });
   });
   const pid = child.pid as number;
   return {

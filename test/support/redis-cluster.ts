@@ -30,7 +30,9 @@ export async function startLocalCluster(masters = 3): Promise<LocalCluster> {
   };
   try {
     for (let i = 0; i < masters; i++) {
-      servers.push(await startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000']));
+      servers.push(
+        await startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000']),
+      );
     }
     const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
     await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-yes'], { timeout: 30_000 });

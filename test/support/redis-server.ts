@@ -32,8 +32,14 @@ function sleep(ms: number): Promise<void> {
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => { socket.destroy(); resolve(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -48,7 +54,7 @@ export async function waitForPort(port: number, timeoutMs = 15_000): Promise<voi
 
 /** Creates (and starts) a redis-server on a free port with the given extra arguments. */
 export async function startRedisServer(extraArgs: string[] = [], port?: number): Promise<RedisServerProcess> {
-  const chosen = port ?? await closedTcpPort();
+  const chosen = port ?? (await closedTcpPort());
   const dir = mkdtempSync(join(tmpdir(), `cp-redis-${chosen}-`));
   let child: ChildProcess | undefined;
 
@@ -57,9 +63,11 @@ export async function startRedisServer(extraArgs: string[] = [], port?: number):
     dir,
     async start() {
       if (child && child.exitCode === null) return;
-      child = spawn('redis-server', [
-        '--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs,
-      ], { cwd: dir, stdio: 'ignore' });
+      child = spawn(
+        'redis-server',
+        ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+        { cwd: dir, stdio: 'ignore' },
+      );
       await waitForPort(chosen);
     },
     async stop() {

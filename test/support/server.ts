@@ -57,7 +57,13 @@ export interface RawResponse {
  * Sends a request with the path exactly as given (fetch would normalize
  * `.`/`..` segments and `%2e` before sending).
  */
-export function rawRequest(baseUrl: string, method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<RawResponse> {
+export function rawRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string | Buffer,
+): Promise<RawResponse> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const req = httpRequest({ hostname, port, method, path, headers }, (res) => {

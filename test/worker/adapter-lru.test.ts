@@ -11,7 +11,14 @@ let port: PostgresPort;
 beforeAll(async () => {
   db = await createWorkerTestDb('wadlru');
   // A tiny recency interval, so reads reach accessed_at within the test.
-  port = createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, timeoutMs: 10_000, url: PG_URL, schema: db.schema, poolMax: 4, readTracking: { recencyIntervalMs: 50 } });
+  port = createPostgresPort({
+    ...DEFAULT_ADAPTER_OPTIONS,
+    timeoutMs: 10_000,
+    url: PG_URL,
+    schema: db.schema,
+    poolMax: 4,
+    readTracking: { recencyIntervalMs: 50 },
+  });
 });
 
 afterAll(async () => {
@@ -28,14 +35,16 @@ describe('eviction of entries written and read through the adapter', () => {
     const read = ['k3', 'k7', 'k11', 'k16', 'k20'];
     for (const key of read) expect(await port.get('reads', key)).toBeDefined();
     // The touch is coarse and asynchronous: wait until every read key is more recent than every unread one.
-    expect(await waitFor(async () => {
-      const [row] = await db.sql<{ n: bigint }[]>`
+    expect(
+      await waitFor(async () => {
+        const [row] = await db.sql<{ n: bigint }[]>`
         SELECT count(*)::bigint AS n FROM entries
         WHERE ns = 'reads' AND key = ANY(${read}::text[])
           AND accessed_at > (SELECT max(accessed_at) FROM entries WHERE ns = 'reads' AND NOT key = ANY(${read}::text[]))
       `;
-      return Number(row?.n) === read.length;
-    }, 20_000)).toBe(true);
+        return Number(row?.n) === read.length;
+      }, 20_000),
+    ).toBe(true);
 
     const result = await runLruEviction(db.sql);
 

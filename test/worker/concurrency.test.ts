@@ -3,7 +3,16 @@ import { runTtlCleanup } from '../../jobs/ttl-cleanup.js';
 import { runLruEviction } from '../../jobs/lru-eviction.js';
 import { startWorker } from '../../jobs/worker.js';
 import { registry } from '../../src/metrics.js';
-import { configureNamespace, countRows, createWorkerTestDb, insertEntries, keysOf, waitFor, workerConfig, type WorkerTestDb } from './support.js';
+import {
+  configureNamespace,
+  countRows,
+  createWorkerTestDb,
+  insertEntries,
+  keysOf,
+  waitFor,
+  workerConfig,
+  type WorkerTestDb,
+} from './support.js';
 
 let db: WorkerTestDb;
 
@@ -52,7 +61,9 @@ describe('several cleaners at once', () => {
     ]);
     let stopped = false;
     try {
-      expect(await waitFor(async () => (await countRows(sql, 'entries', 'two')) === 0 && (await countRows(sql, 'entries', 'two-cap')) <= 100)).toBe(true);
+      expect(
+        await waitFor(async () => (await countRows(sql, 'entries', 'two')) === 0 && (await countRows(sql, 'entries', 'two-cap')) <= 100),
+      ).toBe(true);
       // Both workers' runs feed one process-wide counter: each row counted once.
       expect((await expiredTotal()) - expiredBefore).toBe(50_000);
       expect(await keysOf(sql, 'two-cap')).toEqual(topKeys(100));

@@ -36,7 +36,7 @@ describe('cleanup under foreground load', () => {
           const hot = await port.get('fg', `hot-${i % 200}`);
           if (hot === undefined) errors.push(new Error(`hot-${i % 200} missing`));
           // Expired keys read as absent whether or not cleanup has reached them yet.
-          if ((await port.get('fg', `old-${(i * 7919) % 100_000 + 1}`)) !== undefined) errors.push(new Error('expired entry returned'));
+          if ((await port.get('fg', `old-${((i * 7919) % 100_000) + 1}`)) !== undefined) errors.push(new Error('expired entry returned'));
           reads += 2;
         } catch (error) {
           errors.push(error);

@@ -55,7 +55,13 @@ describe('lru-eviction', () => {
   it("never evicts live entries of an eviction 'none' namespace, though cleanup still removes its expired ones", async () => {
     const { sql } = db;
     await configureNamespace(sql, 'keep', { maxEntries: 5, eviction: 'none' });
-    await insertEntries(sql, { ns: 'keep', count: 20, key: (i) => `live-${i}`, accessedSecondsAgo: (i) => 1000 + i, expiresInSeconds: 3600 });
+    await insertEntries(sql, {
+      ns: 'keep',
+      count: 20,
+      key: (i) => `live-${i}`,
+      accessedSecondsAgo: (i) => 1000 + i,
+      expiresInSeconds: 3600,
+    });
     await insertEntries(sql, { ns: 'keep', count: 5, key: (i) => `gone-${i}`, expiresInSeconds: -1 });
 
     const result = await runLruEviction(sql);

@@ -24,7 +24,15 @@ afterAll(async () => {
 describe('worker with CACHE_BACKEND=redis', () => {
   it('says there is nothing to clean and only enforces maxEntries, through the adapter', async () => {
     const lines: string[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } }));
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
     await port.configure('capped', { maxEntries: 5 });
     await port.configure('unbounded', { eviction: 'none', maxEntries: 2 });
     for (let i = 0; i < 20; i++) {

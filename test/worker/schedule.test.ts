@@ -32,8 +32,9 @@ describe('stored schedules', () => {
 
   it('stores a cron schedule for intervals of a minute or more, and drops it when the interval becomes shorter', async () => {
     const { sql, schema } = db;
-    const schedules = async (): Promise<{ name: string; cron: string }[]> =>
-      [...(await sql<{ name: string; cron: string }[]>`SELECT name, cron FROM ${sql(`${schema}_boss`)}.schedule ORDER BY name`)];
+    const schedules = async (): Promise<{ name: string; cron: string }[]> => [
+      ...(await sql<{ name: string; cron: string }[]>`SELECT name, cron FROM ${sql(`${schema}_boss`)}.schedule ORDER BY name`),
+    ];
 
     const minutely = await startWorker({ config: workerConfig(schema, { CLEANUP_INTERVAL: '5m', EVICTION_INTERVAL: '1m' }) });
     await minutely.stop();

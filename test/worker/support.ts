@@ -36,7 +36,14 @@ export async function createWorkerTestDb(kind: string): Promise<WorkerTestDb> {
 }
 
 export function workerConfig(schema: string, env: Record<string, string> = {}): Config {
-  return loadConfig({ DATABASE_URL: PG_URL, CACHE_SCHEMA: schema, LOG_LEVEL: 'silent', CLEANUP_INTERVAL: '1s', EVICTION_INTERVAL: '1s', ...env });
+  return loadConfig({
+    DATABASE_URL: PG_URL,
+    CACHE_SCHEMA: schema,
+    LOG_LEVEL: 'silent',
+    CLEANUP_INTERVAL: '1s',
+    EVICTION_INTERVAL: '1s',
+    ...env,
+  });
 }
 
 export interface EntryRows {
@@ -68,9 +75,10 @@ export async function insertEntries(sql: Sql, rows: EntryRows): Promise<void> {
 }
 
 export async function countRows(sql: Sql, table: string, ns?: string): Promise<number> {
-  const [row] = ns === undefined
-    ? await sql<{ n: bigint }[]>`SELECT count(*)::bigint AS n FROM ${sql(table)}`
-    : await sql<{ n: bigint }[]>`SELECT count(*)::bigint AS n FROM ${sql(table)} WHERE ns = ${ns}`;
+  const [row] =
+    ns === undefined
+      ? await sql<{ n: bigint }[]>`SELECT count(*)::bigint AS n FROM ${sql(table)}`
+      : await sql<{ n: bigint }[]>`SELECT count(*)::bigint AS n FROM ${sql(table)} WHERE ns = ${ns}`;
   return Number(row?.n ?? 0n);
 }
 

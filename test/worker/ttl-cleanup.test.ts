@@ -33,7 +33,13 @@ describe('ttl-cleanup', () => {
     await insertEntries(sql, { ns: 'direct', count: 1234, key: (i) => `expired-${i}`, expiresInSeconds: -60 });
     await insertEntries(sql, { ns: 'direct', count: 50, key: (i) => `live-${i}`, expiresInSeconds: 3600 });
     await insertEntries(sql, { ns: 'direct', count: 20, key: (i) => `forever-${i}`, expiresInSeconds: null });
-    await insertEntries(sql, { ns: 'direct', count: 300, key: (i) => `durable-expired-${i}`, expiresInSeconds: -1, table: 'durable_entries' });
+    await insertEntries(sql, {
+      ns: 'direct',
+      count: 300,
+      key: (i) => `durable-expired-${i}`,
+      expiresInSeconds: -1,
+      table: 'durable_entries',
+    });
     await sql`INSERT INTO presence (channel, member, expires_at) VALUES ('room', 'gone', now() - interval '1 second'), ('room', 'here', now() + interval '1 hour')`;
     const before = await metricValue('cacheport_cleanup_rows_expired_total', { table: 'entries' });
 
@@ -88,12 +94,14 @@ describe('ttl-cleanup', () => {
     try {
       expect(await waitFor(async () => (await countRows(sql, 'entries', 'boss')) === 10)).toBe(true);
       // The run that deleted them is recorded as completed once its handler returns.
-      expect(await waitFor(async () => {
-        const [completed] = await sql<{ n: bigint }[]>`
+      expect(
+        await waitFor(async () => {
+          const [completed] = await sql<{ n: bigint }[]>`
           SELECT count(*)::bigint AS n FROM ${sql(`${schema}_boss`)}.job WHERE name = 'ttl-cleanup' AND state = 'completed'
         `;
-        return Number(completed?.n) > 0;
-      })).toBe(true);
+          return Number(completed?.n) > 0;
+        }),
+      ).toBe(true);
       const queue = await sql<{ policy: string }[]>`SELECT policy FROM ${sql(`${schema}_boss`)}.queue WHERE name = 'ttl-cleanup'`;
       expect(queue).toEqual([{ policy: 'stately' }]);
     } finally {
@@ -110,7 +118,9 @@ describe('ttl-cleanup', () => {
     await sql`ALTER TABLE entries RENAME TO entries_away`;
     const worker = await startWorker({ config: workerConfig(schema), pollingIntervalSeconds: 0.5 });
     try {
-      expect(await waitFor(async () => (await metricValue('cacheport_worker_job_failures_total', { job: 'ttl-cleanup' })) > failuresBefore)).toBe(true);
+      expect(
+        await waitFor(async () => (await metricValue('cacheport_worker_job_failures_total', { job: 'ttl-cleanup' })) > failuresBefore),
+      ).toBe(true);
       expect(await countRows(sql, 'entries_away', 'retry')).toBe(100);
       await sql`ALTER TABLE entries_away RENAME TO entries`;
       expect(await waitFor(async () => (await countRows(sql, 'entries', 'retry')) === 0)).toBe(true);

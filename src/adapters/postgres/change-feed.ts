@@ -10,6 +10,7 @@ import { BackendUnavailableError } from '../../core/errors.js';
 import type { Change, ChangeEvent, ChangeFeed, ChangeOp, ChangeSubscription } from '../../core/port.js';
 import { validateNamespace } from '../../core/validation.js';
 import { withTimeout } from '../../core/timeout.js';
+import { getOrCreate } from '../../core/maps.js';
 
 /** The one channel the triggers notify on; payloads carry their schema ("s"). */
 export const CHANGE_CHANNEL = 'cacheport_changes';
@@ -62,8 +63,7 @@ export class PgChangeFeed implements ChangeFeed {
   changes = async (ns: string, onEvent: Listener): Promise<ChangeSubscription> => {
     validateNamespace(ns);
     if (this.closed) throw new BackendUnavailableError('the change feed is closed');
-    let set = this.listeners.get(ns);
-    if (set === undefined) this.listeners.set(ns, (set = new Set()));
+    const set = getOrCreate(this.listeners, ns, () => new Set<Listener>());
     const listener: Listener = (event) => onEvent(event);
     set.add(listener);
     const unsubscribe = (): void => {
@@ -126,7 +126,11 @@ export class PgChangeFeed implements ChangeFeed {
     const client = postgres(this.options.url, clientOptions);
     this.client = client;
     try {
-      await withTimeout(client.unsafe(`LISTEN ${CHANGE_CHANNEL}`).then(() => undefined), this.options.timeoutMs, 'listen');
+      await withTimeout(
+        client.unsafe(`LISTEN ${CHANGE_CHANNEL}`).then(() => undefined),
+        this.options.timeoutMs,
+        'listen',
+      );
     } catch (error) {
       if (this.client === client) this.client = undefined;
       void client.end({ timeout: 0 }).catch(() => {});
@@ -149,7 +153,11 @@ export class PgChangeFeed implements ChangeFeed {
   private startHeartbeat(client: postgres.Sql): void {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => {
-      withTimeout(client`SELECT 1`.then(() => undefined), this.options.timeoutMs, 'feed heartbeat').catch((error: unknown) => {
+      withTimeout(
+        client`SELECT 1`.then(() => undefined),
+        this.options.timeoutMs,
+        'feed heartbeat',
+      ).catch((error: unknown) => {
         if (client === this.client) this.lost(new BackendUnavailableError(`the change feed heartbeat failed: ${(error as Error).message}`));
       });
     }, this.options.heartbeatMs ?? 5000);

@@ -26,8 +26,18 @@ export interface PgContext {
 }
 /** postgres.js client-side connection failures. */
 const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN',
-  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'NOT_TAGGED_CALL',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'NOT_TAGGED_CALL',
 ]);
 
 /** Deadlock detected / serialization failure: the statement was rolled back, so running it again is safe. */
@@ -82,7 +92,10 @@ export function createPgContext(sql: Sql, options: AdapterOptions, capacity: num
   function admitted<T>(call: () => Promise<T>, ticket: Ticket): Promise<T> {
     const start = (): Promise<T> => {
       const running = attempt(call, ticket);
-      running.then(() => gate.release(), () => gate.release());
+      running.then(
+        () => gate.release(),
+        () => gate.release(),
+      );
       return running;
     };
     return gate.tryAcquire() ? start() : gate.wait(ticket).then(start);

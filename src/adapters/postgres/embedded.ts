@@ -298,7 +298,10 @@ export async function hydrateSymlinks(nativeDir: string): Promise<void> {
   const inNative = (file: string) => path.join(nativeDir, path.relative('native', file));
   for (const { source, target } of links) {
     const link = inNative(target);
-    const present = await lstat(link).then(() => true, () => false);
+    const present = await lstat(link).then(
+      () => true,
+      () => false,
+    );
     if (present) continue;
     await symlink(path.relative(path.dirname(link), inNative(source)), link).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error; // EEXIST: made concurrently by another process
@@ -313,7 +316,14 @@ async function initdb(binary: string, clusterDir: string, password: string, runA
   await writeFile(pwfile, password + '\n', { mode: 0o600 });
   if (runAs) await chown(pwfile, runAs.uid, runAs.gid);
   try {
-    const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'];
+    const args = [
+      `--pgdata=${clusterDir}`,
+      '--auth=scram-sha-256',
+      `--username=${USER}`,
+      `--pwfile=${pwfile}`,
+      '--encoding=UTF8',
+      '--locale=C',
+    ];
     const child = spawnServer(binary, args, runAs, path.dirname(clusterDir));
     child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString('utf8')));
     // The server's log is not shown by default: the error quotes its last line.
@@ -321,7 +331,12 @@ async function initdb(binary: string, clusterDir: string, password: string, runA
     child.stderr?.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       log(text);
-      lastLine = text.split('\n').map((line) => line.trim()).filter((line) => line !== '').pop() ?? lastLine;
+      lastLine =
+        text
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => line !== '')
+          .pop() ?? lastLine;
     });
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject);
@@ -330,7 +345,9 @@ async function initdb(binary: string, clusterDir: string, password: string, runA
       throw spawnError('initdb', binary, error);
     });
     if (code !== 0) {
-      throw new EmbeddedPostgresError(`embedded PostgreSQL: initdb in ${clusterDir} failed (exit ${code}): ${lastLine}; or set DATABASE_URL`);
+      throw new EmbeddedPostgresError(
+        `embedded PostgreSQL: initdb in ${clusterDir} failed (exit ${code}): ${lastLine}; or set DATABASE_URL`,
+      );
     }
   } finally {
     await rm(pwfile, { force: true });
@@ -489,4 +506,3 @@ async function exists(file: string): Promise<boolean> {
     return false;
   }
 }
-

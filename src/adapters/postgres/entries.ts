@@ -4,25 +4,58 @@
  * configuration says. Concurrent single-key gets and unconditional sets may
  * be coalesced into one statement per batch.
  */
-import { BackendTimeoutError, BackendUnavailableError, IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
+import {
+  BackendTimeoutError,
+  BackendUnavailableError,
+  IntegerOverflowError,
+  NotAnIntegerError,
+  ValidationError,
+} from '../../core/errors.js';
 import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
 import { resolveTtl, resolveWrite, validateExpireTtl, validateWrite, type ResolvedWrite } from '../../core/write.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import type {
-  CacheEntry, CacheValue, EntryStore, IncrementOptions, NamespaceConfig, SetManyItem, SetOptions, SetResult,
+  CacheEntry,
+  CacheValue,
+  EntryStore,
+  IncrementOptions,
+  NamespaceConfig,
+  SetManyItem,
+  SetOptions,
+  SetResult,
 } from '../../core/port.js';
 import {
-  toIncrementBy, validateBatchSize, validateKey, validateKeys,
-  validateNamespace, validatePrefix, validateTags, validateTtl,
+  toIncrementBy,
+  validateBatchSize,
+  validateKey,
+  validateKeys,
+  validateNamespace,
+  validatePrefix,
+  validateTags,
+  validateTtl,
 } from '../../core/validation.js';
 import type { CoalescerOptions } from './coalescer.js';
 import type { Queryable } from './connection.js';
 import type { PgContext } from './context.js';
 import { EntryCoalescing, type CoalescingStats } from './entry-coalescing.js';
 import {
-  compareBytes, deleteEntries, deleteEntry, deleteKeyRange, deleteNamespaceEntries, deleteTagged, entryExists, incrementEntry,
-  isStorageMoved, remainingTtl, selectEntries, selectEntry, setExpiry, writeEntries, writeEntry, type EntryRow,
+  compareBytes,
+  deleteEntries,
+  deleteEntry,
+  deleteKeyRange,
+  deleteNamespaceEntries,
+  deleteTagged,
+  entryExists,
+  incrementEntry,
+  isStorageMoved,
+  remainingTtl,
+  selectEntries,
+  selectEntry,
+  setExpiry,
+  writeEntries,
+  writeEntry,
+  type EntryRow,
 } from './entry-sql.js';
 import type { ReadTracker } from './read-tracker.js';
 import { tableFor, type EntryTable } from './tables.js';
@@ -75,7 +108,6 @@ export function createPgEntryStore(
       }
     }
   }
-
 
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
     validateNamespace(ns);
@@ -134,11 +166,15 @@ export function createPgEntryStore(
       const unique = new Set(writes.map((w) => w.key)).size === writes.length;
       if (!unique) {
         // A key given twice: apply the items in order, as separate sets would, in one transaction.
-        return ctx.run('setMany', () => sql.begin(async (tx) => {
-          const results: SetResult[] = [];
-          for (const write of writes) results.push(await writeEntry(tx, table, ns, write));
-          return results;
-        }) as Promise<SetResult[]>);
+        return ctx.run(
+          'setMany',
+          () =>
+            sql.begin(async (tx) => {
+              const results: SetResult[] = [];
+              for (const write of writes) results.push(await writeEntry(tx, table, ns, write));
+              return results;
+            }) as Promise<SetResult[]>,
+        );
       }
       return ctx.run('setMany', () => writeBatch(sql, table, ns, writes));
     });
@@ -229,7 +265,19 @@ export function createPgEntryStore(
   }
 
   return {
-    get, getMany, set, setMany, delete: deleteOne, deleteMany, has, ttl, expire, increment, deleteByPrefix, invalidateTags, clear,
+    get,
+    getMany,
+    set,
+    setMany,
+    delete: deleteOne,
+    deleteMany,
+    has,
+    ttl,
+    expire,
+    increment,
+    deleteByPrefix,
+    invalidateTags,
+    clear,
     coalescingStats: () => coalesced?.stats() ?? { get: { calls: 0, batches: 0 }, set: { calls: 0, batches: 0 } },
   };
 }
@@ -249,7 +297,12 @@ export async function clearNamespace(sql: Queryable, ns: string): Promise<number
  * updates locks the upserts first.
  */
 async function writeBatch(sql: Queryable, table: EntryTable, ns: string, writes: ResolvedWrite[]): Promise<SetResult[]> {
-  const rows = await writeEntries(sql, table, ns, [...writes].sort((a, b) => compareBytes(a.key, b.key)));
+  const rows = await writeEntries(
+    sql,
+    table,
+    ns,
+    [...writes].sort((a, b) => compareBytes(a.key, b.key)),
+  );
   const written = new Map(rows.map((r) => [r.key, r.created]));
   return writes.map((w) => {
     const created = written.get(w.key);

@@ -7,9 +7,7 @@ import type { SetResult } from '../../core/port.js';
 import type { ResolvedWrite } from '../../core/write.js';
 import { Coalescer, type Admission, type CoalescerOptions, type CoalescerStats } from './coalescer.js';
 import type { Queryable } from './connection.js';
-import {
-  compareBytes, selectEntries, selectEntry, selectRequested, upsertRequested, writeEntry, type EntryRow,
-} from './entry-sql.js';
+import { compareBytes, selectEntries, selectEntry, selectRequested, upsertRequested, writeEntry, type EntryRow } from './entry-sql.js';
 import type { Ticket } from './pool-gate.js';
 import type { EntryTable } from './tables.js';
 
@@ -36,7 +34,11 @@ export class EntryCoalescing {
   private readonly setBatchers = new Map<EntryTable, Coalescer<WriteRequest, SetResult>>();
 
   /** `admission`: each batch takes a pool slot, and is put together only once it has one. */
-  constructor(private readonly sql: Queryable, private readonly settings: CoalescerOptions, private readonly admission?: Admission) {}
+  constructor(
+    private readonly sql: Queryable,
+    private readonly settings: CoalescerOptions,
+    private readonly admission?: Admission,
+  ) {}
 
   /** `ticket`: dropped when the caller times out, so a batch still to be sent leaves the request out. */
   get(table: EntryTable, ns: string, key: string, ticket?: Ticket): Promise<EntryRow | undefined> {
@@ -53,7 +55,11 @@ export class EntryCoalescing {
     let batcher = this.setBatchers.get(table);
     if (!batcher) {
       batcher = new Coalescer(
-        (requests) => upsertBatch(this.sql, table, requests), this.settings, (r) => rowId(r.ns, r.write.key), this.admission);
+        (requests) => upsertBatch(this.sql, table, requests),
+        this.settings,
+        (r) => rowId(r.ns, r.write.key),
+        this.admission,
+      );
       this.setBatchers.set(table, batcher);
     }
     return batcher.submit({ ns, write }, ticket);
@@ -86,7 +92,12 @@ async function readBatch(sql: Queryable, table: EntryTable, requests: KeyRequest
   }
   const ns = (requests[0] as KeyRequest).ns;
   if (requests.every((r) => r.ns === ns)) return readOneNamespace(sql, table, ns, requests);
-  const rows = await selectRequested(sql, table, requests.map((r) => r.ns), requests.map((r) => r.key));
+  const rows = await selectRequested(
+    sql,
+    table,
+    requests.map((r) => r.ns),
+    requests.map((r) => r.key),
+  );
   const results: (EntryRow | undefined)[] = new Array<EntryRow | undefined>(requests.length).fill(undefined);
   for (const row of rows) results[row.i - 1] = row;
   return results;
@@ -124,7 +135,12 @@ async function upsertBatch(sql: Queryable, table: EntryTable, requests: WriteReq
     return [await writeEntry(sql, table, only.ns, only.write)];
   }
   const sorted = [...requests].sort((a, b) => compareBytes(a.ns, b.ns) || compareBytes(a.write.key, b.write.key));
-  const rows = await upsertRequested(sql, table, sorted.map((r) => r.ns), sorted.map((r) => r.write));
+  const rows = await upsertRequested(
+    sql,
+    table,
+    sorted.map((r) => r.ns),
+    sorted.map((r) => r.write),
+  );
   const created = new Map(rows.map((r) => [rowId(r.ns, r.key), r.created]));
   return requests.map((r) => {
     const wasCreated = created.get(rowId(r.ns, r.write.key));

@@ -303,9 +303,7 @@ export function writeEntries(sql: Queryable, table: EntryTable, ns: string, writ
  * addition overflow raises 22003. An expired row restarts from 0 and takes the
  * new ttl; a live one keeps its expiry, content type and tags.
  */
-export function incrementEntry(
-  sql: Queryable, table: EntryTable, ns: string, key: string, by: string, etag: string, ttlMs: number | null,
-) {
+export function incrementEntry(sql: Queryable, table: EntryTable, ns: string, key: string, by: string, etag: string, ttlMs: number | null) {
   const sum = sql`(
     CASE WHEN ${expired(sql)} THEN '0'
          WHEN octet_length(e.value) <= 20 AND encode(e.value, 'escape') ~ '^(0|-?[1-9][0-9]*)$'

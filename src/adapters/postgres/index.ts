@@ -88,7 +88,11 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
   async function ping(timeoutMs = options.timeoutMs): Promise<number> {
     const started = performance.now();
     try {
-      await withTimeout(sql`SELECT 1`.then(() => undefined), timeoutMs, 'ping');
+      await withTimeout(
+        sql`SELECT 1`.then(() => undefined),
+        timeoutMs,
+        'ping',
+      );
     } catch (error) {
       throw mapPgError(error, 'ping', timeoutMs);
     }

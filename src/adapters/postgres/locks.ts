@@ -34,7 +34,9 @@ export function createPgLockManager(ctx: PgContext): LockManager {
       validateLeaseTtl(options?.ttl);
       const token = newLeaseToken();
       // Taken when never held, released, or expired; otherwise the WHERE skips the update and no row returns.
-      const rows = await ctx.run('acquire', () => sql<LeaseRow[]>`
+      const rows = await ctx.run(
+        'acquire',
+        () => sql<LeaseRow[]>`
         INSERT INTO locks AS l (name, fence, token_hash, expires_at, acquired_at)
         VALUES (${name}, 1, ${hashLeaseToken(token)},
                 clock_timestamp() + ${options.ttl}::bigint * interval '1 millisecond', clock_timestamp())
@@ -44,7 +46,8 @@ export function createPgLockManager(ctx: PgContext): LockManager {
             expires_at = EXCLUDED.expires_at,
             acquired_at = EXCLUDED.acquired_at
         WHERE l.token_hash IS NULL OR l.expires_at <= clock_timestamp()
-        RETURNING fence, ${expiresMs} AS expires_ms`);
+        RETURNING fence, ${expiresMs} AS expires_ms`,
+      );
       return toLease(token, rows[0]);
     },
 
@@ -52,11 +55,14 @@ export function createPgLockManager(ctx: PgContext): LockManager {
       validateLockName(name);
       validateLeaseToken(token);
       validateLeaseTtl(ttl);
-      const rows = await ctx.run('extend', () => sql<LeaseRow[]>`
+      const rows = await ctx.run(
+        'extend',
+        () => sql<LeaseRow[]>`
         UPDATE locks
         SET expires_at = clock_timestamp() + ${ttl}::bigint * interval '1 millisecond'
         WHERE name = ${name} AND token_hash = ${hashLeaseToken(token)} AND expires_at > clock_timestamp()
-        RETURNING fence, ${expiresMs} AS expires_ms`);
+        RETURNING fence, ${expiresMs} AS expires_ms`,
+      );
       return toLease(token, rows[0]);
     },
 
@@ -65,7 +71,9 @@ export function createPgLockManager(ctx: PgContext): LockManager {
       validateLeaseToken(token);
       // One statement: the CTE releases when the token holds a live lease; the
       // outer SELECT classifies a miss from the same snapshot.
-      const rows = await ctx.run('release', () => sql<{ result: ReleaseResult }[]>`
+      const rows = await ctx.run(
+        'release',
+        () => sql<{ result: ReleaseResult }[]>`
         WITH released AS (
           UPDATE locks SET token_hash = NULL, expires_at = NULL
           WHERE name = ${name} AND token_hash = ${hashLeaseToken(token)} AND expires_at > clock_timestamp()
@@ -76,15 +84,19 @@ export function createPgLockManager(ctx: PgContext): LockManager {
           WHEN EXISTS (SELECT 1 FROM locks WHERE name = ${name} AND token_hash IS NOT NULL AND expires_at > clock_timestamp())
             THEN 'wrong_token'
           ELSE 'not_held'
-        END AS result`);
+        END AS result`,
+      );
       return rows[0]?.result ?? 'not_held';
     },
 
     async inspectLock(name): Promise<LockState> {
       validateLockName(name);
-      const rows = await ctx.run('inspectLock', () => sql<{ fence: bigint; held: boolean; expires_ms: bigint | null }[]>`
+      const rows = await ctx.run(
+        'inspectLock',
+        () => sql<{ fence: bigint; held: boolean; expires_ms: bigint | null }[]>`
         SELECT fence, (token_hash IS NOT NULL AND expires_at > clock_timestamp()) AS held, ${expiresMs} AS expires_ms
-        FROM locks WHERE name = ${name}`);
+        FROM locks WHERE name = ${name}`,
+      );
       const row = rows[0];
       if (!row) return { held: false, expiresAt: null, fence: null };
       return { held: row.held, expiresAt: row.held && row.expires_ms !== null ? Number(row.expires_ms) : null, fence: Number(row.fence) };

@@ -9,8 +9,14 @@ import type { EvictionPolicy } from '../../core/port.js';
 import { isBounded } from '../../core/write.js';
 import type { Queryable, Sql } from './connection.js';
 import {
-  announceAsEviction, deleteExpiredBatch, evictLruBatch, namespaceUsage, selectExpiredBacklog, selectNamespaceBounds,
-  selectTupleStats, tryLockNamespaceEviction,
+  announceAsEviction,
+  deleteExpiredBatch,
+  evictLruBatch,
+  namespaceUsage,
+  selectExpiredBacklog,
+  selectNamespaceBounds,
+  selectTupleStats,
+  tryLockNamespaceEviction,
 } from './maintenance-sql.js';
 import { CLEANUP_TABLES, tableFor, type CleanupTable, type EntryTable } from './tables.js';
 

@@ -7,7 +7,14 @@ import { completeNamespaceConfig, defaultNamespaceConfig } from '../../core/defa
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import { prepareNamespaceList, toNamespacePage } from '../../core/namespace-list.js';
 import type {
-  ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceInfo, NamespaceListOptions, NamespacePage, NamespaceStats,
+  ConfigureResult,
+  EvictionPolicy,
+  NamespaceAdmin,
+  NamespaceConfig,
+  NamespaceInfo,
+  NamespaceListOptions,
+  NamespacePage,
+  NamespaceStats,
 } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
 import type { Queryable, Sql } from './connection.js';
@@ -50,24 +57,28 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
     validateNamespace(ns);
     validateNamespaceConfig(partial);
     const config = completeNamespaceConfig(partial, options.defaultTtl);
-    const created = await ctx.run('configure', () => sql.begin(async (tx) => {
-      // Serializes configure/drop of one namespace, so `created` and the table move are exact.
-      await tx`SELECT pg_advisory_xact_lock(hashtext(${'cacheport:ns:' + ns}))`;
-      const before = await tx<{ configured: boolean; durable: boolean }[]>`
+    const created = await ctx.run(
+      'configure',
+      () =>
+        sql.begin(async (tx) => {
+          // Serializes configure/drop of one namespace, so `created` and the table move are exact.
+          await tx`SELECT pg_advisory_xact_lock(hashtext(${'cacheport:ns:' + ns}))`;
+          const before = await tx<{ configured: boolean; durable: boolean }[]>`
         SELECT configured, durable FROM namespaces WHERE name = ${ns}`;
-      const wasConfigured = before[0]?.configured === true;
-      const wasDurable = wasConfigured && before[0]?.durable === true;
-      await tx`
+          const wasConfigured = before[0]?.configured === true;
+          const wasDurable = wasConfigured && before[0]?.durable === true;
+          await tx`
         INSERT INTO namespaces AS n (name, configured, default_ttl_ms, max_entries, max_bytes, eviction, durable)
         VALUES (${ns}, true, ${config.defaultTtl}, ${config.maxEntries}, ${config.maxBytes}, ${config.eviction}, ${config.durable})
         ON CONFLICT (name) DO UPDATE SET
           configured = true, default_ttl_ms = excluded.default_ttl_ms, max_entries = excluded.max_entries,
           max_bytes = excluded.max_bytes, eviction = excluded.eviction, durable = excluded.durable, updated_at = now()`;
-      if (wasDurable !== config.durable) {
-        await moveRows(tx, ns, tableFor(config));
-      }
-      return !wasConfigured;
-    }) as Promise<boolean>);
+          if (wasDurable !== config.durable) {
+            await moveRows(tx, ns, tableFor(config));
+          }
+          return !wasConfigured;
+        }) as Promise<boolean>,
+    );
     configs.invalidate(ns);
     return { created, config };
   }
@@ -80,12 +91,14 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
 
   async function describe(ns: string): Promise<NamespaceInfo> {
     validateNamespace(ns);
-    const [configRows, statRows] = await ctx.run('describe', () => Promise.all([
-      sql<ConfigRow[]>`
+    const [configRows, statRows] = await ctx.run('describe', () =>
+      Promise.all([
+        sql<ConfigRow[]>`
         SELECT configured, default_ttl_ms, max_entries, max_bytes, eviction, durable
           FROM namespaces WHERE name = ${ns} AND configured`,
-      statsOf(sql, ns),
-    ]));
+        statsOf(sql, ns),
+      ]),
+    );
     const row = configRows[0];
     return {
       name: ns,
@@ -109,9 +122,14 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
     const anyName = only === undefined || only.prefixes.includes('');
     const names = [...(only?.names ?? [])];
     const prefixes = [...(only?.prefixes ?? [])];
-    const allowed = (column: string) => anyName ? sql`true` : sql`(${sql(column)} = ANY(${names}::text[])
+    const allowed = (column: string) =>
+      anyName
+        ? sql`true`
+        : sql`(${sql(column)} = ANY(${names}::text[])
       OR EXISTS (SELECT 1 FROM unnest(${prefixes}::text[]) AS p(prefix) WHERE starts_with(${sql(column)}, p.prefix)))`;
-    const rows = await ctx.run('list', () => sql<(ConfigRow & StatsRow & { name: string; configured: boolean | null })[]>`
+    const rows = await ctx.run(
+      'list',
+      () => sql<(ConfigRow & StatsRow & { name: string; configured: boolean | null })[]>`
       WITH RECURSIVE
         e(ns) AS (
           (SELECT ns FROM entries WHERE ns > ${start} ORDER BY ns LIMIT 1)
@@ -144,7 +162,8 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
               SELECT size, (expires_at IS NULL OR expires_at > now()) AS live FROM durable_entries WHERE ns = page.name
             ) AS rows
         ) AS s
-       ORDER BY page.name`);
+       ORDER BY page.name`,
+    );
     const infos = rows.map((row): NamespaceInfo => {
       const configured = row.configured === true;
       return {
@@ -159,11 +178,13 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
 
   async function drop(ns: string): Promise<void> {
     validateNamespace(ns);
-    await ctx.run('drop', () => sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(hashtext(${'cacheport:ns:' + ns}))`;
-      await clearNamespace(tx, ns);
-      await tx`DELETE FROM namespaces WHERE name = ${ns}`;
-    }));
+    await ctx.run('drop', () =>
+      sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(hashtext(${'cacheport:ns:' + ns}))`;
+        await clearNamespace(tx, ns);
+        await tx`DELETE FROM namespaces WHERE name = ${ns}`;
+      }),
+    );
     tracker.forget(ns);
     configs.invalidate(ns);
   }

@@ -44,7 +44,7 @@ export class PoolGate {
 
   release(): void {
     let next = this.waiting.shift();
-    while (next !== undefined && next.ticket.dropped) next = this.waiting.shift();
+    while (next?.ticket.dropped) next = this.waiting.shift();
     if (next === undefined) {
       this.free += 1;
       return;

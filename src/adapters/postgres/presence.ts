@@ -33,19 +33,25 @@ export function createPgPresenceTracker(ctx: PgContext, limits: SessionLimits = 
   return {
     async heartbeat(channel: string, member: string, options: HeartbeatOptions): Promise<void> {
       const { dataJson, ttl } = prepareHeartbeat(channel, member, options, limits);
-      await ctx.run('heartbeat', () => sql`
+      await ctx.run(
+        'heartbeat',
+        () => sql`
         INSERT INTO presence (channel, member, data, expires_at)
         VALUES (${channel}, ${member}, ${dataJson}::text::json,
                 date_trunc('milliseconds', now()) + ${ttl}::bigint * interval '1 millisecond')
-        ON CONFLICT (channel, member) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at`);
+        ON CONFLICT (channel, member) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at`,
+      );
     },
 
     async leave(channel: string, member: string): Promise<boolean> {
       validateName(channel, 'channel');
       validateName(member, 'member');
-      const rows = await ctx.run('leave', () => sql<{ live: boolean }[]>`
+      const rows = await ctx.run(
+        'leave',
+        () => sql<{ live: boolean }[]>`
         DELETE FROM presence WHERE channel = ${channel} AND member = ${member}
-        RETURNING expires_at > now() AS live`);
+        RETURNING expires_at > now() AS live`,
+      );
       return rows[0]?.live === true;
     },
 
@@ -55,7 +61,9 @@ export function createPgPresenceTracker(ctx: PgContext, limits: SessionLimits = 
       const limit = options.limit ?? DEFAULT_PRESENCE_LIMIT;
       // One statement, one snapshot: the total and the page agree. The LEFT
       // JOIN keeps a row carrying the total when the page is empty.
-      const rows = await ctx.run('members', () => sql<MemberRow[]>`
+      const rows = await ctx.run(
+        'members',
+        () => sql<MemberRow[]>`
         SELECT total.n AS total, page.member, page.data, page.expires_ms
         FROM (SELECT count(*) AS n FROM presence WHERE channel = ${channel} AND expires_at > now()) AS total
         LEFT JOIN LATERAL (
@@ -65,7 +73,8 @@ export function createPgPresenceTracker(ctx: PgContext, limits: SessionLimits = 
           ORDER BY member
           LIMIT ${limit}
         ) AS page ON true
-        ORDER BY page.member`);
+        ORDER BY page.member`,
+      );
       const list: PresenceList = { count: Number(rows[0]?.total ?? 0n), members: [] };
       for (const row of rows) {
         if (row.member === null || row.expires_ms === null) continue;
@@ -76,8 +85,11 @@ export function createPgPresenceTracker(ctx: PgContext, limits: SessionLimits = 
 
     async count(channel: string): Promise<number> {
       validateName(channel, 'channel');
-      const rows = await ctx.run('count', () => sql<{ n: bigint }[]>`
-        SELECT count(*) AS n FROM presence WHERE channel = ${channel} AND expires_at > now()`);
+      const rows = await ctx.run(
+        'count',
+        () => sql<{ n: bigint }[]>`
+        SELECT count(*) AS n FROM presence WHERE channel = ${channel} AND expires_at > now()`,
+      );
       return Number(rows[0]?.n ?? 0n);
     },
   };

@@ -63,9 +63,15 @@ export class ReadTracker {
     private readonly sink: ReadStatsSink,
     private readonly options: ReadTrackerOptions,
   ) {
-    this.counterTimer = setInterval(() => void this.flushCounters().catch((e: unknown) => this.options.onError?.(e)), options.counterFlushMs);
+    this.counterTimer = setInterval(
+      () => void this.flushCounters().catch((e: unknown) => this.options.onError?.(e)),
+      options.counterFlushMs,
+    );
     this.counterTimer.unref();
-    this.recencyTimer = setInterval(() => void this.flushRecency().catch((e: unknown) => this.options.onError?.(e)), options.recencyIntervalMs);
+    this.recencyTimer = setInterval(
+      () => void this.flushRecency().catch((e: unknown) => this.options.onError?.(e)),
+      options.recencyIntervalMs,
+    );
     this.recencyTimer.unref();
   }
 
@@ -189,24 +195,30 @@ export function pgReadStatsSink(ctx: PgContext): ReadStatsSink {
   const { sql } = ctx;
   return {
     async addCounts(names, hits, misses) {
-      await ctx.run('flush read counters', () => sql`
+      await ctx.run(
+        'flush read counters',
+        () => sql`
         INSERT INTO namespaces AS n (name, hits, misses)
         SELECT u.name, u.hits, u.misses FROM unnest(${names}::text[], ${hits}::int8[], ${misses}::int8[]) AS u(name, hits, misses)
          WHERE EXISTS (SELECT 1 FROM namespaces WHERE name = u.name)
             OR EXISTS (SELECT 1 FROM entries WHERE ns = u.name)
             OR EXISTS (SELECT 1 FROM durable_entries WHERE ns = u.name)
-        ON CONFLICT (name) DO UPDATE SET hits = n.hits + excluded.hits, misses = n.misses + excluded.misses`);
+        ON CONFLICT (name) DO UPDATE SET hits = n.hits + excluded.hits, misses = n.misses + excluded.misses`,
+      );
     },
     async touch(table, nss, keys, counts) {
       // Rows locked in key order first, as every other multi-row statement does (no deadlock with batch writes).
-      await ctx.run('touch recency', () => sql`
+      await ctx.run(
+        'touch recency',
+        () => sql`
         WITH u AS (SELECT * FROM unnest(${nss}::text[], ${keys}::text[], ${counts}::int8[]) AS u(ns, key, n)),
              locked AS (
                SELECT t.ns, t.key, u.n FROM ${sql(table)} AS t JOIN u ON t.ns = u.ns AND t.key = u.key COLLATE "C"
                 ORDER BY t.ns, t.key FOR UPDATE OF t
              )
         UPDATE ${sql(table)} AS t SET accessed_at = now(), hits = t.hits + l.n
-          FROM locked AS l WHERE t.ns = l.ns AND t.key = l.key`);
+          FROM locked AS l WHERE t.ns = l.ns AND t.key = l.key`,
+      );
     },
   };
 }

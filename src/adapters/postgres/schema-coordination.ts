@@ -47,15 +47,12 @@ export const rateLimits = pgTable(
  * Lease and fence of each lock name, in one logged row. The fence is bumped
  * in the same statement that grants the lease.
  */
-export const locks = pgTable(
-  'locks',
-  {
-    name: text('name').primaryKey(),
-    /** The last fence issued; only ever increases. */
-    fence: bigint('fence', { mode: 'number' }).notNull(),
-    /** SHA-256 of the holder's token; NULL once released. */
-    tokenHash: bytea('token_hash'),
-    expiresAt: timestamp('expires_at', { withTimezone: true }),
-    acquiredAt: timestamp('acquired_at', { withTimezone: true }).notNull().default(sql`now()`),
-  },
-);
+export const locks = pgTable('locks', {
+  name: text('name').primaryKey(),
+  /** The last fence issued; only ever increases. */
+  fence: bigint('fence', { mode: 'number' }).notNull(),
+  /** SHA-256 of the holder's token; NULL once released. */
+  tokenHash: bytea('token_hash'),
+  expiresAt: timestamp('expires_at', { withTimezone: true }),
+  acquiredAt: timestamp('acquired_at', { withTimezone: true }).notNull().default(sql`now()`),
+});

@@ -34,10 +34,7 @@ export const sessions = pgTable(
     /** The sliding window each read extends the expiry by. */
     ttlMs: bigint('ttl_ms', { mode: 'number' }).notNull(),
   },
-  (t) => [
-    index('sessions_subject_idx').on(t.subject),
-    index('sessions_expires_at_idx').on(t.expiresAt),
-  ],
+  (t) => [index('sessions_subject_idx').on(t.subject), index('sessions_expires_at_idx').on(t.expiresAt)],
 );
 
 export const presence = pgTable(

@@ -14,16 +14,30 @@ export const CHUNK = 500;
 
 /** Deletes a lex range of the keys index chunk by chunk; returns live entries deleted. */
 export async function deleteLexRange(
-  ctx: RedisContext, ns: string, min: string, max: string, operation: string, announcement: string,
+  ctx: RedisContext,
+  ns: string,
+  min: string,
+  max: string,
+  operation: string,
+  announcement: string,
 ): Promise<number> {
   const k = namespaceKeys(ctx, ns);
   let deleted = 0;
   for (;;) {
-    const chunk = await ctx.run(operation, () => deleteRange.call(ctx.redis, {
-      keys: { keysIndex: k.keysIndex }, args: {
-        min, max, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix, channel: k.changes, announce: announcement,
-      },
-    }));
+    const chunk = await ctx.run(operation, () =>
+      deleteRange.call(ctx.redis, {
+        keys: { keysIndex: k.keysIndex },
+        args: {
+          min,
+          max,
+          limit: CHUNK,
+          entryPrefix: k.entryPrefix,
+          tagPrefix: k.tagPrefix,
+          channel: k.changes,
+          announce: announcement,
+        },
+      }),
+    );
     deleted += chunk.deleted;
     if (chunk.processed < CHUNK) return deleted;
   }
@@ -41,13 +55,19 @@ export async function clearNamespace(ctx: RedisContext, ns: string, dropConfig =
   const announce = announcement(ns, 'clear');
   let deleted = 0;
   for (;;) {
-    const step = await ctx.run(operation, () => clearStep.call(ctx.redis, {
-      keys: { keysIndex: k.keysIndex, tagNames: k.tagNames, config: k.config, counters: k.counters },
-      args: {
-        limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix, dropConfig: dropConfig ? '1' : '0',
-        channel: k.changes, announce,
-      },
-    }));
+    const step = await ctx.run(operation, () =>
+      clearStep.call(ctx.redis, {
+        keys: { keysIndex: k.keysIndex, tagNames: k.tagNames, config: k.config, counters: k.counters },
+        args: {
+          limit: CHUNK,
+          entryPrefix: k.entryPrefix,
+          tagPrefix: k.tagPrefix,
+          dropConfig: dropConfig ? '1' : '0',
+          channel: k.changes,
+          announce,
+        },
+      }),
+    );
     deleted += step.deleted;
     if (step.done) return deleted;
   }

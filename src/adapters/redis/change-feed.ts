@@ -28,6 +28,7 @@ import { validateNamespace } from '../../core/validation.js';
 import { parseRedisChange } from './change-payload.js';
 import type { RedisClient } from './connection.js';
 import { keySlot } from './key-slot.js';
+import { getOrCreate } from '../../core/maps.js';
 
 export interface RedisChangeFeedOptions {
   /** The port's client: duplicated on a single Redis, its slot map read on a cluster. */
@@ -70,8 +71,7 @@ export class RedisChangeFeed implements ChangeFeed {
   changes = async (ns: string, onEvent: Listener): Promise<ChangeSubscription> => {
     validateNamespace(ns);
     if (this.closed) throw new BackendUnavailableError('the change feed is closed');
-    let set = this.listeners.get(ns);
-    if (set === undefined) this.listeners.set(ns, (set = new Set()));
+    const set = getOrCreate(this.listeners, ns, () => new Set<Listener>());
     const listener: Listener = (event) => onEvent(event);
     set.add(listener);
     const unsubscribe = (): void => {
@@ -195,10 +195,11 @@ export class RedisChangeFeed implements ChangeFeed {
   private async link(node: string): Promise<Redis> {
     const existing = this.links.get(node);
     if (existing !== undefined) {
-      if (existing.status !== 'ready') await new Promise<void>((resolve, reject) => {
-        existing.once('ready', resolve);
-        existing.once('close', () => reject(new Error('the feed connection closed')));
-      });
+      if (existing.status !== 'ready')
+        await new Promise<void>((resolve, reject) => {
+          existing.once('ready', resolve);
+          existing.once('close', () => reject(new Error('the feed connection closed')));
+        });
       return existing;
     }
     const overrides = {
@@ -234,7 +235,11 @@ export class RedisChangeFeed implements ChangeFeed {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => {
       for (const link of this.links.values()) {
-        withTimeout(link.ping().then(() => undefined), this.options.timeoutMs, 'feed heartbeat').catch((error: unknown) => {
+        withTimeout(
+          link.ping().then(() => undefined),
+          this.options.timeoutMs,
+          'feed heartbeat',
+        ).catch((error: unknown) => {
           if (this.keyOf(link) === '') return; // already replaced
           this.lost(new BackendUnavailableError(`the change feed heartbeat failed: ${(error as Error).message}`));
         });

@@ -89,7 +89,14 @@ export function escapeHashTag(tag: string): string {
 export const SCRIPT_ERROR_PREFIX = 'CACHEPORT ';
 
 const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'ENETUNREACH',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  'ENETUNREACH',
 ]);
 
 /** Server replies that mean "not able to serve now" rather than "you asked wrong". */
@@ -107,19 +114,21 @@ export function scriptErrorCode(error: unknown): string | undefined {
   return /^[a-z_]+/.exec(error.message.slice(at + SCRIPT_ERROR_PREFIX.length))?.[0];
 }
 
-export function mapRedisError(
-  error: unknown,
-  operation: string,
-  timeoutMs: number,
-  onScriptError?: (code: string) => Error,
-): unknown {
+export function mapRedisError(error: unknown, operation: string, timeoutMs: number, onScriptError?: (code: string) => Error): unknown {
   if (isCacheError(error)) return error;
   if (!(error instanceof Error)) return error;
   const code = scriptErrorCode(error);
-  if (code !== undefined) return onScriptError ? onScriptError(code) : new Error(`script error ${code} during ${operation}`, { cause: error });
+  if (code !== undefined)
+    return onScriptError ? onScriptError(code) : new Error(`script error ${code} during ${operation}`, { cause: error });
   if (error.message === 'Command timed out') return new BackendTimeoutError(timeoutMs, operation);
   const errno = 'code' in error ? String((error as { code: unknown }).code) : '';
-  if (CONNECTION_ERROR_CODES.has(errno) || UNAVAILABLE_REPLY.test(error.message) || UNAVAILABLE_MESSAGE.test(error.message) || error.name === 'MaxRetriesPerRequestError' || error.name === 'ClusterAllFailedError') {
+  if (
+    CONNECTION_ERROR_CODES.has(errno) ||
+    UNAVAILABLE_REPLY.test(error.message) ||
+    UNAVAILABLE_MESSAGE.test(error.message) ||
+    error.name === 'MaxRetriesPerRequestError' ||
+    error.name === 'ClusterAllFailedError'
+  ) {
     return new BackendUnavailableError(`redis unavailable during ${operation}: ${error.message}`, { cause: error });
   }
   return error;
@@ -137,10 +146,18 @@ class Readiness {
   private closed = false;
 
   constructor(private readonly redis: RedisClient) {
-    redis.on('ready', () => { this.everFailed = false; });
-    redis.on('error', () => { this.everFailed = true; });
-    redis.on('close', () => { this.everFailed = true; });
-    redis.on('end', () => { this.closed = true; });
+    redis.on('ready', () => {
+      this.everFailed = false;
+    });
+    redis.on('error', () => {
+      this.everFailed = true;
+    });
+    redis.on('close', () => {
+      this.everFailed = true;
+    });
+    redis.on('end', () => {
+      this.closed = true;
+    });
   }
 
   async waitFor(operation: string): Promise<void> {
@@ -150,9 +167,18 @@ class Readiness {
     if (this.everFailed) throw new BackendUnavailableError(`redis unavailable during ${operation}: reconnecting (status ${status})`);
     if (status === 'wait') void this.redis.connect().catch(() => {});
     await new Promise<void>((resolve, reject) => {
-      const onReady = (): void => { cleanup(); resolve(); };
-      const onEnd = (): void => { cleanup(); reject(new BackendUnavailableError(`redis connection is closed (${operation})`)); };
-      const onError = (error: Error): void => { cleanup(); reject(new BackendUnavailableError(`redis unavailable during ${operation}: ${error.message}`, { cause: error })); };
+      const onReady = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onEnd = (): void => {
+        cleanup();
+        reject(new BackendUnavailableError(`redis connection is closed (${operation})`));
+      };
+      const onError = (error: Error): void => {
+        cleanup();
+        reject(new BackendUnavailableError(`redis unavailable during ${operation}: ${error.message}`, { cause: error }));
+      };
       const cleanup = (): void => {
         this.redis.off('ready', onReady);
         this.redis.off('end', onEnd);

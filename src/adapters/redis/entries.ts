@@ -17,16 +17,29 @@ import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
 import { isBounded, resolveTtlLazily, resolveWrites, validateExpireTtl, validateWrite, type ResolvedWrite } from '../../core/write.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
-import type { CacheEntry, CacheValue, EntryStore, IncrementOptions, NamespaceConfig, SetManyItem, SetOptions, SetResult } from '../../core/port.js';
+import type {
+  CacheEntry,
+  CacheValue,
+  EntryStore,
+  IncrementOptions,
+  NamespaceConfig,
+  SetManyItem,
+  SetOptions,
+  SetResult,
+} from '../../core/port.js';
 import {
-  toIncrementBy, validateBatchSize, validateKey, validateKeys,
-  validateNamespace, validatePrefix, validateTags, validateTtl,
+  toIncrementBy,
+  validateBatchSize,
+  validateKey,
+  validateKeys,
+  validateNamespace,
+  validatePrefix,
+  validateTags,
+  validateTtl,
 } from '../../core/validation.js';
 import { CHUNK, clearNamespace, deleteLexRange } from './bulk-delete.js';
 import type { RedisContext } from './context.js';
-import {
-  deleteEntries, expireEntry, getEntries, incrementEntry, invalidateTagChunk, setEntry,
-} from './entry-scripts.js';
+import { deleteEntries, expireEntry, getEntries, incrementEntry, invalidateTagChunk, setEntry } from './entry-scripts.js';
 import type { HitCounter } from './hit-counter.js';
 import { announceHead, announcement } from './change-payload.js';
 import { entryKey, namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
@@ -73,7 +86,6 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     if (first) await redis.zadd(namespaceRegistryKey(ctx), 0, ns);
   }
 
-
   async function writeOne(ns: string, w: PreparedWrite): Promise<SetResult> {
     const k = namespaceKeys(ctx, ns);
     const condition = typeof w.condition === 'string' ? w.condition : `etag:${w.condition.etag}`;
@@ -82,8 +94,16 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const reply = await setEntry.call(redis, {
       keys: { entry: entryKey(ctx, ns, w.key), keysIndex: k.keysIndex, tagNames: k.tagNames },
       args: {
-        value: w.value, contentType: w.contentType, etag: w.etag, tagsJson, ttlMs: w.ttl ?? '', condition,
-        now: Date.now(), staleSample: sample, channel: k.changes, announce: announcement(ns, 'set', { keys: [w.key] }),
+        value: w.value,
+        contentType: w.contentType,
+        etag: w.etag,
+        tagsJson,
+        ttlMs: w.ttl ?? '',
+        condition,
+        now: Date.now(),
+        staleSample: sample,
+        channel: k.changes,
+        announce: announcement(ns, 'set', { keys: [w.key] }),
       },
       restArgs: w.tags,
     });
@@ -96,8 +116,11 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
   async function readEntries(ns: string, keys: string[], operation: string, track: boolean): Promise<(CacheEntry | undefined)[]> {
     const reply = await ctx.runCommand(operation, () =>
       getEntries.call(redis, {
-        keys: {}, args: { track: track ? '1' : '0', now: Date.now() }, restKeys: keys.map((key) => entryKey(ctx, ns, key)),
-      }));
+        keys: {},
+        args: { track: track ? '1' : '0', now: Date.now() },
+        restKeys: keys.map((key) => entryKey(ctx, ns, key)),
+      }),
+    );
     return reply.map((row) => count(ns, toEntry(row)));
   }
 
@@ -155,10 +178,14 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const unique = [...new Set(keys)];
     if (unique.length === 0) return 0;
     const k = namespaceKeys(ctx, ns);
-    return ctx.runCommand(operation, () => deleteEntries.call(redis, {
-      keys: { keysIndex: k.keysIndex }, args: { tagPrefix: k.tagPrefix, channel: k.changes, announceHead: announceHead(ns, 'delete') },
-      restKeys: unique.map((key) => entryKey(ctx, ns, key)), restArgs: unique,
-    }));
+    return ctx.runCommand(operation, () =>
+      deleteEntries.call(redis, {
+        keys: { keysIndex: k.keysIndex },
+        args: { tagPrefix: k.tagPrefix, channel: k.changes, announceHead: announceHead(ns, 'delete') },
+        restKeys: unique.map((key) => entryKey(ctx, ns, key)),
+        restArgs: unique,
+      }),
+    );
   }
 
   async function deleteOne(ns: string, key: string): Promise<boolean> {
@@ -187,7 +214,9 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateKey(key);
     validateExpireTtl(ttlMs);
     const args = {
-      ttlMs: ttlMs === null ? '' : ttlMs, channel: namespaceKeys(ctx, ns).changes, announce: announcement(ns, 'expire', { keys: [key] }),
+      ttlMs: ttlMs === null ? '' : ttlMs,
+      channel: namespaceKeys(ctx, ns).changes,
+      announce: announcement(ns, 'expire', { keys: [key] }),
     };
     return ctx.runCommand('expire', () => expireEntry.call(redis, { keys: { entry: entryKey(ctx, ns, key) }, args }));
   }
@@ -201,13 +230,19 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const k = namespaceKeys(ctx, ns);
     const reply = await ctx.runCommand(
       'increment',
-      () => incrementEntry.call(redis, {
-        keys: { entry: entryKey(ctx, ns, key), keysIndex: k.keysIndex },
-        args: {
-          member: key, by: delta.toString(), ttlMs: ttlMs === null ? '' : ttlMs, etag: newEtag(), now: Date.now(),
-          channel: k.changes, announce: announcement(ns, 'set', { keys: [key] }),
-        },
-      }),
+      () =>
+        incrementEntry.call(redis, {
+          keys: { entry: entryKey(ctx, ns, key), keysIndex: k.keysIndex },
+          args: {
+            member: key,
+            by: delta.toString(),
+            ttlMs: ttlMs === null ? '' : ttlMs,
+            etag: newEtag(),
+            now: Date.now(),
+            channel: k.changes,
+            announce: announcement(ns, 'set', { keys: [key] }),
+          },
+        }),
       (code) => (code === 'overflow' ? new IntegerOverflowError(key) : new NotAnIntegerError(key)),
     );
     if (reply.first) await ctx.run('increment', () => register(ns, reply.first));
@@ -230,13 +265,19 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     let deleted = 0;
     for (const tag of new Set(tags)) {
       for (;;) {
-        const chunk = await ctx.run('invalidateTags', () => invalidateTagChunk.call(redis, {
-          keys: { tagSet: k.tagPrefix + tag, keysIndex: k.keysIndex, tagNames: k.tagNames },
-          args: {
-            tag, limit: CHUNK, entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix,
-            channel: k.changes, announce: announcement(ns, 'tags', { tags: [tag] }),
-          },
-        }));
+        const chunk = await ctx.run('invalidateTags', () =>
+          invalidateTagChunk.call(redis, {
+            keys: { tagSet: k.tagPrefix + tag, keysIndex: k.keysIndex, tagNames: k.tagNames },
+            args: {
+              tag,
+              limit: CHUNK,
+              entryPrefix: k.entryPrefix,
+              tagPrefix: k.tagPrefix,
+              channel: k.changes,
+              announce: announcement(ns, 'tags', { tags: [tag] }),
+            },
+          }),
+        );
         deleted += chunk.deleted;
         if (chunk.popped < CHUNK) break;
       }

@@ -68,7 +68,10 @@ end
  */
 export const getEntries = defineScript({
   name: 'cp_get',
-  keys: [], args: ['track', 'now'], restKeys: true, buffers: true,
+  keys: [],
+  args: ['track', 'now'],
+  restKeys: true,
+  buffers: true,
   decode: (r) => replyArray(r, 0, 'cp_get').map((row) => (Array.isArray(row) ? (row as (Buffer | null)[]) : null)),
   source: `
 local out = {}
@@ -163,7 +166,10 @@ return {1, exists and 0 or 1, first}
  */
 export const deleteEntries = defineScript({
   name: 'cp_delete',
-  keys: ['keysIndex'], args: ['tagPrefix', 'channel', 'announceHead'], restKeys: true, restArgs: true,
+  keys: ['keysIndex'],
+  args: ['tagPrefix', 'channel', 'announceHead'],
+  restKeys: true,
+  restArgs: true,
   decode: (r) => replyInt(r, 'cp_delete'),
   source: `${DELETE_ENTRY}
 local deleted = {}
@@ -181,7 +187,8 @@ return #deleted
  */
 export const expireEntry = defineScript({
   name: 'cp_expire',
-  keys: ['entry'], args: ['ttlMs', 'channel', 'announce'],
+  keys: ['entry'],
+  args: ['ttlMs', 'channel', 'announce'],
   decode: (r) => replyInt(r, 'cp_expire') === 1,
   source: `${NOW_MS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -207,7 +214,8 @@ return 1
  */
 export const incrementEntry = defineScript({
   name: 'cp_incr',
-  keys: ['entry', 'keysIndex'], args: ['member', 'by', 'ttlMs', 'etag', 'now', 'channel', 'announce'],
+  keys: ['entry', 'keysIndex'],
+  args: ['member', 'by', 'ttlMs', 'etag', 'now', 'channel', 'announce'],
   decode: (r) => {
     const [value, first] = replyArray(r, 2, 'cp_incr');
     return { value: replyString(value, 'cp_incr'), first: replyInt(first, 'cp_incr') === 1 };
@@ -245,7 +253,8 @@ return {redis.call('HGET', entry, 'v'), first}
  */
 export const deleteRange = defineScript({
   name: 'cp_delete_range',
-  keys: ['keysIndex'], args: ['min', 'max', 'limit', 'entryPrefix', 'tagPrefix', 'channel', 'announce'],
+  keys: ['keysIndex'],
+  args: ['min', 'max', 'limit', 'entryPrefix', 'tagPrefix', 'channel', 'announce'],
   decode: (r) => {
     const [deleted = 0, processed = 0] = replyInts(r, 2, 'cp_delete_range');
     return { deleted, processed };
@@ -271,7 +280,8 @@ return {n, #members}
  */
 export const invalidateTagChunk = defineScript({
   name: 'cp_invalidate_tag',
-  keys: ['tagSet', 'keysIndex', 'tagNames'], args: ['tag', 'limit', 'entryPrefix', 'tagPrefix', 'channel', 'announce'],
+  keys: ['tagSet', 'keysIndex', 'tagNames'],
+  args: ['tag', 'limit', 'entryPrefix', 'tagPrefix', 'channel', 'announce'],
   decode: (r) => {
     const [deleted = 0, popped = 0] = replyInts(r, 2, 'cp_invalidate_tag');
     return { deleted, popped };
@@ -306,11 +316,14 @@ return {n, #members}
  */
 export const statsChunk = defineScript({
   name: 'cp_stats',
-  keys: ['keysIndex'], args: ['min', 'limit', 'entryPrefix'],
+  keys: ['keysIndex'],
+  args: ['min', 'limit', 'entryPrefix'],
   decode: (r) => {
     const [entries, bytes, stale, last] = replyArray(r, 4, 'cp_stats');
     return {
-      entries: replyInt(entries, 'cp_stats'), bytes: replyInt(bytes, 'cp_stats'), stale: replyInt(stale, 'cp_stats'),
+      entries: replyInt(entries, 'cp_stats'),
+      bytes: replyInt(bytes, 'cp_stats'),
+      stale: replyInt(stale, 'cp_stats'),
       last: replyString(last, 'cp_stats'),
     };
   },
@@ -338,7 +351,8 @@ return {entries, bytes, stale, last}
  */
 export const pruneChunk = defineScript({
   name: 'cp_prune',
-  keys: ['keysIndex'], args: ['min', 'limit', 'entryPrefix'],
+  keys: ['keysIndex'],
+  args: ['min', 'limit', 'entryPrefix'],
   decode: (r) => {
     const [removed, last] = replyArray(r, 2, 'cp_prune');
     return { removed: replyInt(removed, 'cp_prune'), last: replyString(last, 'cp_prune') };
@@ -369,7 +383,8 @@ return {removed, last}
  */
 export const evictChunk = defineScript({
   name: 'cp_evict',
-  keys: ['keysIndex'], args: ['maxEntries', 'bytesToFree', 'budget', 'sample', 'entryPrefix', 'tagPrefix', 'channel', 'announceHead'],
+  keys: ['keysIndex'],
+  args: ['maxEntries', 'bytesToFree', 'budget', 'sample', 'entryPrefix', 'tagPrefix', 'channel', 'announceHead'],
   decode: (r) => {
     const [evicted = 0, freed = 0, done = 0] = replyInts(r, 3, 'cp_evict');
     return { evicted, freed, done: done === 1 };
@@ -417,7 +432,9 @@ return {evicted, freed, done}
  */
 export const configureNamespace = defineScript({
   name: 'cp_configure',
-  keys: ['config'], args: [], restArgs: true,
+  keys: ['config'],
+  args: [],
+  restArgs: true,
   decode: (r) => replyInt(r, 'cp_configure') === 1,
   source: `
 local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0

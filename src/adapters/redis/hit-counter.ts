@@ -36,7 +36,10 @@ export class HitCounter {
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly ctx: RedisContext, intervalMs = 1000) {
+  constructor(
+    private readonly ctx: RedisContext,
+    intervalMs = 1000,
+  ) {
     this.timer = setInterval(() => void this.flush().catch(() => {}), intervalMs);
     this.timer.unref();
   }
@@ -70,19 +73,23 @@ export class HitCounter {
     this.pending = new Map();
     this.flushing = (async () => {
       try {
-        await Promise.all([...batch].map(async ([ns, counts]) => {
-          const k = namespaceKeys(this.ctx, ns);
-          try {
-            await this.ctx.run('flush counters', () => addCounts.call(this.ctx.redis, {
-              keys: { counters: k.counters, config: k.config, keysIndex: k.keysIndex },
-              args: { hits: counts.hits, misses: counts.misses },
-            }));
-          } catch {
-            // Keep the counts for the next flush; Redis may be briefly unavailable.
-            this.hit(ns, counts.hits);
-            this.miss(ns, counts.misses);
-          }
-        }));
+        await Promise.all(
+          [...batch].map(async ([ns, counts]) => {
+            const k = namespaceKeys(this.ctx, ns);
+            try {
+              await this.ctx.run('flush counters', () =>
+                addCounts.call(this.ctx.redis, {
+                  keys: { counters: k.counters, config: k.config, keysIndex: k.keysIndex },
+                  args: { hits: counts.hits, misses: counts.misses },
+                }),
+              );
+            } catch {
+              // Keep the counts for the next flush; Redis may be briefly unavailable.
+              this.hit(ns, counts.hits);
+              this.miss(ns, counts.misses);
+            }
+          }),
+        );
       } finally {
         this.flushing = undefined;
       }

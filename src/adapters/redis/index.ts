@@ -57,13 +57,20 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
   const entries = createRedisEntryStore(ctx, configs, counter);
   const namespaces = createRedisNamespaceAdmin(ctx, configs, counter);
   const feed = new RedisChangeFeed({
-    redis, prefix: options.prefix, channel: (ns) => namespaceKeys(ctx, ns).changes, timeoutMs: options.timeoutMs,
+    redis,
+    prefix: options.prefix,
+    channel: (ns) => namespaceKeys(ctx, ns).changes,
+    timeoutMs: options.timeoutMs,
   });
 
   async function ping(timeoutMs = options.timeoutMs): Promise<number> {
     const started = performance.now();
     try {
-      await withTimeout(ctx.run('ping', () => redis.ping()), timeoutMs, 'ping');
+      await withTimeout(
+        ctx.run('ping', () => redis.ping()),
+        timeoutMs,
+        'ping',
+      );
     } catch (error) {
       throw mapRedisError(error, 'ping', timeoutMs);
     }
@@ -74,7 +81,11 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
     await feed.close();
     await counter.close();
     if (redis.status === 'ready') {
-      await withTimeout(redis.quit().then(() => undefined), options.timeoutMs, 'close').catch(() => redis.disconnect());
+      await withTimeout(
+        redis.quit().then(() => undefined),
+        options.timeoutMs,
+        'close',
+      ).catch(() => redis.disconnect());
     } else {
       redis.disconnect();
     }

@@ -29,7 +29,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 /** KEYS: lease, fence. ARGV: token hash, ttl ms. Reply: {fence, expires} or nil when held. */
 const acquireScript = defineScript({
   name: 'lock_acquire',
-  keys: ['lease', 'fence'], args: ['tokenHash', 'ttlMs'],
+  keys: ['lease', 'fence'],
+  args: ['tokenHash', 'ttlMs'],
   decode: decodeGrant,
   source: `if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 ${NOW}
@@ -38,12 +39,13 @@ local expires = now + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'token', ARGV[1], 'fence', fence, 'expires', string.format('%d', expires))
 redis.call('PEXPIREAT', KEYS[1], string.format('%d', expires))
 return {fence, expires}`,
-})
+});
 
 /** KEYS: lease. ARGV: token hash, ttl ms. Reply: {fence, expires} or nil when the token does not hold it. */
 const extendScript = defineScript({
   name: 'lock_extend',
-  keys: ['lease'], args: ['tokenHash', 'ttlMs'],
+  keys: ['lease'],
+  args: ['tokenHash', 'ttlMs'],
   decode: decodeGrant,
   source: `local lease = redis.call('HMGET', KEYS[1], 'token', 'fence')
 if lease[1] ~= ARGV[1] then return false end
@@ -52,29 +54,31 @@ local expires = now + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'expires', string.format('%d', expires))
 redis.call('PEXPIREAT', KEYS[1], string.format('%d', expires))
 return {tonumber(lease[2]), expires}`,
-})
+});
 
 /** KEYS: lease. ARGV: token hash. Reply: released | wrong_token | not_held. */
 const releaseScript = defineScript({
   name: 'lock_release',
-  keys: ['lease'], args: ['tokenHash'],
+  keys: ['lease'],
+  args: ['tokenHash'],
   decode: (r) => replyString(r, 'lock_release') as ReleaseResult,
   source: `local token = redis.call('HGET', KEYS[1], 'token')
 if not token then return 'not_held' end
 if token ~= ARGV[1] then return 'wrong_token' end
 redis.call('DEL', KEYS[1])
 return 'released'`,
-})
+});
 
 /** KEYS: lease, fence. Reply: {1, fence, expires} when held, else {0, last fence or -1}. */
 const inspectScript = defineScript({
   name: 'lock_inspect',
-  keys: ['lease', 'fence'], args: [],
+  keys: ['lease', 'fence'],
+  args: [],
   decode: (r) => replyInts(r, 2, 'lock_inspect'),
   source: `local lease = redis.call('HMGET', KEYS[1], 'fence', 'expires')
 if lease[1] then return {1, tonumber(lease[1]), tonumber(lease[2])} end
 return {0, tonumber(redis.call('GET', KEYS[2]) or '-1')}`,
-})
+});
 
 export function createRedisLockManager(ctx: RedisContext): LockManager {
   const leaseKey = (name: string) => ctx.sysKey('lock', name);
@@ -92,7 +96,8 @@ export function createRedisLockManager(ctx: RedisContext): LockManager {
       const token = newLeaseToken();
       const reply = await ctx.run('acquire', () =>
         acquireScript.call(ctx.redis, {
-          keys: { lease: leaseKey(name), fence: fenceKey(name) }, args: { tokenHash: tokenHash(token), ttlMs: options.ttl },
+          keys: { lease: leaseKey(name), fence: fenceKey(name) },
+          args: { tokenHash: tokenHash(token), ttlMs: options.ttl },
         }),
       );
       return toLease(token, reply);
@@ -102,9 +107,12 @@ export function createRedisLockManager(ctx: RedisContext): LockManager {
       validateLockName(name);
       validateLeaseToken(token);
       validateLeaseTtl(ttl);
-      const reply = await ctx.run('extend', () => extendScript.call(ctx.redis, {
-        keys: { lease: leaseKey(name) }, args: { tokenHash: tokenHash(token), ttlMs: ttl },
-      }));
+      const reply = await ctx.run('extend', () =>
+        extendScript.call(ctx.redis, {
+          keys: { lease: leaseKey(name) },
+          args: { tokenHash: tokenHash(token), ttlMs: ttl },
+        }),
+      );
       return toLease(token, reply);
     },
 
@@ -112,7 +120,8 @@ export function createRedisLockManager(ctx: RedisContext): LockManager {
       validateLockName(name);
       validateLeaseToken(token);
       return ctx.run('release', () =>
-        releaseScript.call(ctx.redis, { keys: { lease: leaseKey(name) }, args: { tokenHash: tokenHash(token) } }));
+        releaseScript.call(ctx.redis, { keys: { lease: leaseKey(name) }, args: { tokenHash: tokenHash(token) } }),
+      );
     },
 
     async inspectLock(name): Promise<LockState> {

@@ -21,7 +21,14 @@ import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js'
 import { prepareNamespaceList, toNamespacePage } from '../../core/namespace-list.js';
 import { prefixUpperBound } from '../../core/keys.js';
 import type {
-  ConfigureResult, EvictionPolicy, NamespaceAdmin, NamespaceConfig, NamespaceFilter, NamespaceInfo, NamespaceListOptions, NamespacePage,
+  ConfigureResult,
+  EvictionPolicy,
+  NamespaceAdmin,
+  NamespaceConfig,
+  NamespaceFilter,
+  NamespaceInfo,
+  NamespaceListOptions,
+  NamespacePage,
   NamespaceStats,
 } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
@@ -93,8 +100,16 @@ export function createRedisNamespaceAdmin(
     validateNamespaceConfig(partial);
     const config = completeNamespaceConfig(partial, options.defaultTtl);
     const fields = [
-      'defaultTtl', config.defaultTtl ?? '', 'maxEntries', config.maxEntries ?? '', 'maxBytes', config.maxBytes ?? '',
-      'eviction', config.eviction, 'durable', config.durable ? '1' : '0',
+      'defaultTtl',
+      config.defaultTtl ?? '',
+      'maxEntries',
+      config.maxEntries ?? '',
+      'maxBytes',
+      config.maxBytes ?? '',
+      'eviction',
+      config.eviction,
+      'durable',
+      config.durable ? '1' : '0',
     ];
     const created = await ctx.run('configure', async (deadline) => {
       // Registered first: if the deadline passes in between, an empty unconfigured name is listed by nobody.
@@ -114,7 +129,8 @@ export function createRedisNamespaceAdmin(
     let min = '-';
     for (;;) {
       const chunk = await ctx.run('stats', () =>
-        statsChunk.call(redis, { keys: { keysIndex: k.keysIndex }, args: { min, limit: CHUNK, entryPrefix: k.entryPrefix } }));
+        statsChunk.call(redis, { keys: { keysIndex: k.keysIndex }, args: { min, limit: CHUNK, entryPrefix: k.entryPrefix } }),
+      );
       total.entries += chunk.entries;
       total.bytes += chunk.bytes;
       total.stale += chunk.stale;
@@ -167,7 +183,8 @@ export function createRedisNamespaceAdmin(
     const ranges = lexRanges(after, only);
     const key = namespaceRegistryKey(ctx);
     const found = await ctx.run('list', () =>
-      Promise.all(ranges.map(([min, max]) => redis.zrange(key, min, max, 'BYLEX', 'LIMIT', 0, limit + 1))));
+      Promise.all(ranges.map(([min, max]) => redis.zrange(key, min, max, 'BYLEX', 'LIMIT', 0, limit + 1))),
+    );
     const names = [...new Set(found.flat())].sort().slice(0, limit + 1);
     return toNamespacePage(await Promise.all(names.map((name) => describe(name))), limit);
   }
@@ -190,13 +207,21 @@ export function createRedisNamespaceAdmin(
     const k = namespaceKeys(ctx, ns);
     let evicted = 0;
     for (;;) {
-      const chunk = await ctx.run('enforceBounds', () => evictChunk.call(redis, {
-        keys: { keysIndex: k.keysIndex },
-        args: {
-          maxEntries: config.maxEntries ?? '', bytesToFree, budget: EVICTIONS_PER_CALL, sample: EVICTION_SAMPLE,
-          entryPrefix: k.entryPrefix, tagPrefix: k.tagPrefix, channel: k.changes, announceHead: announceHead(ns, 'evict'),
-        },
-      }));
+      const chunk = await ctx.run('enforceBounds', () =>
+        evictChunk.call(redis, {
+          keys: { keysIndex: k.keysIndex },
+          args: {
+            maxEntries: config.maxEntries ?? '',
+            bytesToFree,
+            budget: EVICTIONS_PER_CALL,
+            sample: EVICTION_SAMPLE,
+            entryPrefix: k.entryPrefix,
+            tagPrefix: k.tagPrefix,
+            channel: k.changes,
+            announceHead: announceHead(ns, 'evict'),
+          },
+        }),
+      );
       evicted += chunk.evicted;
       bytesToFree = Math.max(0, bytesToFree - chunk.freed);
       if (chunk.done) return evicted;
@@ -210,7 +235,8 @@ export function createRedisNamespaceAdmin(
     let min = '-';
     for (;;) {
       const chunk = await ctx.run('pruneIndex', () =>
-        pruneChunk.call(redis, { keys: { keysIndex: k.keysIndex }, args: { min, limit: CHUNK, entryPrefix: k.entryPrefix } }));
+        pruneChunk.call(redis, { keys: { keysIndex: k.keysIndex }, args: { min, limit: CHUNK, entryPrefix: k.entryPrefix } }),
+      );
       removed += chunk.removed;
       if (chunk.last === '') return removed;
       min = `(${chunk.last}`;

@@ -38,7 +38,8 @@ if #lapsed > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) end`;
 /** ARGV: member, ttl ms, data JSON. */
 const heartbeatScript = defineScript({
   name: 'presence_heartbeat',
-  keys: ['expiries', 'names', 'data'], args: ['member', 'ttlMs', 'dataJson'],
+  keys: ['expiries', 'names', 'data'],
+  args: ['member', 'ttlMs', 'dataJson'],
   decode: (r) => replyInt(r, 'presence_heartbeat'),
   source: `${PRELUDE}
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
@@ -47,24 +48,26 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 local last = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
 for i = 1, 3 do redis.call('PEXPIREAT', KEYS[i], last + 1) end
 return 1`,
-})
+});
 
 /** ARGV: member. 1 when it was present (live). */
 const leaveScript = defineScript({
   name: 'presence_leave',
-  keys: ['expiries', 'names', 'data'], args: ['member'],
+  keys: ['expiries', 'names', 'data'],
+  args: ['member'],
   decode: (r) => replyInt(r, 'presence_leave') === 1,
   source: `${PRELUDE}
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 return removed`,
-})
+});
 
 /** ARGV: limit. Returns {count, names, data, expiries}. */
 const membersScript = defineScript({
   name: 'presence_members',
-  keys: ['expiries', 'names', 'data'], args: ['limit'],
+  keys: ['expiries', 'names', 'data'],
+  args: ['limit'],
   decode: (r) => {
     const [count, names, data, expiries] = replyArray(r, 4, 'presence_members');
     return {
@@ -88,15 +91,16 @@ for i = 1, #names, 500 do
   end
 end
 return {count, names, data, expiries}`,
-})
+});
 
 const countScript = defineScript({
   name: 'presence_count',
-  keys: ['expiries', 'names', 'data'], args: [],
+  keys: ['expiries', 'names', 'data'],
+  args: [],
   decode: (r) => replyInt(r, 'presence_count'),
   source: `${PRELUDE}
 return redis.call('ZCARD', KEYS[1])`,
-})
+});
 
 export function createRedisPresenceTracker(ctx: RedisContext, limits: SessionLimits = DEFAULT_SESSION_LIMITS): PresenceTracker {
   const { redis } = ctx;
@@ -123,7 +127,8 @@ export function createRedisPresenceTracker(ctx: RedisContext, limits: SessionLim
       validateListLimit(options.limit, MAX_PRESENCE_LIMIT);
       const limit = options.limit ?? DEFAULT_PRESENCE_LIMIT;
       const { count, names, data, expiries } = await ctx.run('members', () =>
-        membersScript.call(redis, { keys: keys(channel), args: { limit } }));
+        membersScript.call(redis, { keys: keys(channel), args: { limit } }),
+      );
       const list: PresenceList = { count, members: [] };
       for (let i = 0; i < names.length; i++) {
         list.members.push({

@@ -29,7 +29,8 @@ local function int(x) return string.format('%d', x) end
 
 const fixedWindow = defineScript({
   name: 'ratelimit_fixed_window',
-  keys: ['state'], args: ['limit', 'windowMs', 'cost'],
+  keys: ['state'],
+  args: ['limit', 'windowMs', 'cost'],
   decode: (r) => replyInts(r, 4, 'ratelimit_fixed_window'),
   source: `${PROLOGUE}
 local s = redis.call('HMGET', KEYS[1], 'start', 'cur')
@@ -46,11 +47,12 @@ redis.call('HSET', KEYS[1], 'start', int(start), 'cur', int(cur))
 redis.call('PEXPIREAT', KEYS[1], int(start + W))
 return {ok and 1 or 0, now, start, cur}
 `,
-})
+});
 
 const slidingWindow = defineScript({
   name: 'ratelimit_sliding_window',
-  keys: ['state'], args: ['limit', 'windowMs', 'cost'],
+  keys: ['state'],
+  args: ['limit', 'windowMs', 'cost'],
   decode: (r) => replyInts(r, 5, 'ratelimit_sliding_window'),
   source: `${PROLOGUE}
 local s = redis.call('HMGET', KEYS[1], 'start', 'cur', 'prev')
@@ -74,12 +76,13 @@ redis.call('HSET', KEYS[1], 'start', int(start), 'cur', int(cur), 'prev', int(pr
 redis.call('PEXPIREAT', KEYS[1], int(start + 2 * W))
 return {ok and 1 or 0, now, start, cur, prev}
 `,
-})
+});
 
 /** Level in 1/W-token units: capacity L·W, refill +L per ms, a call costs cost·W. */
 const tokenBucket = defineScript({
   name: 'ratelimit_token_bucket',
-  keys: ['state'], args: ['limit', 'windowMs', 'cost'],
+  keys: ['state'],
+  args: ['limit', 'windowMs', 'cost'],
   decode: (r) => replyInts(r, 3, 'ratelimit_token_bucket'),
   source: `${PROLOGUE}
 local s = redis.call('HMGET', KEYS[1], 'tokens', 'now')
@@ -97,7 +100,7 @@ redis.call('HSET', KEYS[1], 'tokens', int(tokens), 'now', int(now))
 redis.call('PEXPIREAT', KEYS[1], int(now + math.ceil((capacity - tokens) / L)))
 return {ok and 1 or 0, now, tokens}
 `,
-})
+});
 
 const SCRIPTS = {
   'fixed-window': fixedWindow,
@@ -124,7 +127,8 @@ export function createRedisRateLimiter(ctx: RedisContext): RateLimiter {
       const { algorithm, limit, windowMs, cost } = request;
       const stateKey = ctx.sysKey('rl', key, algorithm, String(limit), String(windowMs));
       const reply = await ctx.run('rateLimit', () =>
-        SCRIPTS[algorithm].call(ctx.redis, { keys: { state: stateKey }, args: { limit, windowMs, cost } }));
+        SCRIPTS[algorithm].call(ctx.redis, { keys: { state: stateKey }, args: { limit, windowMs, cost } }),
+      );
       // cost 0 only peeks: always allowed, and the script consumed nothing.
       return rateLimitResult(request, reply[0] === 1 || cost === 0, toState(request, reply));
     },

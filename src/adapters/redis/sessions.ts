@@ -16,7 +16,13 @@
  */
 import type { CreateSessionOptions, CreatedSession, JsonObject, Session, SessionStore } from '../../core/port.js';
 import { hashSessionId, isSessionIdFormat, newSessionId } from '../../core/session-id.js';
-import { DEFAULT_SESSION_LIMITS, prepareSessionCreate, serializeJsonObject, validateSubject, type SessionLimits } from '../../core/validation.js';
+import {
+  DEFAULT_SESSION_LIMITS,
+  prepareSessionCreate,
+  serializeJsonObject,
+  validateSubject,
+  type SessionLimits,
+} from '../../core/validation.js';
 import type { RedisContext } from './context.js';
 import { defineScript, replyArray, replyInt, replyInts, replyOptionalString, replyString, replyStrings } from './scripts.js';
 
@@ -29,7 +35,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 /** KEYS: subject index. ARGV: session hash hex, maxAge ms, slack ms. */
 const indexAdd = defineScript({
   name: 'session_index_add',
-  keys: ['subjectIndex'], args: ['sessionHash', 'maxAgeMs', 'slackMs'],
+  keys: ['subjectIndex'],
+  args: ['sessionHash', 'maxAgeMs', 'slackMs'],
   decode: (r) => replyInt(r, 'session_index_add'),
   source: `${NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -37,12 +44,13 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[1]
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]) + tonumber(ARGV[3]))
 return 1`,
-})
+});
 
 /** KEYS: session. ARGV: subject, data JSON, ttl ms, maxAge ms. Returns {created, expires}. */
 const create = defineScript({
   name: 'session_create',
-  keys: ['session'], args: ['subject', 'dataJson', 'ttlMs', 'maxAgeMs'],
+  keys: ['session'],
+  args: ['subject', 'dataJson', 'ttlMs', 'maxAgeMs'],
   decode: (r) => {
     const [createdAt = 0, expiresAt = 0] = replyInts(r, 2, 'session_create');
     return { createdAt, expiresAt };
@@ -53,18 +61,21 @@ redis.call('HSET', KEYS[1], 'subject', ARGV[1], 'data', ARGV[2], 'created', now,
   'max', now + tonumber(ARGV[4]), 'ttl', ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], expires)
 return {now, expires}`,
-})
+});
 
 /** KEYS: session. Slides and returns {subject, data, created, expires}, or nil. */
 const touch = defineScript({
   name: 'session_get',
-  keys: ['session'], args: [],
+  keys: ['session'],
+  args: [],
   decode: (r) => {
     if (r === null) return null;
     const [subject, data, createdAt, expiresAt] = replyArray(r, 4, 'session_get');
     return {
-      subject: replyString(subject, 'session_get'), dataJson: replyString(data, 'session_get'),
-      createdAt: replyInt(createdAt, 'session_get'), expiresAt: replyInt(expiresAt, 'session_get'),
+      subject: replyString(subject, 'session_get'),
+      dataJson: replyString(data, 'session_get'),
+      createdAt: replyInt(createdAt, 'session_get'),
+      expiresAt: replyInt(expiresAt, 'session_get'),
     };
   },
   source: `${NOW_MS}
@@ -79,35 +90,38 @@ if slid > expires then
   redis.call('PEXPIREAT', KEYS[1], expires)
 end
 return {v[1], v[2], tonumber(v[3]), expires}`,
-})
+});
 
 /** KEYS: session. The subject of a live session, or nil; reads without sliding. */
 const subjectOf = defineScript({
   name: 'session_subject',
-  keys: ['session'], args: [],
+  keys: ['session'],
+  args: [],
   decode: (r) => replyOptionalString(r, 'session_subject'),
   source: `${NOW_MS}
 local v = redis.call('HMGET', KEYS[1], 'subject', 'expires')
 if not v[1] or tonumber(v[2]) <= now then return false end
 return v[1]`,
-})
+});
 
 /** KEYS: session. ARGV: data JSON. 1 when a live session was updated. */
 const update = defineScript({
   name: 'session_update',
-  keys: ['session'], args: ['dataJson'],
+  keys: ['session'],
+  args: ['dataJson'],
   decode: (r) => replyInt(r, 'session_update') === 1,
   source: `${NOW_MS}
 local expires = tonumber(redis.call('HGET', KEYS[1], 'expires'))
 if not expires or expires <= now then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[1])
 return 1`,
-})
+});
 
 /** KEYS: session. Deletes it; returns {live 0/1, subject or false}. */
 const revoke = defineScript({
   name: 'session_revoke',
-  keys: ['session'], args: [],
+  keys: ['session'],
+  args: [],
   decode: (r) => {
     const [live, subject] = replyArray(r, 1, 'session_revoke');
     const wasLive = replyInt(live, 'session_revoke') === 1;
@@ -120,18 +134,19 @@ redis.call('DEL', KEYS[1])
 local live = 0
 if tonumber(v[2]) > now then live = 1 end
 return {live, v[1]}`,
-})
+});
 
 /** KEYS: subject index. Takes and deletes it atomically; returns the hashes of sessions possibly live. */
 const indexTake = defineScript({
   name: 'session_index_take',
-  keys: ['subjectIndex'], args: [],
+  keys: ['subjectIndex'],
+  args: [],
   decode: (r) => replyStrings(r, 'session_index_take'),
   source: `${NOW_MS}
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 redis.call('DEL', KEYS[1])
 return members`,
-})
+});
 
 export function createRedisSessionStore(ctx: RedisContext, limits: SessionLimits = DEFAULT_SESSION_LIMITS): SessionStore {
   const { redis } = ctx;
@@ -146,7 +161,8 @@ export function createRedisSessionStore(ctx: RedisContext, limits: SessionLimits
       const hashHex = hashSessionId(id).toString('hex');
       const { createdAt, expiresAt } = await ctx.run('createSession', async (deadline) => {
         await indexAdd.call(redis, {
-          keys: { subjectIndex: subjectKey(subject) }, args: { sessionHash: hashHex, maxAgeMs: maxAge, slackMs: INDEX_SLACK_MS },
+          keys: { subjectIndex: subjectKey(subject) },
+          args: { sessionHash: hashHex, maxAgeMs: maxAge, slackMs: INDEX_SLACK_MS },
         });
         deadline.check();
         return create.call(redis, { keys: { session: sessionKey(hashHex) }, args: { subject, dataJson, ttlMs: ttl, maxAgeMs: maxAge } });

@@ -42,7 +42,8 @@ export interface OpResult {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function decodeValue(value: unknown, encoding: unknown, field: string, maxBytes: number): Buffer {
-  if (typeof value !== 'string') throw invalidParam(`${field}.value`, 'is required: a string (UTF-8 text, or base64 with "encoding": "base64")');
+  if (typeof value !== 'string')
+    throw invalidParam(`${field}.value`, 'is required: a string (UTF-8 text, or base64 with "encoding": "base64")');
   if (encoding === undefined || encoding === 'utf8') return toValueBytes(value, maxBytes, `${field}.value`);
   if (encoding !== 'base64') throw invalidParam(`${field}.encoding`, 'must be "utf8" or "base64"');
   if (!BASE64.test(value)) throw invalidParam(`${field}.value`, 'is not valid base64');
@@ -121,7 +122,8 @@ function answerBudget(deps: AppDeps): AnswerBudget {
 function overBudget(budget: AnswerBudget): OpResult {
   return {
     status: 413,
-    detail: `this batch answer already holds ${budget.limit - budget.bytesLeft} bytes of values (as JSON text), the limit is ${budget.limit} ` +
+    detail:
+      `this batch answer already holds ${budget.limit - budget.bytesLeft} bytes of values (as JSON text), the limit is ${budget.limit} ` +
       '(CACHE_MAX_BATCH_RESPONSE_BYTES): read this key in another request',
   };
 }
@@ -203,8 +205,18 @@ function groupEnd(ops: (Op | undefined)[], start: number): number {
 async function runGroup(port: CachePort, group: Op[], budget: AnswerBudget): Promise<OpResult[]> {
   const first = group[0] as Op;
   if (group.length === 1) return [await runSingle(port, first, budget)];
-  if (first.kind === 'get') return runGets(port, first.ns, group.map((op) => (op as { key: string }).key), budget);
-  return runSets(port, first.ns, group.map((op) => (op as { item: SetManyItem }).item));
+  if (first.kind === 'get')
+    return runGets(
+      port,
+      first.ns,
+      group.map((op) => (op as { key: string }).key),
+      budget,
+    );
+  return runSets(
+    port,
+    first.ns,
+    group.map((op) => (op as { item: SetManyItem }).item),
+  );
 }
 
 export function batchRoutes(deps: AppDeps) {
@@ -251,27 +263,33 @@ export function batchRoutes(deps: AppDeps) {
     return c.json({ results: results as OpResult[] }, 200);
   });
 
-  const OpSchema = z.object({
-    op: z.enum(['get', 'set', 'delete', 'incr']),
-    ns: z.string(),
-    key: z.string(),
-    value: z.string().optional().openapi({ description: 'set: the value, UTF-8 text or base64' }),
-    encoding: z.enum(['utf8', 'base64']).optional(),
-    ttl: z.union([DurationSchema, z.literal('none'), z.null()]).optional(),
-    by: z.union([z.number().int(), z.string()]).optional().openapi({ description: 'incr: default 1' }),
-    tags: z.array(z.string()).optional().openapi({ description: 'set: tags (as Cache-Tag)' }),
-    contentType: z.string().optional().openapi({ description: 'set: the stored Content-Type' }),
-  }).strict().openapi({
-    description:
-      'get and delete take op, ns, key; incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. ' +
-      "Any other field is this op's 400.",
-  });
-  const ResultSchema = z.object({
-    status: z.number().int().openapi({
+  const OpSchema = z
+    .object({
+      op: z.enum(['get', 'set', 'delete', 'incr']),
+      ns: z.string(),
+      key: z.string(),
+      value: z.string().optional().openapi({ description: 'set: the value, UTF-8 text or base64' }),
+      encoding: z.enum(['utf8', 'base64']).optional(),
+      ttl: z.union([DurationSchema, z.literal('none'), z.null()]).optional(),
+      by: z.union([z.number().int(), z.string()]).optional().openapi({ description: 'incr: default 1' }),
+      tags: z.array(z.string()).optional().openapi({ description: 'set: tags (as Cache-Tag)' }),
+      contentType: z.string().optional().openapi({ description: 'set: the stored Content-Type' }),
+    })
+    .strict()
+    .openapi({
       description:
-        'As the single-key route: get 200/404, set 201/204, delete 204/404, incr 200/409; 400/403/413 for an invalid or forbidden op; ' +
-        '413 for a get once the answer holds CACHE_MAX_BATCH_RESPONSE_BYTES (default 16 MiB) of values',
-    }),
+        'get and delete take op, ns, key; incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. ' +
+        "Any other field is this op's 400.",
+    });
+  const ResultSchema = z.object({
+    status: z
+      .number()
+      .int()
+      .openapi({
+        description:
+          'As the single-key route: get 200/404, set 201/204, delete 204/404, incr 200/409; 400/403/413 for an invalid or forbidden op; ' +
+          '413 for a get once the answer holds CACHE_MAX_BATCH_RESPONSE_BYTES (default 16 MiB) of values',
+      }),
     value: z.union([z.string(), z.number()]).optional(),
     encoding: z.literal('base64').optional().openapi({ description: 'Present when the value is not valid UTF-8' }),
     etag: z.string().optional(),
@@ -291,7 +309,10 @@ export function batchRoutes(deps: AppDeps) {
       'JSON nested deeper than 32 levels anywhere in the body fails the whole request (400).',
     request: { body: { required: true, content: { 'application/json': { schema: z.object({ ops: z.array(OpSchema) }).strict() } } } },
     responses: {
-      200: { description: 'One result per op, in order', content: { 'application/json': { schema: z.object({ results: z.array(ResultSchema) }) } } },
+      200: {
+        description: 'One result per op, in order',
+        content: { 'application/json': { schema: z.object({ results: z.array(ResultSchema) }) } },
+      },
       ...problemResponses(400, 401, 403, 413, 415, 503),
     },
   });

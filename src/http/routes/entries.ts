@@ -82,7 +82,12 @@ export function entryRoutes(deps: AppDeps) {
     if (contentType !== undefined && contentType !== '') options.contentType = contentType;
     const value = await readValueBytes(c, deps.config.maxValueBytes);
     const result = await deps.port.set(ns, key, value, options);
-    if (!result.written) throw new HttpProblem(412, 'precondition-failed', 'the write condition (If-Match / If-None-Match) does not hold; nothing was written');
+    if (!result.written)
+      throw new HttpProblem(
+        412,
+        'precondition-failed',
+        'the write condition (If-Match / If-None-Match) does not hold; nothing was written',
+      );
     return c.body(null, result.created ? 201 : 204, { etag: quoteEtag(result.etag) });
   });
 
@@ -105,7 +110,11 @@ export function entryRoutes(deps: AppDeps) {
     headers['content-type'] = entry.contentType;
     headers['content-length'] = String(entry.value.byteLength);
     // A view on the stored bytes, not a copy.
-    return c.body(new Uint8Array(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength) as Uint8Array<ArrayBuffer>, 200, headers);
+    return c.body(
+      new Uint8Array(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength) as Uint8Array<ArrayBuffer>,
+      200,
+      headers,
+    );
   });
 
   router.delete(path, async (c) => {
@@ -121,7 +130,8 @@ export function entryRoutes(deps: AppDeps) {
     const extra = Object.keys(body).filter((k) => k !== 'ttl');
     if (extra.length > 0) throw invalidParam(extra[0] as string, 'is not a field of this request');
     const ttl = parseTtlOrNone(body.ttl, 'ttl') ?? null;
-    if (!(await deps.port.expire(ns, key, ttl))) throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
+    if (!(await deps.port.expire(ns, key, ttl)))
+      throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
     return c.body(null, 204);
   });
 

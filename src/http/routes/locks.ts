@@ -21,13 +21,18 @@ const FIRST_BACKOFF_MS = 25;
 const MAX_BACKOFF_MS = 1000;
 
 const NameParam = z.object({
-  name: z.string().openapi({ param: { name: 'name', in: 'path' }, description: 'Lock name: ^[A-Za-z0-9_.:-]{1,200}$', example: 'jobs:nightly-report' }),
+  name: z
+    .string()
+    .openapi({ param: { name: 'name', in: 'path' }, description: 'Lock name: ^[A-Za-z0-9_.:-]{1,200}$', example: 'jobs:nightly-report' }),
 });
 
 const AcquireBody = z
   .object({
     ttl: DurationSchema.openapi({ description: 'Lease length; the lease lapses by itself after it', example: '30s' }),
-    wait: DurationSchema.optional().openapi({ description: `How long to wait for a held lock before answering 409 (at most ${MAX_LOCK_WAIT_MS / 1000}s; default: do not wait)`, example: '5s' }),
+    wait: DurationSchema.optional().openapi({
+      description: `How long to wait for a held lock before answering 409 (at most ${MAX_LOCK_WAIT_MS / 1000}s; default: do not wait)`,
+      example: '5s',
+    }),
   })
   .strict()
   .openapi('AcquireLock');
@@ -43,7 +48,9 @@ const ExtendBody = z
 const LeaseSchema = z
   .object({
     token: z.string().openapi({ description: 'Secret to the holder (144 random bits, base64url); needed to extend or release' }),
-    fence: z.number().int().openapi({ description: 'Strictly increases with each acquire of this name; never repeats. Pass it to storage writes to reject stale holders.' }),
+    fence: z.number().int().openapi({
+      description: 'Strictly increases with each acquire of this name; never repeats. Pass it to storage writes to reject stale holders.',
+    }),
     expiresAt: z.string().openapi({ description: 'ISO 8601 UTC' }),
   })
   .openapi('Lease');
@@ -189,9 +196,11 @@ export function lockRoutes(deps: AppDeps) {
     async (c) => {
       const { name } = c.req.valid('param');
       const token = c.req.header('lock-token');
-      if (token === undefined || token === '') throw invalidParam('Lock-Token', 'the header is required: send the token returned by the acquire');
+      if (token === undefined || token === '')
+        throw invalidParam('Lock-Token', 'the header is required: send the token returned by the acquire');
       const result = await port.release(name, token);
-      if (result === 'wrong_token') throw new HttpProblem(409, 'lock-wrong-token', `lock ${JSON.stringify(name)} is held with another token`);
+      if (result === 'wrong_token')
+        throw new HttpProblem(409, 'lock-wrong-token', `lock ${JSON.stringify(name)} is held with another token`);
       if (result === 'not_held') throw new HttpProblem(404, 'lock-not-held', `lock ${JSON.stringify(name)} is not held`);
       return c.body(null, 204);
     },
@@ -206,7 +215,10 @@ export function lockRoutes(deps: AppDeps) {
       middleware: authorize('read', ACCESS),
       request: { params: NameParam },
       responses: {
-        200: { description: 'The lock state; not held → held: false, expiresAt: null', content: { 'application/json': { schema: LockStateSchema } } },
+        200: {
+          description: 'The lock state; not held → held: false, expiresAt: null',
+          content: { 'application/json': { schema: LockStateSchema } },
+        },
         ...problemResponses(400, 401, 403, 503),
       },
     }),

@@ -199,7 +199,10 @@ export function namespaceRoutes(deps: AppDeps) {
           },
         },
       },
-      responses: { 200: json(z.object({ deleted: z.number().int() }), 'Live entries deleted'), ...problemResponses(400, 401, 403, 413, 415, 503) },
+      responses: {
+        200: json(z.object({ deleted: z.number().int() }), 'Live entries deleted'),
+        ...problemResponses(400, 401, 403, 413, 415, 503),
+      },
     }),
     async (c) => {
       const { ns } = c.req.valid('param');

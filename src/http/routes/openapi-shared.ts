@@ -12,12 +12,10 @@ export const ProblemSchema = z
   })
   .openapi('Problem', { description: 'RFC 9457 problem details' });
 
-export const DurationSchema = z
-  .union([z.string(), z.number().int().positive()])
-  .openapi('Duration', {
-    description: 'Whole seconds (30 or "30") or an integer with a unit: 250ms, 30s, 5m, 2h, 1d. At most 365d.',
-    example: '30s',
-  });
+export const DurationSchema = z.union([z.string(), z.number().int().positive()]).openapi('Duration', {
+  description: 'Whole seconds (30 or "30") or an integer with a unit: 250ms, 30s, 5m, 2h, 1d. At most 365d.',
+  example: '30s',
+});
 
 export const TtlSchema = z.union([DurationSchema, z.literal('none')]).openapi({
   description: 'A duration, or `none` for no expiry',
@@ -61,7 +59,10 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 export function problemResponses(...statuses: number[]) {
   const out: Record<number, { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } }> = {};
   for (const status of statuses) {
-    out[status] = { description: PROBLEM_DESCRIPTIONS[status] ?? 'Error', content: { 'application/problem+json': { schema: ProblemSchema } } };
+    out[status] = {
+      description: PROBLEM_DESCRIPTIONS[status] ?? 'Error',
+      content: { 'application/problem+json': { schema: ProblemSchema } },
+    };
   }
   return out;
 }

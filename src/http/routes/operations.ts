@@ -78,7 +78,9 @@ export function operationsRoutes(deps: AppDeps) {
       if (expected !== undefined) {
         const match = /^Bearer[ ]+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
         if (!match || !sameSecret(match[1] as string, expected)) {
-          throw new HttpProblem(401, 'unauthorized', 'send Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer realm="metrics"' });
+          throw new HttpProblem(401, 'unauthorized', 'send Authorization: Bearer <METRICS_TOKEN>', {
+            'www-authenticate': 'Bearer realm="metrics"',
+          });
         }
       }
       const usage = deps.port.usage();

@@ -25,9 +25,11 @@ const MemberParam = z.string().openapi({ param: { name: 'member', in: 'path' }, 
 
 const HeartbeatBody = z
   .object({
-    ttl: DurationSchema.optional().openapi({ description: 'How long this heartbeat keeps the member present (default 60s)', example: '60s' }),
-    data: JsonObjectInput
-      .nullable()
+    ttl: DurationSchema.optional().openapi({
+      description: 'How long this heartbeat keeps the member present (default 60s)',
+      example: '60s',
+    }),
+    data: JsonObjectInput.nullable()
       .optional()
       .openapi({
         type: ['object', 'null'],
@@ -103,7 +105,11 @@ export function presenceRoutes(deps: AppDeps) {
       summary: 'Leave; 204 whether or not the member was present',
       middleware: authorize('write', ACCESS),
       request: { params: z.object({ channel: ChannelParam, member: MemberParam }) },
-      responses: { 204: { description: 'Gone' }, ...problemResponses(401, 403, 503), 400: { description: 'Invalid channel or member', content: Problem } },
+      responses: {
+        204: { description: 'Gone' },
+        ...problemResponses(401, 403, 503),
+        400: { description: 'Invalid channel or member', content: Problem },
+      },
     }),
     async (c) => {
       const { channel, member } = c.req.valid('param');

@@ -27,14 +27,24 @@ const RateLimitBody = z
       description: 'What to limit, e.g. `app-a:user:42` (1–1024 bytes of UTF-8); its scope is the part before the first `:`',
       example: 'app-a:user:42',
     }),
-    limit: z.number().int().positive().openapi({ description: 'Calls (cost units) allowed per window; for the token bucket, the bucket size', example: 100 }),
+    limit: z
+      .number()
+      .int()
+      .positive()
+      .openapi({ description: 'Calls (cost units) allowed per window; for the token bucket, the bucket size', example: 100 }),
     window: DurationSchema.openapi({ description: 'Window length; for the token bucket, the time to refill completely', example: '1m' }),
-    cost: z.number().int().min(0).optional().openapi({ description: 'Units this call consumes (default 1; 0 only peeks and is always allowed; above `limit` is 400)', example: 1 }),
-    algorithm: z.enum(['sliding-window', 'fixed-window', 'token-bucket']).optional().openapi({
-      description:
-        'sliding-window (default): the previous window counts in proportion to its overlap with the last `window`; ' +
-        'fixed-window: counts reset at each window boundary; token-bucket: `limit` tokens refilled evenly over `window`.',
+    cost: z.number().int().min(0).optional().openapi({
+      description: 'Units this call consumes (default 1; 0 only peeks and is always allowed; above `limit` is 400)',
+      example: 1,
     }),
+    algorithm: z
+      .enum(['sliding-window', 'fixed-window', 'token-bucket'])
+      .optional()
+      .openapi({
+        description:
+          'sliding-window (default): the previous window counts in proportion to its overlap with the last `window`; ' +
+          'fixed-window: counts reset at each window boundary; token-bucket: `limit` tokens refilled evenly over `window`.',
+      }),
   })
   .strict()
   .openapi('RateLimitRequest');
@@ -46,7 +56,10 @@ const RateLimitResultSchema = z
     remaining: z.number().int().openapi({ description: 'What is left after this call; never negative' }),
     resetMs: z.number().int().openapi({ description: 'ms until the limit is fully restored (0 when nothing is consumed)' }),
     retryAfterMs: z.number().int().openapi({ description: 'ms until a call of the same cost could be allowed; 0 when allowed' }),
-    degraded: z.boolean().optional().openapi({ description: 'Present (true) when the backend failed and the call was allowed without a check (fail-open)' }),
+    degraded: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Present (true) when the backend failed and the call was allowed without a check (fail-open)' }),
   })
   .openapi('RateLimitResult');
 
@@ -88,10 +101,17 @@ export function rateLimitRoutes(deps: AppDeps) {
       middleware: [authorize('write'), jsonBody(), authorizeBodyName('key', 'rate-limit key')],
       request: { body: { required: true, content: { 'application/json': { schema: RateLimitBody } } } },
       responses: {
-        200: { description: 'Allowed (or degraded: allowed without a check)', headers: RATE_LIMIT_HEADERS, content: { 'application/json': { schema: RateLimitResultSchema } } },
+        200: {
+          description: 'Allowed (or degraded: allowed without a check)',
+          headers: RATE_LIMIT_HEADERS,
+          content: { 'application/json': { schema: RateLimitResultSchema } },
+        },
         429: {
           description: 'Denied; nothing was consumed',
-          headers: { ...RATE_LIMIT_HEADERS, 'Retry-After': { schema: { type: 'integer' as const }, description: 'Whole seconds (rounded up)' } },
+          headers: {
+            ...RATE_LIMIT_HEADERS,
+            'Retry-After': { schema: { type: 'integer' as const }, description: 'Whole seconds (rounded up)' },
+          },
           content: { 'application/json': { schema: RateLimitResultSchema } },
         },
         ...problemResponses(400, 401, 403, 415, 503),

@@ -26,14 +26,19 @@ const Problem = { 'application/problem+json': { schema: ProblemSchema } };
 const NO_STORE = { 'cache-control': 'no-store' };
 
 const SessionId = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The session id returned on creation (43 base64url characters)' }),
+  id: z
+    .string()
+    .openapi({ param: { name: 'id', in: 'path' }, description: 'The session id returned on creation (43 base64url characters)' }),
 });
 
 const CreateBody = z
   .object({
     subject: z.string().openapi({ description: 'Who the session belongs to (1–256 characters, no NUL), e.g. a user id' }),
     data: JsonObjectInput.optional().openapi({ description: 'Application data, a JSON object of at most 64 KiB serialized (default {})' }),
-    ttl: DurationSchema.optional().openapi({ description: 'Sliding expiry: each GET extends the session by this much (default 30m)', example: '30m' }),
+    ttl: DurationSchema.optional().openapi({
+      description: 'Sliding expiry: each GET extends the session by this much (default 30m)',
+      example: '30m',
+    }),
     maxAge: DurationSchema.optional().openapi({
       description: 'Absolute lifetime from creation; sliding never extends past it (default 7d). Must not be below ttl.',
       example: '7d',
@@ -145,7 +150,10 @@ export function sessionRoutes(deps: AppDeps) {
       },
       responses: {
         ...problemResponses(401, 403, 503),
-        200: { description: 'Replaced; echoes the new data', content: { 'application/json': { schema: z.object({ data: JsonObjectSchema }) } } },
+        200: {
+          description: 'Replaced; echoes the new data',
+          content: { 'application/json': { schema: z.object({ data: JsonObjectSchema }) } },
+        },
         404: { description: 'Unknown, revoked or expired', content: Problem },
         413: { description: 'data over 64 KiB serialized', content: Problem },
       },

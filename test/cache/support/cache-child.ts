@@ -82,6 +82,9 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   );
 });
 process.stdin.on('end', () => {
-  void cache.close().then(() => port.close()).finally(() => process.exit(0));
+  void cache
+    .close()
+    .then(() => port.close())
+    .finally(() => process.exit(0));
 });
 send({ event: 'ready', pid: process.pid });

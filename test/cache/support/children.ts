@@ -43,17 +43,22 @@ export async function startCacheChild(backend: string, url: string, scope: strin
     const i = eventWaiters.findIndex((w) => w.name === message.event);
     if (i >= 0) eventWaiters.splice(i, 1)[0]!.resolve(message);
   });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => {
-    running.delete(child);
-    resolve();
-  }));
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
   let nextId = 1;
   const api: CacheChild = {
     pid: child.pid ?? -1,
     call(command, timeoutMs = 30_000) {
       const id = nextId++;
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`child ${child.pid} did not answer ${JSON.stringify(command)}; stderr: ${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`child ${child.pid} did not answer ${JSON.stringify(command)}; stderr: ${stderr}`)),
+          timeoutMs,
+        );
         answers.set(id, (message) => {
           clearTimeout(timer);
           answers.delete(id);
@@ -65,10 +70,13 @@ export async function startCacheChild(backend: string, url: string, scope: strin
     nextEvent(name, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`child ${child.pid}: no ${name} event; stderr: ${stderr}`)), timeoutMs);
-        eventWaiters.push({ name, resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        } });
+        eventWaiters.push({
+          name,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
       });
     },
     kill() {
