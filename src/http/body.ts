@@ -4,7 +4,7 @@
  * first chunk past the limit, so an oversized body is never buffered whole.
  */
 import { LimitExceededError } from '../core/errors.js';
-import type { AppContext } from './context.js';
+import type { AppContext } from './env.js';
 
 /** Reads at most `maxBytes` (inclusive); past it throws `tooLarge(size)`. */
 export async function readBoundedBytes(c: AppContext, maxBytes: number, tooLarge: (size: number) => Error): Promise<Buffer> {

@@ -3,34 +3,14 @@
  * (AppEnv), a router factory, and the helpers route authors need: scope
  * checks and zod-validation → problem+json (field parsers are in ./fields.ts).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
-import type { Logger } from 'pino';
-import type { Config } from '../config.js';
-import type { CachePort } from '../core/port.js';
-import { allowsNamespace, hasScope, type Authenticator, type Principal, type Scope } from './auth.js';
+import type { MiddlewareHandler } from 'hono';
+import { allowsNamespace, hasScope, type Principal, type Scope } from './auth.js';
+import type { AppContext, AppEnv } from './env.js';
 import { readJson } from './json-body.js';
 import { HttpProblem, validationProblem } from './problem.js';
 
-export interface AppDeps {
-  port: CachePort;
-  config: Config;
-  logger: Logger;
-  auth: Authenticator;
-}
-
-export interface AppEnv {
-  /** Set by @hono/node-server; absent under app.request() in tests. */
-  Bindings: { incoming?: IncomingMessage; outgoing?: ServerResponse };
-  Variables: {
-    requestId: string;
-    /** Set by the auth middleware on /v1/*; undefined on public routes. */
-    principal: Principal | undefined;
-  };
-}
-
-export type AppContext = Context<AppEnv>;
+export type { AppContext, AppDeps, AppEnv } from './env.js';
 
 /** Turns a failed zod validation (params, query, JSON body) into a 400 problem with invalid-params. */
 export const problemHook: Hook<unknown, AppEnv, string, unknown> = (result) => {

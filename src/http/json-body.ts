@@ -6,7 +6,7 @@
  * cache, where the zod-openapi validators read it.
  */
 import type { MiddlewareHandler } from 'hono';
-import type { AppContext, AppEnv } from './context.js';
+import type { AppContext, AppEnv } from './env.js';
 import { readBoundedBytes } from './body.js';
 import { HttpProblem } from './problem.js';
 
