@@ -2,7 +2,7 @@
  * `npm run bench`: every case, each against a baseline measured in the same
  * run, reported as ratios in bench/results/latest.{md,json}.
  * BENCH_QUICK=1 → ~1 minute smoke run; otherwise < 10 minutes.
- * BENCH_SECTIONS=wrk,http (any of postgres, redis, http, wrk, cleanup) runs
+ * BENCH_SECTIONS=wrk,http (any of postgres, redis, http, wrk, cleanup, cache) runs
  * only those; the http section reads the data the postgres and redis ones write.
  *
  * Everything runs against 127.0.0.1, stops by itself (fixed durations plus an
@@ -12,13 +12,14 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createBudget } from './lib/budget.js';
+import { createBudget, type Budget } from './lib/budget.js';
 import type { InterleaveContext } from './lib/interleave.js';
 import { errorMessage } from './lib/measurement.js';
 import { loadBenchSettings } from './lib/settings.js';
 import { createWorkload } from './lib/workload.js';
 import { renderMarkdown } from './report/markdown.js';
 import type { BenchResults } from './report/results.js';
+import { runCacheLayerSection, type CacheLayerOutcome } from './sections/cache-layer.js';
 import { runCleanupCase, type CleanupOutcome } from './sections/cleanup-case.js';
 import { runHttpSection, type HttpResults } from './sections/http.js';
 import { dropPostgresSchema, preparePostgres, runPostgresSection, type PostgresResults } from './sections/postgres.js';
@@ -31,7 +32,7 @@ const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-const SECTIONS = ['postgres', 'redis', 'http', 'wrk', 'cleanup'] as const;
+const SECTIONS = ['postgres', 'redis', 'http', 'wrk', 'cleanup', 'cache'] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 /** BENCH_SECTIONS (comma-separated) selects sections; unset or empty: all of them. */
@@ -54,6 +55,21 @@ async function section<T>(name: string, failures: string[], fallback: T, body: (
     failures.push(message);
     return fallback;
   }
+}
+
+/** Below this much budget left, the cache section is not started (it would not finish its feed trials). */
+const CACHE_MIN_MS = { quick: 15_000, full: 60_000 };
+
+/** The cache-layer section (issue 16) in its own schema, which it drops; skipped when the budget is too short for it. */
+async function runCacheLayer(settings: ReturnType<typeof loadBenchSettings>, budget: Budget): Promise<CacheLayerOutcome> {
+  if (budget.remainingMs() < CACHE_MIN_MS[settings.quick ? 'quick' : 'full']) return { status: 'skipped', reason: budget.reason() };
+  const results = await runCacheLayerSection({
+    pgUrl: settings.pgUrl,
+    redisUrl: settings.redisUrl,
+    schema: `${settings.schema}_cache`,
+    quick: settings.quick,
+  });
+  return { status: 'ok', results };
 }
 
 async function writeAtomically(path: string, text: string): Promise<void> {
@@ -94,6 +110,7 @@ async function main(): Promise<number> {
   let http: HttpResults = { rows: [], notes: [] };
   let wrk: WrkResults = { rows: [], notes: [] };
   let cleanup: CleanupOutcome = { status: 'skipped', reason: 'not run' };
+  let cacheLayer: CacheLayerOutcome = { status: 'skipped', reason: 'not run' };
   try {
     // A previous run that was killed may have left its schema or keys behind.
     await removeLeftovers(settings, failures);
@@ -110,6 +127,10 @@ async function main(): Promise<number> {
       cleanup = await section('cleanup', failures, cleanup, () =>
         runCleanupCase(settings, settings.quick ? 1 : settings.reps, budget, log),
       );
+    }
+    if (selected.has('cache')) {
+      const failed: CacheLayerOutcome = { status: 'n/a', reason: 'the section failed (see Notes)' };
+      cacheLayer = await section('cache', failures, failed, () => runCacheLayer(settings, budget));
     }
   } finally {
     await removeLeftovers(settings, failures);
@@ -134,6 +155,7 @@ async function main(): Promise<number> {
     http: { rows: http.rows },
     wrk: { rows: wrk.rows },
     cleanup,
+    cacheLayer,
     notes: [...failures, ...pg.notes, ...redis.notes, ...http.notes, ...wrk.notes],
   };
 

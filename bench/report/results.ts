@@ -1,3 +1,4 @@
+import type { CacheLayerOutcome } from '../sections/cache-layer.js';
 import type { CleanupOutcome } from '../sections/cleanup-case.js';
 import type { HttpRow } from '../sections/http.js';
 import type { WrkRow } from '../sections/wrk.js';
@@ -26,5 +27,7 @@ export interface BenchResults {
   http: { rows: HttpRow[] };
   wrk: { rows: WrkRow[] };
   cleanup: CleanupOutcome;
+  /** Issue 16: local cache, getOrSet and change-feed delay (bench/sections/cache-layer.ts). */
+  cacheLayer: CacheLayerOutcome;
   notes: string[];
 }

@@ -3,8 +3,9 @@
  * through Postgres vs a raw postgres.js single-key select, and the change
  * feed delay (write in one port → event in another port's feed) p50/p99 on
  * Postgres (LISTEN/NOTIFY) and on Redis (sharded pub/sub).
- * Sequential calls (c=1) so the figures are per-call latencies. Runs on its
- * own: `npx tsx bench/sections/cache-layer.ts` (BENCH_QUICK=1 for a short run).
+ * Sequential calls (c=1) so the figures are per-call latencies. Part of
+ * `npm run bench` (section `cache`); also runs on its own:
+ * `npx tsx bench/sections/cache-layer.ts` (BENCH_QUICK=1 for a short run).
  */
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -76,6 +77,9 @@ async function perCallUs(calls: number, call: () => Promise<unknown>): Promise<n
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 }
+
+/** What the report holds for this section: the figures, or why there are none. */
+export type CacheLayerOutcome = { status: 'ok'; results: CacheLayerResults } | { status: 'n/a' | 'skipped'; reason: string };
 
 export async function runCacheLayerSection(settings: CacheLayerSettings): Promise<CacheLayerResults> {
   const scale = settings.quick ? 0.2 : 1;
