@@ -4,13 +4,7 @@
  * configuration says. Concurrent single-key gets and unconditional sets may
  * be coalesced into one statement per batch.
  */
-import {
-  BackendTimeoutError,
-  BackendUnavailableError,
-  IntegerOverflowError,
-  NotAnIntegerError,
-  ValidationError,
-} from '../../core/errors.js';
+import { IntegerOverflowError, NotAnIntegerError, ValidationError } from '../../core/errors.js';
 import { newEtag } from '../../core/etag.js';
 import { prefixUpperBound } from '../../core/keys.js';
 import { resolveTtl, resolveWrite, validateExpireTtl, validateWrite, type ResolvedWrite } from '../../core/write.js';
@@ -38,6 +32,7 @@ import {
 import type { CoalescerOptions } from './coalescer.js';
 import type { Queryable } from './connection.js';
 import type { PgContext } from './context.js';
+import { writeOnCurrentTable } from './current-table.js';
 import { EntryCoalescing, type CoalescingStats } from './entry-coalescing.js';
 import {
   compareBytes,
@@ -48,7 +43,6 @@ import {
   deleteTagged,
   entryExists,
   incrementEntry,
-  isStorageMoved,
   remainingTtl,
   selectEntries,
   selectEntry,
@@ -59,9 +53,6 @@ import {
 } from './entry-sql.js';
 import type { ReadTracker } from './read-tracker.js';
 import { tableFor, type EntryTable } from './tables.js';
-
-/** A write retried this often after storage switches gives up (each switch costs one retry). */
-const MAX_STORAGE_ATTEMPTS = 4;
 
 /** The entry store plus the coalescing counters tests read. */
 export type PgEntryStore = EntryStore & { coalescingStats(): CoalescingStats };
@@ -83,30 +74,9 @@ export function createPgEntryStore(
     return tableFor(await configs.get(ns));
   }
 
-  /**
-   * Runs a write on the namespace's table as cached. Every write statement checks
-   * that table under the namespace's shared lock (entry-sql storageGuard); when the
-   * namespace has moved, nothing was written: reload the config and write again.
-   */
-  async function onCurrentTable<T>(ns: string, write: (config: NamespaceConfig, table: EntryTable) => Promise<T>): Promise<T> {
-    const startedAt = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      const config = await configs.get(ns);
-      try {
-        return await write(config, tableFor(config));
-      } catch (error) {
-        if (!isStorageMoved(error)) throw error;
-        // Nothing was written; the caller gets a typed 503 (never the raw driver error, a 500) and may retry.
-        if (attempt >= MAX_STORAGE_ATTEMPTS) {
-          throw new BackendUnavailableError(`namespace ${ns} switched storage ${attempt} times during the write; nothing was written`, {
-            cause: error,
-          });
-        }
-        // No new attempt once the caller's time is spent: the answer stays within about one timeout.
-        if (Date.now() - startedAt >= options.timeoutMs) throw new BackendTimeoutError(options.timeoutMs, 'write (storage switching)');
-        configs.invalidate(ns);
-      }
-    }
+  /** A write on the namespace's current table (see current-table.ts). */
+  function onCurrentTable<T>(ns: string, write: (config: NamespaceConfig, table: EntryTable) => Promise<T>): Promise<T> {
+    return writeOnCurrentTable(configs, options.timeoutMs, ns, write);
   }
 
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
