@@ -7,10 +7,12 @@
  */
 import postgres from 'postgres';
 import { BackendUnavailableError } from '../../core/errors.js';
-import type { Change, ChangeEvent, ChangeFeed, ChangeOp, ChangeSubscription } from '../../core/port.js';
-import { validateNamespace } from '../../core/validation.js';
+import { isChangeOp, isStringArray, readChangeFields } from '../../core/change-payload.js';
+import { FeedListeners, type FeedListener } from '../../core/feed-listeners.js';
+import type { Change, ChangeFeed, ChangeSubscription } from '../../core/port.js';
+import { ReconnectSchedule, type BackoffRange } from '../../core/reconnect-schedule.js';
 import { withTimeout } from '../../core/timeout.js';
-import { getOrCreate } from '../../core/maps.js';
+import { validateNamespace } from '../../core/validation.js';
 
 /** The one channel the triggers notify on; payloads carry their schema ("s"). */
 export const CHANGE_CHANNEL = 'cacheport_changes';
@@ -23,53 +25,41 @@ export interface PgChangeFeedOptions {
   /** How often the idle connection is checked (default 5 s). */
   heartbeatMs?: number;
   /** First and largest reconnect delay (defaults 100 ms, 5 s). */
-  backoffMs?: { min: number; max: number };
+  backoffMs?: BackoffRange;
 }
-
-type Listener = (event: ChangeEvent) => void;
-
-const OPS = new Set<ChangeOp>(['set', 'delete', 'expire', 'prefix', 'tags', 'clear', 'evict']);
 
 /** Parses one payload; undefined for another install's schema or a payload this version does not know. */
 export function parseChangePayload(payload: string, schema: string): Change | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { s, ns, op, keys } = parsed as Record<string, unknown>;
-  if (s !== schema || typeof ns !== 'string' || !OPS.has(op as ChangeOp)) return undefined;
-  const change: Change = { ns, op: op as ChangeOp };
-  if (Array.isArray(keys) && keys.every((k): k is string => typeof k === 'string')) change.keys = keys;
+  const fields = readChangeFields(payload);
+  if (fields === undefined) return undefined;
+  const { s, ns, op, keys } = fields;
+  if (s !== schema || typeof ns !== 'string' || !isChangeOp(op)) return undefined;
+  const change: Change = { ns, op };
+  if (isStringArray(keys)) change.keys = keys;
   return change;
 }
 
 export class PgChangeFeed implements ChangeFeed {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly listeners = new FeedListeners();
   private client: postgres.Sql | undefined;
   private live = false;
   private closed = false;
   private connecting: Promise<void> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retries: ReconnectSchedule;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private failures = 0;
   /** Times the feed came back after being down (for observability). */
   reconnects = 0;
 
-  constructor(private readonly options: PgChangeFeedOptions) {}
+  constructor(private readonly options: PgChangeFeedOptions) {
+    this.retries = new ReconnectSchedule(options.backoffMs);
+  }
 
-  changes = async (ns: string, onEvent: Listener): Promise<ChangeSubscription> => {
+  changes = async (ns: string, onEvent: FeedListener): Promise<ChangeSubscription> => {
     validateNamespace(ns);
     if (this.closed) throw new BackendUnavailableError('the change feed is closed');
-    const set = getOrCreate(this.listeners, ns, () => new Set<Listener>());
-    const listener: Listener = (event) => onEvent(event);
-    set.add(listener);
+    const listener = this.listeners.add(ns, onEvent);
     const unsubscribe = (): void => {
-      const current = this.listeners.get(ns);
-      current?.delete(listener);
-      if (current?.size === 0) this.listeners.delete(ns);
+      this.listeners.remove(ns, listener);
     };
     try {
       await this.connect();
@@ -86,7 +76,7 @@ export class PgChangeFeed implements ChangeFeed {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.retryTimer);
+    this.retries.cancel();
     clearInterval(this.heartbeatTimer);
     this.listeners.clear();
     const client = this.client;
@@ -105,7 +95,7 @@ export class PgChangeFeed implements ChangeFeed {
   }
 
   private async open(): Promise<void> {
-    clearTimeout(this.retryTimer);
+    this.retries.cancel();
     // onnotify is a postgres.js option its type declarations leave out (its own listen() uses it).
     const clientOptions: postgres.Options<Record<string, never>> & { onnotify(channel: string, payload: string): void } = {
       max: 1,
@@ -140,13 +130,13 @@ export class PgChangeFeed implements ChangeFeed {
       void client.end({ timeout: 0 }).catch(() => {});
       throw new BackendUnavailableError('the change feed is closed');
     }
-    const wasDown = this.failures > 0;
+    const wasDown = this.retries.failing;
     this.live = true;
-    this.failures = 0;
+    this.retries.reset();
     this.startHeartbeat(client);
     if (wasDown) {
       this.reconnects++;
-      this.broadcast({ type: 'up' });
+      this.listeners.emitAll({ type: 'up' });
     }
   }
 
@@ -173,36 +163,23 @@ export class PgChangeFeed implements ChangeFeed {
     const wasLive = this.live;
     this.live = false;
     if (this.closed) return;
-    if (wasLive) this.broadcast({ type: 'down', error });
+    if (wasLive) this.listeners.emitAll({ type: 'down', error });
     this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
-    if (this.closed || this.listeners.size === 0) {
+    if (this.closed || this.listeners.isEmpty()) {
       // Nobody to tell: the next subscriber connects again.
-      this.failures = 0;
+      this.retries.reset();
       return;
     }
-    this.failures++;
-    const { min, max } = this.options.backoffMs ?? { min: 100, max: 5000 };
-    const delay = Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
+    this.retries.schedule(() => {
       this.connect().catch(() => this.scheduleRetry());
-    }, delay);
-    this.retryTimer.unref();
+    });
   }
 
   private dispatch(payload: string): void {
     const change = parseChangePayload(payload, this.options.schema);
-    if (change === undefined) return;
-    const set = this.listeners.get(change.ns);
-    if (set === undefined) return;
-    const event: ChangeEvent = { type: 'change', ...change };
-    for (const listener of set) listener(event);
-  }
-
-  private broadcast(event: ChangeEvent): void {
-    for (const set of this.listeners.values()) for (const listener of set) listener(event);
+    if (change !== undefined) this.listeners.emit(change);
   }
 }

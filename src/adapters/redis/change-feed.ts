@@ -22,13 +22,14 @@
  */
 import { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError } from '../../core/errors.js';
-import type { ChangeEvent, ChangeFeed, ChangeSubscription } from '../../core/port.js';
+import { FeedListeners, type FeedListener } from '../../core/feed-listeners.js';
+import type { ChangeFeed, ChangeSubscription } from '../../core/port.js';
+import { ReconnectSchedule, type BackoffRange } from '../../core/reconnect-schedule.js';
 import { withTimeout } from '../../core/timeout.js';
 import { validateNamespace } from '../../core/validation.js';
 import { parseRedisChange } from './change-payload.js';
 import type { RedisClient } from './connection.js';
 import { keySlot } from './key-slot.js';
-import { getOrCreate } from '../../core/maps.js';
 
 export interface RedisChangeFeedOptions {
   /** The port's client: duplicated on a single Redis, its slot map read on a cluster. */
@@ -42,16 +43,14 @@ export interface RedisChangeFeedOptions {
   /** How often each connection is pinged (default 5 s). */
   heartbeatMs?: number;
   /** First and largest reconnect delay (defaults 100 ms, 5 s). */
-  backoffMs?: { min: number; max: number };
+  backoffMs?: BackoffRange;
 }
-
-type Listener = (event: ChangeEvent) => void;
 
 /** The key of the single-node connection in `links`. */
 const SINGLE = 'single';
 
 export class RedisChangeFeed implements ChangeFeed {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly listeners = new FeedListeners();
   /** Subscriber connections by master (`host:port`, or SINGLE). */
   private links = new Map<string, Redis>();
   /** Subscribed (acknowledged) channels → namespace, and each one's connection. */
@@ -60,27 +59,21 @@ export class RedisChangeFeed implements ChangeFeed {
   private live = false;
   private closed = false;
   private connecting: Promise<void> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retries: ReconnectSchedule;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private failures = 0;
   /** Times the feed came back after being down (for observability). */
   reconnects = 0;
 
-  constructor(private readonly options: RedisChangeFeedOptions) {}
+  constructor(private readonly options: RedisChangeFeedOptions) {
+    this.retries = new ReconnectSchedule(options.backoffMs);
+  }
 
-  changes = async (ns: string, onEvent: Listener): Promise<ChangeSubscription> => {
+  changes = async (ns: string, onEvent: FeedListener): Promise<ChangeSubscription> => {
     validateNamespace(ns);
     if (this.closed) throw new BackendUnavailableError('the change feed is closed');
-    const set = getOrCreate(this.listeners, ns, () => new Set<Listener>());
-    const listener: Listener = (event) => onEvent(event);
-    set.add(listener);
+    const listener = this.listeners.add(ns, onEvent);
     const unsubscribe = (): void => {
-      const current = this.listeners.get(ns);
-      current?.delete(listener);
-      if (current?.size === 0) {
-        this.listeners.delete(ns);
-        this.release(ns);
-      }
+      if (this.listeners.remove(ns, listener)) this.release(ns);
     };
     try {
       await this.connect();
@@ -100,7 +93,7 @@ export class RedisChangeFeed implements ChangeFeed {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.retryTimer);
+    this.retries.cancel();
     clearInterval(this.heartbeatTimer);
     this.listeners.clear();
     this.live = false;
@@ -117,9 +110,9 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   private async open(): Promise<void> {
-    clearTimeout(this.retryTimer);
+    this.retries.cancel();
     try {
-      await Promise.all([...this.listeners.keys()].map((ns) => this.subscribe(ns)));
+      await Promise.all(this.listeners.namespaces().map((ns) => this.subscribe(ns)));
     } catch (error) {
       this.dropLinks();
       throw new BackendUnavailableError(`the change feed could not subscribe: ${(error as Error).message}`, { cause: error });
@@ -128,13 +121,13 @@ export class RedisChangeFeed implements ChangeFeed {
       this.dropLinks();
       throw new BackendUnavailableError('the change feed is closed');
     }
-    const wasDown = this.failures > 0;
+    const wasDown = this.retries.failing;
     this.live = true;
-    this.failures = 0;
+    this.retries.reset();
     this.startHeartbeat();
     if (wasDown) {
       this.reconnects++;
-      this.broadcast({ type: 'up' });
+      this.listeners.emitAll({ type: 'up' });
     }
   }
 
@@ -262,42 +255,29 @@ export class RedisChangeFeed implements ChangeFeed {
     const wasLive = this.live;
     this.live = false;
     if (this.closed) return;
-    if (wasLive) this.broadcast({ type: 'down', error });
+    if (wasLive) this.listeners.emitAll({ type: 'down', error });
     this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
-    if (this.closed || this.listeners.size === 0) {
+    if (this.closed || this.listeners.isEmpty()) {
       // Nobody to tell: the next subscriber connects again.
-      this.failures = 0;
+      this.retries.reset();
       return;
     }
-    this.failures++;
-    const { min, max } = this.options.backoffMs ?? { min: 100, max: 5000 };
-    const delay = Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
+    this.retries.schedule(() => {
       // A failover moves slots: let the cluster client learn the new masters first.
       const { redis } = this.options;
       if (redis instanceof Cluster) redis.refreshSlotsCache();
       this.connect().catch(() => this.scheduleRetry());
-    }, delay);
-    this.retryTimer.unref();
+    });
   }
 
   private dispatch(channel: string, message: string): void {
     const entry = this.subscribed.get(channel);
     if (entry === undefined) return;
     const change = parseRedisChange(message, entry.ns);
-    if (change === undefined) return;
-    const set = this.listeners.get(entry.ns);
-    if (set === undefined) return;
-    const event: ChangeEvent = { type: 'change', ...change };
-    for (const listener of set) listener(event);
-  }
-
-  private broadcast(event: ChangeEvent): void {
-    for (const set of this.listeners.values()) for (const listener of set) listener(event);
+    if (change !== undefined) this.listeners.emit(change);
   }
 }
 

@@ -5,6 +5,7 @@
  * only learn the keys while running (delete, evict) get a head that they
  * close with the JSON array of those keys and `}`.
  */
+import { isChangeOp, isStringArray, readChangeFields } from '../../core/change-payload.js';
 import type { Change, ChangeOp } from '../../core/port.js';
 
 type ChangeDetail = Pick<Change, 'keys' | 'prefix' | 'tags'>;
@@ -19,10 +20,6 @@ export function announceHead(ns: string, op: ChangeOp): string {
   return `${JSON.stringify({ ns, op }).slice(0, -1)},"keys":`;
 }
 
-const OPS = new Set<ChangeOp>(['set', 'delete', 'expire', 'prefix', 'tags', 'clear', 'evict']);
-
-const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
-
 /**
  * Parses one message of namespace `ns`'s channel; undefined for a payload this
  * version does not know. cjson encodes an empty Lua table as `{}`: scripts
@@ -30,18 +27,13 @@ const isStrings = (value: unknown): value is string[] => Array.isArray(value) &&
  * (the change then concerns the whole namespace, which is always safe).
  */
 export function parseRedisChange(payload: string, ns: string): Change | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { ns: from, op, keys, prefix, tags } = parsed as Record<string, unknown>;
-  if (from !== ns || !OPS.has(op as ChangeOp)) return undefined;
-  const change: Change = { ns, op: op as ChangeOp };
-  if (isStrings(keys)) change.keys = keys;
+  const fields = readChangeFields(payload);
+  if (fields === undefined) return undefined;
+  const { ns: from, op, keys, prefix, tags } = fields;
+  if (from !== ns || !isChangeOp(op)) return undefined;
+  const change: Change = { ns, op };
+  if (isStringArray(keys)) change.keys = keys;
   if (typeof prefix === 'string') change.prefix = prefix;
-  if (isStrings(tags)) change.tags = tags;
+  if (isStringArray(tags)) change.tags = tags;
   return change;
 }
