@@ -1,5 +1,6 @@
 import type { AdapterOptions } from '../../core/defaults.js';
 import { BackendTimeoutError, BackendUnavailableError, isCacheError } from '../../core/errors.js';
+import { SOCKET_ERROR_CODES } from '../../core/socket-errors.js';
 import { withTimeout } from '../../core/timeout.js';
 import type { Sql } from './connection.js';
 import { PoolGate, type Ticket } from './pool-gate.js';
@@ -26,13 +27,7 @@ export interface PgContext {
 }
 /** postgres.js client-side connection failures. */
 const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EAI_AGAIN',
+  ...SOCKET_ERROR_CODES,
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',

@@ -20,6 +20,7 @@
  */
 import type { AdapterOptions } from '../../core/defaults.js';
 import { BackendTimeoutError, BackendUnavailableError, isCacheError } from '../../core/errors.js';
+import { SOCKET_ERROR_CODES } from '../../core/socket-errors.js';
 import { withTimeout } from '../../core/timeout.js';
 import type { RedisClient } from './connection.js';
 
@@ -88,16 +89,7 @@ export function escapeHashTag(tag: string): string {
 /** Prefix of error replies raised on purpose by our Lua scripts. */
 export const SCRIPT_ERROR_PREFIX = 'CACHEPORT ';
 
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-]);
+const CONNECTION_ERROR_CODES = new Set([...SOCKET_ERROR_CODES, 'ENETUNREACH']);
 
 /** Server replies that mean "not able to serve now" rather than "you asked wrong". */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS)\b/;
