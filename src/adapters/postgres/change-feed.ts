@@ -8,11 +8,10 @@
 import postgres from 'postgres';
 import { BackendUnavailableError } from '../../core/errors.js';
 import { isChangeOp, isStringArray, readChangeFields } from '../../core/change-payload.js';
-import { FeedListeners, type FeedListener } from '../../core/feed-listeners.js';
-import type { Change, ChangeFeed, ChangeSubscription } from '../../core/port.js';
-import { ReconnectSchedule, type BackoffRange } from '../../core/reconnect-schedule.js';
+import type { Change } from '../../core/port.js';
+import type { BackoffRange } from '../../core/reconnect-schedule.js';
+import { ReconnectingFeed } from '../../core/reconnecting-feed.js';
 import { withTimeout } from '../../core/timeout.js';
-import { validateNamespace } from '../../core/validation.js';
 
 /** The one channel the triggers notify on; payloads carry their schema ("s"). */
 export const CHANGE_CHANNEL = 'cacheport_changes';
@@ -39,63 +38,21 @@ export function parseChangePayload(payload: string, schema: string): Change | un
   return change;
 }
 
-export class PgChangeFeed implements ChangeFeed {
-  private readonly listeners = new FeedListeners();
+export class PgChangeFeed extends ReconnectingFeed {
   private client: postgres.Sql | undefined;
-  private live = false;
-  private closed = false;
-  private connecting: Promise<void> | undefined;
-  private readonly retries: ReconnectSchedule;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  /** Times the feed came back after being down (for observability). */
-  reconnects = 0;
 
   constructor(private readonly options: PgChangeFeedOptions) {
-    this.retries = new ReconnectSchedule(options.backoffMs);
-  }
-
-  changes = async (ns: string, onEvent: FeedListener): Promise<ChangeSubscription> => {
-    validateNamespace(ns);
-    if (this.closed) throw new BackendUnavailableError('the change feed is closed');
-    const listener = this.listeners.add(ns, onEvent);
-    const unsubscribe = (): void => {
-      this.listeners.remove(ns, listener);
-    };
-    try {
-      await this.connect();
-    } catch (error) {
-      unsubscribe();
-      throw error;
-    }
-    return { unsubscribe };
-  };
-
-  isLive(): boolean {
-    return this.live;
+    super(options.backoffMs, options.heartbeatMs);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.retries.cancel();
-    clearInterval(this.heartbeatTimer);
-    this.listeners.clear();
+    this.shutDown();
     const client = this.client;
     this.client = undefined;
-    this.live = false;
     await client?.end({ timeout: 0 });
   }
 
-  /** Makes the feed live (or joins the attempt in progress). */
-  private connect(): Promise<void> {
-    if (this.live) return Promise.resolve();
-    this.connecting ??= this.open().finally(() => {
-      this.connecting = undefined;
-    });
-    return this.connecting;
-  }
-
-  private async open(): Promise<void> {
-    this.retries.cancel();
+  protected async open(): Promise<void> {
     // onnotify is a postgres.js option its type declarations leave out (its own listen() uses it).
     const clientOptions: postgres.Options<Record<string, never>> & { onnotify(channel: string, payload: string): void } = {
       max: 1,
@@ -130,52 +87,26 @@ export class PgChangeFeed implements ChangeFeed {
       void client.end({ timeout: 0 }).catch(() => {});
       throw new BackendUnavailableError('the change feed is closed');
     }
-    const wasDown = this.retries.failing;
-    this.live = true;
-    this.retries.reset();
-    this.startHeartbeat(client);
-    if (wasDown) {
-      this.reconnects++;
-      this.listeners.emitAll({ type: 'up' });
-    }
+    this.becameLive(() => this.heartbeat(client));
   }
 
-  private startHeartbeat(client: postgres.Sql): void {
-    clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      withTimeout(
-        client`SELECT 1`.then(() => undefined),
-        this.options.timeoutMs,
-        'feed heartbeat',
-      ).catch((error: unknown) => {
-        if (client === this.client) this.lost(new BackendUnavailableError(`the change feed heartbeat failed: ${(error as Error).message}`));
-      });
-    }, this.options.heartbeatMs ?? 5000);
-    this.heartbeatTimer.unref();
+  private heartbeat(client: postgres.Sql): void {
+    withTimeout(
+      client`SELECT 1`.then(() => undefined),
+      this.options.timeoutMs,
+      'feed heartbeat',
+    ).catch((error: unknown) => {
+      if (client === this.client) this.lost(new BackendUnavailableError(`the change feed heartbeat failed: ${(error as Error).message}`));
+    });
   }
 
-  /** The connection is gone: tell every subscriber, then retry with backoff. */
+  /** The connection is gone: drop it, then report and retry (ReconnectingFeed). */
   private lost(error: Error): void {
     const client = this.client;
     this.client = undefined;
-    clearInterval(this.heartbeatTimer);
+    this.stopHeartbeat();
     void client?.end({ timeout: 0 }).catch(() => {});
-    const wasLive = this.live;
-    this.live = false;
-    if (this.closed) return;
-    if (wasLive) this.listeners.emitAll({ type: 'down', error });
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    if (this.closed || this.listeners.isEmpty()) {
-      // Nobody to tell: the next subscriber connects again.
-      this.retries.reset();
-      return;
-    }
-    this.retries.schedule(() => {
-      this.connect().catch(() => this.scheduleRetry());
-    });
+    this.wentDown(error);
   }
 
   private dispatch(payload: string): void {

@@ -22,11 +22,9 @@
  */
 import { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError } from '../../core/errors.js';
-import { FeedListeners, type FeedListener } from '../../core/feed-listeners.js';
-import type { ChangeFeed, ChangeSubscription } from '../../core/port.js';
-import { ReconnectSchedule, type BackoffRange } from '../../core/reconnect-schedule.js';
+import type { BackoffRange } from '../../core/reconnect-schedule.js';
+import { ReconnectingFeed } from '../../core/reconnecting-feed.js';
 import { withTimeout } from '../../core/timeout.js';
-import { validateNamespace } from '../../core/validation.js';
 import { parseRedisChange } from './change-payload.js';
 import type { RedisClient } from './connection.js';
 import { keySlot } from './key-slot.js';
@@ -49,68 +47,40 @@ export interface RedisChangeFeedOptions {
 /** The key of the single-node connection in `links`. */
 const SINGLE = 'single';
 
-export class RedisChangeFeed implements ChangeFeed {
-  private readonly listeners = new FeedListeners();
+export class RedisChangeFeed extends ReconnectingFeed {
   /** Subscriber connections by master (`host:port`, or SINGLE). */
   private links = new Map<string, Redis>();
   /** Subscribed (acknowledged) channels → namespace, and each one's connection. */
   private readonly subscribed = new Map<string, { ns: string; link: Redis }>();
   private readonly pending = new Map<string, Promise<void>>();
-  private live = false;
-  private closed = false;
-  private connecting: Promise<void> | undefined;
-  private readonly retries: ReconnectSchedule;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  /** Times the feed came back after being down (for observability). */
-  reconnects = 0;
 
   constructor(private readonly options: RedisChangeFeedOptions) {
-    this.retries = new ReconnectSchedule(options.backoffMs);
-  }
-
-  changes = async (ns: string, onEvent: FeedListener): Promise<ChangeSubscription> => {
-    validateNamespace(ns);
-    if (this.closed) throw new BackendUnavailableError('the change feed is closed');
-    const listener = this.listeners.add(ns, onEvent);
-    const unsubscribe = (): void => {
-      if (this.listeners.remove(ns, listener)) this.release(ns);
-    };
-    try {
-      await this.connect();
-      await this.subscribe(ns);
-    } catch (error) {
-      unsubscribe();
-      throw error instanceof BackendUnavailableError
-        ? error
-        : new BackendUnavailableError(`the change feed could not subscribe: ${(error as Error).message}`, { cause: error });
-    }
-    return { unsubscribe };
-  };
-
-  isLive(): boolean {
-    return this.live;
+    super(options.backoffMs, options.heartbeatMs);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.retries.cancel();
-    clearInterval(this.heartbeatTimer);
-    this.listeners.clear();
-    this.live = false;
+    this.shutDown();
     this.dropLinks();
   }
 
-  /** Makes the feed live (or joins the attempt in progress): every namespace with listeners subscribed. */
-  private connect(): Promise<void> {
-    if (this.live) return Promise.resolve();
-    this.connecting ??= this.open().finally(() => {
-      this.connecting = undefined;
-    });
-    return this.connecting;
+  protected override listenTo(ns: string): Promise<void> {
+    return this.subscribe(ns);
   }
 
-  private async open(): Promise<void> {
-    this.retries.cancel();
+  protected override subscribeError(error: unknown): unknown {
+    return error instanceof BackendUnavailableError
+      ? error
+      : new BackendUnavailableError(`the change feed could not subscribe: ${(error as Error).message}`, { cause: error });
+  }
+
+  /** A failover moves slots: let the cluster client learn the new masters before reconnecting. */
+  protected override beforeRetry(): void {
+    const { redis } = this.options;
+    if (redis instanceof Cluster) redis.refreshSlotsCache();
+  }
+
+  /** Every namespace with listeners subscribed, then live. */
+  protected async open(): Promise<void> {
     try {
       await Promise.all(this.listeners.namespaces().map((ns) => this.subscribe(ns)));
     } catch (error) {
@@ -121,14 +91,7 @@ export class RedisChangeFeed implements ChangeFeed {
       this.dropLinks();
       throw new BackendUnavailableError('the change feed is closed');
     }
-    const wasDown = this.retries.failing;
-    this.live = true;
-    this.retries.reset();
-    this.startHeartbeat();
-    if (wasDown) {
-      this.reconnects++;
-      this.listeners.emitAll({ type: 'up' });
-    }
+    this.becameLive(() => this.heartbeat());
   }
 
   /** SSUBSCRIBEs the namespace's channel on its master's connection; resolves once acknowledged. */
@@ -159,7 +122,7 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   /** Stops listening to a namespace nobody subscribes to any more (best effort). */
-  private release(ns: string): void {
+  protected override release(ns: string): void {
     const channel = this.options.channel(ns);
     const entry = this.subscribed.get(channel);
     if (entry === undefined) return;
@@ -224,21 +187,17 @@ export class RedisChangeFeed implements ChangeFeed {
     return link;
   }
 
-  private startHeartbeat(): void {
-    clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      for (const link of this.links.values()) {
-        withTimeout(
-          link.ping().then(() => undefined),
-          this.options.timeoutMs,
-          'feed heartbeat',
-        ).catch((error: unknown) => {
-          if (this.keyOf(link) === '') return; // already replaced
-          this.lost(new BackendUnavailableError(`the change feed heartbeat failed: ${(error as Error).message}`));
-        });
-      }
-    }, this.options.heartbeatMs ?? 5000);
-    this.heartbeatTimer.unref();
+  private heartbeat(): void {
+    for (const link of this.links.values()) {
+      withTimeout(
+        link.ping().then(() => undefined),
+        this.options.timeoutMs,
+        'feed heartbeat',
+      ).catch((error: unknown) => {
+        if (this.keyOf(link) === '') return; // already replaced
+        this.lost(new BackendUnavailableError(`the change feed heartbeat failed: ${(error as Error).message}`));
+      });
+    }
   }
 
   private dropLinks(): void {
@@ -248,29 +207,11 @@ export class RedisChangeFeed implements ChangeFeed {
     for (const link of links) link.disconnect();
   }
 
-  /** A connection is gone: tell every subscriber, close them all, then retry with backoff. */
+  /** A connection is gone: close them all, then report and retry (ReconnectingFeed). */
   private lost(error: Error): void {
-    clearInterval(this.heartbeatTimer);
+    this.stopHeartbeat();
     this.dropLinks();
-    const wasLive = this.live;
-    this.live = false;
-    if (this.closed) return;
-    if (wasLive) this.listeners.emitAll({ type: 'down', error });
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    if (this.closed || this.listeners.isEmpty()) {
-      // Nobody to tell: the next subscriber connects again.
-      this.retries.reset();
-      return;
-    }
-    this.retries.schedule(() => {
-      // A failover moves slots: let the cluster client learn the new masters first.
-      const { redis } = this.options;
-      if (redis instanceof Cluster) redis.refreshSlotsCache();
-      this.connect().catch(() => this.scheduleRetry());
-    });
+    this.wentDown(error);
   }
 
   private dispatch(channel: string, message: string): void {
