@@ -17,7 +17,7 @@ import { createPgPresenceTracker } from './presence.js';
 import { createPgRateLimiter } from './ratelimit.js';
 import { DEFAULT_READ_TRACKER_OPTIONS, pgReadStatsSink, ReadTracker, type ReadTrackerOptions } from './read-tracker.js';
 import { createPgSessionStore } from './sessions.js';
-import { withTimeout } from '../../core/timeout.js';
+import { timedPing } from '../../core/ping.js';
 
 export interface PostgresPortOptions extends AdapterOptions {
   url: string;
@@ -85,18 +85,12 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
   const presence = createPgPresenceTracker(ctx);
   const feed = new PgChangeFeed({ url: options.url, schema: options.schema, timeoutMs: options.timeoutMs });
 
-  async function ping(timeoutMs = options.timeoutMs): Promise<number> {
-    const started = performance.now();
-    try {
-      await withTimeout(
-        sql`SELECT 1`.then(() => undefined),
-        timeoutMs,
-        'ping',
-      );
-    } catch (error) {
-      throw mapPgError(error, 'ping', timeoutMs);
-    }
-    return performance.now() - started;
+  function ping(timeoutMs = options.timeoutMs): Promise<number> {
+    return timedPing(
+      () => sql`SELECT 1`,
+      timeoutMs,
+      (error) => mapPgError(error, 'ping', timeoutMs),
+    );
   }
 
   async function close(): Promise<void> {

@@ -6,6 +6,7 @@ import type { AdapterOptions } from '../../core/defaults.js';
 import { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import { defaultNamespaceConfig } from '../../core/defaults.js';
 import type { CachePort } from '../../core/port.js';
+import { timedPing } from '../../core/ping.js';
 import { withTimeout } from '../../core/timeout.js';
 import { RedisChangeFeed } from './change-feed.js';
 import { createRedisClient, type RedisClient } from './connection.js';
@@ -63,18 +64,12 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
     timeoutMs: options.timeoutMs,
   });
 
-  async function ping(timeoutMs = options.timeoutMs): Promise<number> {
-    const started = performance.now();
-    try {
-      await withTimeout(
-        ctx.run('ping', () => redis.ping()),
-        timeoutMs,
-        'ping',
-      );
-    } catch (error) {
-      throw mapRedisError(error, 'ping', timeoutMs);
-    }
-    return performance.now() - started;
+  function ping(timeoutMs = options.timeoutMs): Promise<number> {
+    return timedPing(
+      () => ctx.run('ping', () => redis.ping()),
+      timeoutMs,
+      (error) => mapRedisError(error, 'ping', timeoutMs),
+    );
   }
 
   async function close(): Promise<void> {
