@@ -46,6 +46,9 @@ describe('npm run worker (jobs/main.ts)', () => {
   it('without DATABASE_URL uses the embedded PostgreSQL of CACHE_DATA_DIR (the running one) and leaves it running', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'cacheport-worker-embedded-'));
     const server = await startEmbeddedPostgres({ dataDir });
+    // Stands for the running server's pool: the last process out stops the cluster, and this one stays.
+    const serverPool = postgres(server.url, { max: 1, onnotice: () => {} });
+    await serverPool`SELECT 1`;
     try {
       const run = runWorker({ CACHE_DATA_DIR: dataDir, CLEANUP_INTERVAL: '1s', LOG_LEVEL: 'info' });
       try {
@@ -60,10 +63,9 @@ describe('npm run worker (jobs/main.ts)', () => {
       expect(output).toContain(`127.0.0.1:${new URL(server.url).port}/cacheport`);
       expect(output).not.toContain(new URL(server.url).password);
       // The worker shared the server's cluster; stopping the worker did not stop it.
-      const sql = postgres(server.url, { max: 1, onnotice: () => {} });
-      expect(await sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
-      await sql.end();
+      expect(await serverPool`SELECT 1 AS one`).toEqual([{ one: 1 }]);
     } finally {
+      await serverPool.end();
       await server.stop();
       await rm(server.clusterDir, { recursive: true, force: true });
       await rm(dataDir, { recursive: true, force: true });
