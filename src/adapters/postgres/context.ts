@@ -41,8 +41,25 @@ const RETRYABLE_CODES = new Set(['40P01', '40001']);
 /** Attempts of a statement that keeps deadlocking before it is answered as unavailable (503). */
 export const MAX_CONFLICT_ATTEMPTS = 3;
 
+function errorCode(error: unknown): string {
+  return typeof error === 'object' && error !== null ? String((error as { code?: unknown }).code) : '';
+}
+
 function isRetryable(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && RETRYABLE_CODES.has(String((error as { code?: unknown }).code));
+  return RETRYABLE_CODES.has(errorCode(error));
+}
+
+/**
+ * Operations that only read. After a backend restart the pool still holds
+ * connections to the old server; the first statement on each fails with a
+ * lost connection. A read is safe to send again once (on a fresh connection);
+ * a write is not (it may have been applied), so it is answered 503.
+ */
+const READ_OPERATIONS = new Set(['get', 'getMany', 'has', 'ttl', 'stats', 'describe', 'load namespace config']);
+
+function isLostConnection(error: unknown): boolean {
+  const code = errorCode(error);
+  return CONNECTION_ERROR_CODES.has(code) || code.startsWith('57P');
 }
 
 /**
@@ -70,11 +87,16 @@ export function createPgContext(sql: Sql, options: AdapterOptions, capacity: num
   const gate = new PoolGate(capacity);
 
   /** Runs the call, again after a deadlock or serialization failure while the caller still waits. */
-  async function attempt<T>(call: (ticket: Ticket) => Promise<T>, ticket: Ticket): Promise<T> {
+  async function attempt<T>(call: (ticket: Ticket) => Promise<T>, ticket: Ticket, readOnly: boolean): Promise<T> {
+    let reconnected = false;
     for (let n = 1; ; n++) {
       try {
         return await call(ticket);
       } catch (error) {
+        if (readOnly && !reconnected && !ticket.dropped && isLostConnection(error)) {
+          reconnected = true;
+          continue;
+        }
         if (!isRetryable(error) || n >= MAX_CONFLICT_ATTEMPTS || ticket.dropped) throw error;
         // A short random pause so the two sides of a deadlock do not meet again.
         await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8 * n));
@@ -84,9 +106,9 @@ export function createPgContext(sql: Sql, options: AdapterOptions, capacity: num
   }
 
   /** The call, started once the gate admits it; the slot is given back when the call settles, not at the deadline. */
-  function admitted<T>(call: () => Promise<T>, ticket: Ticket): Promise<T> {
+  function admitted<T>(call: () => Promise<T>, ticket: Ticket, readOnly: boolean): Promise<T> {
     const start = (): Promise<T> => {
-      const running = attempt(call, ticket);
+      const running = attempt(call, ticket, readOnly);
       running.then(
         () => gate.release(),
         () => gate.release(),
@@ -115,8 +137,8 @@ export function createPgContext(sql: Sql, options: AdapterOptions, capacity: num
     sql,
     options,
     gate,
-    run: (operation, call) => bounded(operation, (ticket) => admitted(call, ticket)),
-    runQueued: (operation, call) => bounded(operation, (ticket) => attempt(call, ticket)),
+    run: (operation, call) => bounded(operation, (ticket) => admitted(call, ticket, READ_OPERATIONS.has(operation))),
+    runQueued: (operation, call) => bounded(operation, (ticket) => attempt(call, ticket, READ_OPERATIONS.has(operation))),
     inFlight: () => inFlight,
   };
 }
