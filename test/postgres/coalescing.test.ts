@@ -155,8 +155,11 @@ describe('postgres request coalescing', () => {
         expect(reason instanceof BackendUnavailableError || reason instanceof BackendTimeoutError, String(reason)).toBe(true);
       }
       const after = coalescingStatsOf(port).get;
-      expect(after.calls - before.calls).toBe(40);
-      expect(after.batches - before.batches).toBeLessThan(40);
+      // A get whose connection was lost is sent once more (a read is safe to repeat), and then killed again.
+      // Every get is retried at most once, so between 40 and 80 calls reached the coalescer.
+      expect(after.calls - before.calls).toBeGreaterThan(40);
+      expect(after.calls - before.calls).toBeLessThanOrEqual(80);
+      expect(after.batches - before.batches).toBeLessThan(after.calls - before.calls);
     } finally {
       done = true;
       await locker.end();
