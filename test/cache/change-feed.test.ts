@@ -10,26 +10,8 @@ import type { RedisPort } from '../../src/adapters/redis/index.js';
 import type { ChangeEvent } from '../../src/core/port.js';
 import { BACKENDS, useBackend } from '../support/backends.js';
 import { killFeedConnections } from './support/feed-faults.js';
+import { keysOf, recorder } from './support/recorder.js';
 
-/** Collects the events of one namespace and waits for the ones a test expects. */
-function recorder() {
-  const events: ChangeEvent[] = [];
-  return {
-    events,
-    onEvent: (event: ChangeEvent) => events.push(event),
-    async waitFor(match: (event: ChangeEvent) => boolean, timeoutMs = 10_000): Promise<ChangeEvent> {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const found = events.find(match);
-        if (found) return found;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
-    },
-  };
-}
-
-const keysOf = (event: ChangeEvent): string[] => (event.type === 'change' ? (event.keys ?? []) : []);
 const isChange = (event: ChangeEvent, op: string): boolean => event.type === 'change' && event.op === op;
 
 describe.each(BACKENDS)('change feed ($name)', (factory) => {

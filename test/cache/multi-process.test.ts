@@ -1,11 +1,10 @@
 /**
  * The cache layer across processes (child processes running cache-child.ts
  * against the real backend): one factory call per key across processes,
- * takeover when the lease holder dies, SQL invalidation reaching (or, rolled
- * back, not reaching) every local cache (Postgres; single flight on Redis is
- * in multi-process-redis.test.ts); and on both backends the feed delay of
- * local caches and local caches that stop serving when their feed connection
- * is killed.
+ * takeover when the lease holder dies, the feed delay of local caches and
+ * local caches that stop serving when their feed connection is killed (both
+ * backends); SQL invalidation reaching (or, rolled back, not reaching) every
+ * local cache (Postgres).
  */
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
@@ -50,32 +49,6 @@ describe('cache layer across processes (postgres)', () => {
     children.push(...started);
     return started;
   }
-
-  it('3 processes × 50 concurrent getOrSet of one missing key run the factory once in total', async () => {
-    const trio = await spawnChildren(3);
-    const answers = await Promise.all(trio.map((c) => c.call({ cmd: 'getOrSet', key: 'once', callers: 50, factoryMs: 200 })));
-    const values = answers.flatMap((a) => a.values as (string | null)[]);
-    expect(answers.flatMap((a) => a.errors as string[])).toEqual([]);
-    expect(values).toHaveLength(150);
-    expect(new Set(values).size).toBe(1);
-    expect(answers.reduce((sum, a) => sum + (a.factoryRuns as number), 0)).toBe(1);
-  }, 240_000);
-
-  it('when the process holding the lease dies mid-factory, another computes and every caller gets a value', async () => {
-    const [holder, b, c] = await spawnChildren(3);
-    const started = holder!.nextEvent('factory-started');
-    void holder!.call({ cmd: 'getOrSet', key: 'takeover', callers: 5, factoryMs: 60_000 }).catch(() => {});
-    await started;
-    const waiting = [b!, c!].map((child) => child.call({ cmd: 'getOrSet', key: 'takeover', callers: 20, factoryMs: 200 }));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    holder!.kill();
-    const answers = await Promise.all(waiting);
-    const values = answers.flatMap((a) => a.values as (string | null)[]);
-    expect(answers.flatMap((a) => a.errors as string[])).toEqual([]);
-    expect(values.every((v) => typeof v === 'string' && !v.includes(String(holder!.pid)))).toBe(true);
-    expect(new Set(values).size).toBe(1);
-    expect(answers.reduce((sum, a) => sum + (a.factoryRuns as number), 0)).toBe(1);
-  }, 240_000);
 
   it('a rolled-back SQL invalidation changes nothing; a committed one reaches every local cache', async () => {
     const [writer, b, c] = await spawnChildren(3);
@@ -163,7 +136,7 @@ const FEED_BACKENDS: FeedBackend[] = [
   },
 ];
 
-describe.each(FEED_BACKENDS)('local caches across processes ($name)', (backend) => {
+describe.each(FEED_BACKENDS)('getOrSet and local caches across processes ($name)', (backend) => {
   let scope: string;
   const children: CacheChild[] = [];
   beforeAll(async () => {
@@ -179,6 +152,32 @@ describe.each(FEED_BACKENDS)('local caches across processes ($name)', (backend) 
     children.push(...started);
     return started;
   }
+
+  it('3 processes × 50 concurrent getOrSet of one missing key run the factory once in total', async () => {
+    const trio = await spawnChildren(3);
+    const answers = await Promise.all(trio.map((c) => c.call({ cmd: 'getOrSet', key: 'once', callers: 50, factoryMs: 200 })));
+    const values = answers.flatMap((a) => a.values as (string | null)[]);
+    expect(answers.flatMap((a) => a.errors as string[])).toEqual([]);
+    expect(values).toHaveLength(150);
+    expect(new Set(values).size).toBe(1);
+    expect(answers.reduce((sum, a) => sum + (a.factoryRuns as number), 0)).toBe(1);
+  }, 240_000);
+
+  it('when the process holding the lease dies mid-factory, another computes and every caller gets a value', async () => {
+    const [holder, b, c] = await spawnChildren(3);
+    const started = holder!.nextEvent('factory-started');
+    void holder!.call({ cmd: 'getOrSet', key: 'takeover', callers: 5, factoryMs: 60_000 }).catch(() => {});
+    await started;
+    const waiting = [b!, c!].map((child) => child.call({ cmd: 'getOrSet', key: 'takeover', callers: 20, factoryMs: 200 }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    holder!.kill();
+    const answers = await Promise.all(waiting);
+    const values = answers.flatMap((a) => a.values as (string | null)[]);
+    expect(answers.flatMap((a) => a.errors as string[])).toEqual([]);
+    expect(values.every((v) => typeof v === 'string' && !v.includes(String(holder!.pid)))).toBe(true);
+    expect(new Set(values).size).toBe(1);
+    expect(answers.reduce((sum, a) => sum + (a.factoryRuns as number), 0)).toBe(1);
+  }, 240_000);
 
   it('a write in process A reaches the local caches of B and C within the feed delay (1,000 trials)', async () => {
     const [a, b, c] = await spawnChildren(3);

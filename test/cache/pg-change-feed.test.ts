@@ -5,29 +5,9 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../src/core/port.js';
 import { createPgTestPort, type PgTestPort } from '../postgres/helpers.js';
 import { PG_URL } from '../support/services.js';
-
-/** Collects the events of one namespace and waits for the ones a test expects. */
-function recorder() {
-  const events: ChangeEvent[] = [];
-  return {
-    events,
-    onEvent: (event: ChangeEvent) => events.push(event),
-    async waitFor(match: (event: ChangeEvent) => boolean, timeoutMs = 10_000): Promise<ChangeEvent> {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const found = events.find(match);
-        if (found) return found;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
-    },
-  };
-}
-
-const keysOf = (event: ChangeEvent): string[] => (event.type === 'change' ? (event.keys ?? []) : []);
+import { keysOf, recorder } from './support/recorder.js';
 
 describe('Postgres change feed', () => {
   let pg: PgTestPort;
