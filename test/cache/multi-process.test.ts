@@ -53,11 +53,8 @@ describe('cache layer across processes (postgres)', () => {
   it('a rolled-back SQL invalidation changes nothing; a committed one reaches every local cache', async () => {
     const [writer, b, c] = await spawnChildren(3);
     await writer!.call({ cmd: 'set', key: 'user:1', value: { name: 'ada' } });
-    for (const child of [b!, c!]) {
-      await child.call({ cmd: 'get', key: 'user:1' });
-      const again = (await child.call({ cmd: 'get', key: 'user:1' })).result as { source: string };
-      expect(again.source).toBe('local');
-    }
+    // The set's own announcement may still be on its way to B and C: read until each serves it locally.
+    for (const child of [b!, c!]) await untilLocal(child, 'user:1');
     await sql
       .begin(async (tx) => {
         await tx.unsafe(`SELECT "${schema}".cacheport_invalidate($1, ARRAY['user:1'])`, [NS]);
