@@ -151,9 +151,9 @@ for (const scenario of scenarios) {
       expect(lost).toEqual([]);
       const after = await server.fetch(`/v1/counters/${ns}/hits`, json('POST', { by: 1 }));
       expect(await after.json()).toEqual({ value: 42 });
-      for (const id of sessionIds) expect((await server.fetch(`/v1/sessions/${id}`)).status).toBe(200);
+      for (const id of sessionIds) expect((await readThrough503(server, `/v1/sessions/${id}`)).status).toBe(200);
 
-      const state = (await (await server.fetch('/v1/locks/fenced')).json()) as { fence: number | null };
+      const state = JSON.parse((await readThrough503(server, '/v1/locks/fenced')).body) as { fence: number | null };
       expect(state.fence).toBe(maxFence);
       const next = await server.fetch('/v1/locks/fenced', json('POST', { ttl: '30s' }));
       expect(next.status).toBe(201);

@@ -38,6 +38,14 @@ describe('Postgres context: lost connections', () => {
     expect(queued.calls()).toBe(2);
   });
 
+  it('sends a write that is safe to repeat once more (a session read refreshes its expiry)', async () => {
+    for (const operation of ['getSession', 'touch recency']) {
+      const write = flaky(1);
+      await expect(ctx.run(operation, write.call)).resolves.toBe(42);
+      expect(write.calls()).toBe(2);
+    }
+  });
+
   it('sends a read at most twice: a second lost connection is unavailable', async () => {
     const get = flaky(2);
     await expect(ctx.run('get', get.call)).rejects.toBeInstanceOf(BackendUnavailableError);

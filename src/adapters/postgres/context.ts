@@ -50,12 +50,29 @@ function isRetryable(error: unknown): boolean {
 }
 
 /**
- * Operations that only read. After a backend restart the pool still holds
+ * Operations safe to send twice. After a backend restart the pool still holds
  * connections to the old server; the first statement on each fails with a
- * lost connection. A read is safe to send again once (on a fresh connection);
- * a write is not (it may have been applied), so it is answered 503.
+ * lost connection. A read, or a write whose second application changes
+ * nothing (a session's sliding refresh, a recency touch), is sent again once
+ * on a fresh connection; any other write is not (it may have been applied),
+ * so it is answered 503.
  */
-const READ_OPERATIONS = new Set(['get', 'getMany', 'has', 'ttl', 'stats', 'describe', 'load namespace config']);
+const RESENDABLE_OPERATIONS = new Set([
+  'get',
+  'getMany',
+  'has',
+  'ttl',
+  'stats',
+  'describe',
+  'list',
+  'load namespace config',
+  'getSession',
+  'sessionSubject',
+  'inspectLock',
+  'members',
+  'count',
+  'touch recency',
+]);
 
 function isLostConnection(error: unknown): boolean {
   const code = errorCode(error);
@@ -87,13 +104,13 @@ export function createPgContext(sql: Sql, options: AdapterOptions, capacity: num
   const gate = new PoolGate(capacity);
 
   /** Runs the call, again after a deadlock or serialization failure while the caller still waits. */
-  async function attempt<T>(call: (ticket: Ticket) => Promise<T>, ticket: Ticket, readOnly: boolean): Promise<T> {
+  async function attempt<T>(call: (ticket: Ticket) => Promise<T>, ticket: Ticket, resendable: boolean): Promise<T> {
     let reconnected = false;
     for (let n = 1; ; n++) {
       try {
         return await call(ticket);
       } catch (error) {
-        if (readOnly && !reconnected && !ticket.dropped && isLostConnection(error)) {
+        if (resendable && !reconnected && !ticket.dropped && isLostConnection(error)) {
           reconnected = true;
           continue;
         }
@@ -106,9 +123,9 @@ export function createPgContext(sql: Sql, options: AdapterOptions, capacity: num
   }
 
   /** The call, started once the gate admits it; the slot is given back when the call settles, not at the deadline. */
-  function admitted<T>(call: () => Promise<T>, ticket: Ticket, readOnly: boolean): Promise<T> {
+  function admitted<T>(call: () => Promise<T>, ticket: Ticket, resendable: boolean): Promise<T> {
     const start = (): Promise<T> => {
-      const running = attempt(call, ticket, readOnly);
+      const running = attempt(call, ticket, resendable);
       running.then(
         () => gate.release(),
         () => gate.release(),
@@ -137,8 +154,8 @@ export function createPgContext(sql: Sql, options: AdapterOptions, capacity: num
     sql,
     options,
     gate,
-    run: (operation, call) => bounded(operation, (ticket) => admitted(call, ticket, READ_OPERATIONS.has(operation))),
-    runQueued: (operation, call) => bounded(operation, (ticket) => attempt(call, ticket, READ_OPERATIONS.has(operation))),
+    run: (operation, call) => bounded(operation, (ticket) => admitted(call, ticket, RESENDABLE_OPERATIONS.has(operation))),
+    runQueued: (operation, call) => bounded(operation, (ticket) => attempt(call, ticket, RESENDABLE_OPERATIONS.has(operation))),
     inFlight: () => inFlight,
   };
 }
