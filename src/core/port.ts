@@ -85,6 +85,91 @@ export interface ConfigureResult {
   config: NamespaceConfig;
 }
 
+// ---------------------------------------------------------------- key listings (issue 17)
+
+export interface KeyListOptions {
+  /** Literal prefix (no wildcards). */
+  prefix?: string;
+  /** Default 1000, max 10000. */
+  limit?: number;
+  /** From the previous page. */
+  cursor?: string;
+}
+
+export interface KeyInfo {
+  key: string;
+  /** Value bytes. */
+  size: number;
+  /** Epoch ms, or null for no expiry. */
+  expiresAt: number | null;
+}
+
+export interface KeyPage {
+  /** Live entries in key byte order. */
+  keys: KeyInfo[];
+  /** Pass as `cursor` for the next page; null when this was the last one. */
+  cursor: string | null;
+}
+
+export interface TopEntry {
+  key: string;
+  /** Approximate read count (see docs). */
+  hits: number;
+  /** Epoch ms of the last recorded read, or null. */
+  lastAccessAt: number | null;
+}
+
+/** Which live entries a bulk expire touches: all, those under a literal prefix, or those with any of the tags. */
+export type ExpireManyFilter =
+  | { prefix?: undefined; tags?: undefined }
+  | { prefix: string; tags?: undefined }
+  | { tags: string[]; prefix?: undefined };
+
+export interface KeyInspector {
+  /** One page of live keys, O(page) on every backend. */
+  listKeys(ns: string, options?: KeyListOptions): Promise<KeyPage>;
+  /** The most read live entries by approximate hits, at most `limit` (default 10, max 1000). */
+  top(ns: string, options?: { limit?: number }): Promise<TopEntry[]>;
+  /** Sets the expiry (ms, or null = none) of every matching live entry in bounded batches; the number updated. */
+  expireMany(ns: string, ttl: number | null, filter?: ExpireManyFilter): Promise<number>;
+}
+
+// ---------------------------------------------------------------- pub/sub (issue 17)
+
+export interface ChannelMessage {
+  /** Opaque, ordered within its channel; pass as `fromId` to resume after it. */
+  id: string;
+  data: JsonValue;
+}
+
+/**
+ * Delivered to a channel subscriber: a message, or `gap` when messages after
+ * `fromId` (or published while the subscriber's backend connection was down)
+ * are no longer retained; `oldestId` is the oldest message still held.
+ */
+export type ChannelEvent = ({ type: 'message' } & ChannelMessage) | { type: 'gap'; oldestId: string | null };
+
+export interface SubscribeOptions {
+  /** Replay the retained messages published after this id first. */
+  fromId?: string;
+}
+
+export interface ChannelSubscription {
+  unsubscribe(): void;
+}
+
+export interface PubSub {
+  /** Stores the message for the retention window and wakes every subscriber; its id. */
+  publish(channel: string, data: JsonValue): Promise<string>;
+  /**
+   * Resolves once every message published from now on will be delivered, in
+   * publish order, at least once (within the retention window). A dropped
+   * backend connection is retried; delivery resumes after the last delivered
+   * id, or with a `gap` event when that is past retention.
+   */
+  subscribe(channel: string, onEvent: (event: ChannelEvent) => void, options?: SubscribeOptions): Promise<ChannelSubscription>;
+}
+
 // ---------------------------------------------------------------- rate limits
 
 export type RateLimitAlgorithm = 'sliding-window' | 'fixed-window' | 'token-bucket';
