@@ -53,7 +53,7 @@ function isRetryable(error: unknown): boolean {
  * Operations safe to send twice. After a backend restart the pool still holds
  * connections to the old server; the first statement on each fails with a
  * lost connection. A read, or a write whose second application changes
- * nothing (a session's sliding refresh, a recency touch), is sent again once
+ * nothing (a session's sliding refresh), is sent again once
  * on a fresh connection; any other write is not (it may have been applied),
  * so it is answered 503.
  */
@@ -71,7 +71,6 @@ const RESENDABLE_OPERATIONS = new Set([
   'inspectLock',
   'members',
   'count',
-  'touch recency',
   'listKeys',
   'top',
   // A batch sent again sets the same rows' expiry to now() + ttl once more: nothing else changes.
