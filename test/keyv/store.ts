@@ -275,15 +275,19 @@ export function defineStoreTests(factory: BackendFactory, port: () => CachePort)
       }
     });
 
-    it('an unreachable backend: a Keyv get is a miss, a set fails with an error event, throwOnErrors surfaces the typed error', async () => {
+    it('an unreachable backend: a Keyv get is a miss, a set fails with an error event, getMany/has and throwOnErrors surface the typed error', async () => {
       const unreachable = await createUnreachablePort(factory.name);
       try {
         const keyv = new Keyv({ store: new KeyvCacheport({ port: unreachable }) });
         const errors: unknown[] = [];
         keyv.on('error', (error: unknown) => errors.push(error));
         expect(await keyv.get('k')).toBeUndefined();
+        expect(errors).toEqual([]);
         expect(await keyv.set('k', 'v')).toBe(false);
+        expect(errors).toHaveLength(1);
         expect(errors[0]).toBeInstanceOf(BackendUnavailableError);
+        expect(await caught(() => keyv.getMany(['k', 'j']))).toBeInstanceOf(BackendUnavailableError);
+        expect(await caught(() => keyv.has('k'))).toBeInstanceOf(BackendUnavailableError);
         const strict = new Keyv({ store: new KeyvCacheport({ port: unreachable }), throwOnErrors: true });
         strict.on('error', () => {});
         expect(await caught(() => strict.get('k'))).toBeInstanceOf(BackendUnavailableError);
