@@ -9,17 +9,16 @@
  */
 import { EventEmitter } from 'node:events';
 import { ValidationError } from '../core/errors.js';
-import type { CachePort, KeyInspector, KeyPage, SetManyItem } from '../core/port.js';
+import type { CachePort, KeyPage, SetManyItem } from '../core/port.js';
 import { validateNamespace } from '../core/validation.js';
 import { toStoreTtl } from './ttl.js';
 import { decodeValue, encodeValue } from './values.js';
 
-/** The port calls the store makes; listKeys only for iteration. */
+/** The port calls the store makes (listKeys for iteration). */
 export type KeyvPort = Pick<
   CachePort,
-  'backend' | 'get' | 'getMany' | 'set' | 'setMany' | 'delete' | 'deleteMany' | 'has' | 'deleteByPrefix' | 'clear' | 'close'
-> &
-  Partial<Pick<KeyInspector, 'listKeys'>>;
+  'backend' | 'get' | 'getMany' | 'set' | 'setMany' | 'delete' | 'deleteMany' | 'has' | 'deleteByPrefix' | 'clear' | 'listKeys' | 'close'
+>;
 
 export interface KeyvCacheportOptions {
   port: KeyvPort;
@@ -168,12 +167,10 @@ export class KeyvCacheport extends EventEmitter {
    * An entry deleted between the listing and the read is skipped.
    */
   async *iterator<Value = unknown>(namespace: string | undefined = this.namespace): AsyncGenerator<[string, Value], void> {
-    const { listKeys } = this.port;
-    if (listKeys === undefined) throw new TypeError(`this ${this.port.backend} port cannot list keys, so the Keyv store cannot iterate`);
     const prefix = namespace ? `${namespace}:` : undefined;
     let cursor: string | null = null;
     do {
-      const page: KeyPage = await listKeys.call(this.port, this.ns, { prefix, limit: this.opts.batchSize, cursor: cursor ?? undefined });
+      const page: KeyPage = await this.port.listKeys(this.ns, { prefix, limit: this.opts.batchSize, cursor: cursor ?? undefined });
       const keys = page.keys.map((info) => info.key);
       const values = await this.getMany<Value>(keys);
       for (const [i, key] of keys.entries()) {
