@@ -30,10 +30,17 @@ export interface KeyvCacheportOptions {
   closeOnDisconnect?: boolean;
 }
 
-/** `opts` as Keyv reads it: `dialect` is how Keyv 5 decides to offer `keyv.iterator()`. */
+/** `opts` as Keyv reads it. */
 export interface KeyvCacheportOpts {
-  dialect: string;
-  url: string;
+  /**
+   * Keyv 5 offers `keyv.iterator()` only for a store whose dialect is on its
+   * list (postgres, redis, …). Every port can iterate, so: `postgres` for a
+   * Postgres port, `redis` for the others (Redis, and the HTTP adapter, which
+   * keeps the same Redis-style semantics).
+   */
+  dialect: 'postgres' | 'redis';
+  /** The port's backend as it reports it. */
+  backend: KeyvPort['backend'];
   namespace: string;
   batchSize: number;
   closeOnDisconnect: boolean;
@@ -78,7 +85,8 @@ export class KeyvCacheport extends EventEmitter {
     }
     if (typeof closeOnDisconnect !== 'boolean') fail('closeOnDisconnect', 'must be a boolean');
     this.port = port;
-    this.opts = { dialect: port.backend, url: `cacheport+${port.backend}:${namespace}`, namespace, batchSize, closeOnDisconnect };
+    const dialect = port.backend === 'postgres' ? 'postgres' : 'redis';
+    this.opts = { dialect, backend: port.backend, namespace, batchSize, closeOnDisconnect };
   }
 
   private get ns(): string {

@@ -21,13 +21,13 @@ export function defineStoreTests(factory: BackendFactory, port: () => CachePort)
   }
 
   describe('the store', () => {
-    it('is a KeyvStoreAdapter whose opts name the port backend (so Keyv offers iterator())', () => {
+    it('is a KeyvStoreAdapter whose opts carry a dialect Keyv iterates (so keyv.iterator() exists) and the backend', () => {
       const { store, ns } = freshStore();
       // Keyv 5.6 types a store's setMany as Promise<void> yet returns what it resolves to from keyv.setMany: the store gives booleans.
       const adapter: Omit<KeyvStoreAdapter, 'setMany'> = store;
       expect(adapter.opts).toEqual({
-        dialect: factory.name,
-        url: `cacheport+${factory.name}:${ns}`,
+        dialect: factory.name === 'postgres' ? 'postgres' : 'redis',
+        backend: factory.name,
         namespace: ns,
         batchSize: 1000,
         closeOnDisconnect: true,
