@@ -62,6 +62,11 @@ function fail(name: string, reason: string): never {
   throw new ValidationError({ name, reason });
 }
 
+/** A non-array would otherwise read as "no keys" and answer as if nothing were stored. */
+function validateKeyList(keys: unknown): asserts keys is string[] {
+  if (!Array.isArray(keys)) fail('keys', 'must be an array of keys');
+}
+
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -100,6 +105,7 @@ export class KeyvCacheport extends EventEmitter {
 
   /** Same order as `keys`; one port call per batch. */
   async getMany<Value = unknown>(keys: string[]): Promise<Array<Value | undefined>> {
+    validateKeyList(keys);
     const out: Array<Value | undefined> = [];
     for (const batch of chunks(keys, this.opts.batchSize)) {
       for (const entry of await this.port.getMany(this.ns, batch)) {
@@ -125,7 +131,10 @@ export class KeyvCacheport extends EventEmitter {
   async setMany(entries: KeyvStoreEntry[]): Promise<boolean[]> {
     if (!Array.isArray(entries)) fail('entries', 'must be an array of { key, value, ttl? }');
     const last = new Map<string, KeyvStoreEntry>();
-    for (const entry of entries) last.set(entry.key, entry);
+    for (const [i, entry] of entries.entries()) {
+      if (typeof entry !== 'object' || entry === null) fail(`entries[${i}]`, 'must be an object { key, value, ttl? }');
+      last.set(entry.key, entry);
+    }
     const writes: SetManyItem[] = [];
     const expired: string[] = [];
     // Encode everything first: a bad value or ttl fails the call before anything is written.
@@ -145,6 +154,7 @@ export class KeyvCacheport extends EventEmitter {
 
   /** True when at least one of the keys existed. */
   async deleteMany(keys: string[]): Promise<boolean> {
+    validateKeyList(keys);
     let deleted = 0;
     for (const batch of chunks(keys, this.opts.batchSize)) deleted += await this.port.deleteMany(this.ns, batch);
     return deleted > 0;
@@ -156,6 +166,7 @@ export class KeyvCacheport extends EventEmitter {
 
   /** One getMany per batch rather than one call per key. */
   async hasMany(keys: string[]): Promise<boolean[]> {
+    validateKeyList(keys);
     const out: boolean[] = [];
     for (const batch of chunks(keys, this.opts.batchSize)) {
       for (const entry of await this.port.getMany(this.ns, batch)) out.push(entry !== undefined);

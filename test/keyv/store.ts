@@ -233,6 +233,18 @@ export function defineStoreTests(factory: BackendFactory, port: () => CachePort)
       expect(await store.getMany(['dup', 'gone', 'other'])).toEqual(['second', undefined, 'o']);
     });
 
+    it('a key list or entry list of the wrong shape is refused, not read as empty', async () => {
+      const { store } = freshStore();
+      const calls: Array<() => Promise<unknown>> = [
+        () => store.getMany('k' as unknown as string[]),
+        () => store.hasMany({} as unknown as string[]),
+        () => store.deleteMany(null as unknown as string[]),
+        () => store.setMany('k' as unknown as []),
+        () => store.setMany([null as unknown as { key: string; value: string }]),
+      ];
+      for (const call of calls) expect(await caught(call)).toBeInstanceOf(ValidationError);
+    });
+
     it('setMany with one bad value writes none of the entries', async () => {
       const { store } = freshStore();
       expect(
