@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ValidationError } from '../core/errors.js';
+import { MAX_KEY_LIST_LIMIT } from '../core/key-listing.js';
 import type { CachePort, KeyPage, SetManyItem } from '../core/port.js';
 import { validateNamespace } from '../core/validation.js';
 import { toStoreTtl } from './ttl.js';
@@ -55,8 +56,8 @@ export interface KeyvStoreEntry {
 
 export const DEFAULT_KEYV_NAMESPACE = 'keyv';
 export const DEFAULT_KEYV_BATCH_SIZE = 1000;
-/** listKeys returns at most this many keys per page. */
-const MAX_BATCH_SIZE = 10_000;
+/** A batch is also a listKeys page, which holds at most this many keys. */
+const MAX_BATCH_SIZE = MAX_KEY_LIST_LIMIT;
 
 function fail(name: string, reason: string): never {
   throw new ValidationError({ name, reason });
