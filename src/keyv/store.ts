@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { ValidationError } from '../core/errors.js';
 import { MAX_KEY_LIST_LIMIT } from '../core/key-listing.js';
 import type { CachePort, KeyPage, SetManyItem } from '../core/port.js';
-import { validateNamespace } from '../core/validation.js';
+import { validateKey, validateKeys, validateNamespace } from '../core/validation.js';
 import { toStoreTtl } from './ttl.js';
 import { decodeValue, encodeValue } from './values.js';
 
@@ -63,9 +63,13 @@ function fail(name: string, reason: string): never {
   throw new ValidationError({ name, reason });
 }
 
-/** A non-array would otherwise read as "no keys" and answer as if nothing were stored. */
+/**
+ * Checked up front, not per port batch: a bad key in a later batch must not
+ * leave earlier batches deleted or written, and a non-array must not read as
+ * "no keys".
+ */
 function validateKeyList(keys: unknown): asserts keys is string[] {
-  if (!Array.isArray(keys)) fail('keys', 'must be an array of keys');
+  validateKeys(keys);
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -134,11 +138,12 @@ export class KeyvCacheport extends EventEmitter {
     const last = new Map<string, KeyvStoreEntry>();
     for (const [i, entry] of entries.entries()) {
       if (typeof entry !== 'object' || entry === null) fail(`entries[${i}]`, 'must be an object { key, value, ttl? }');
+      validateKey(entry.key, `entries[${i}].key`);
       last.set(entry.key, entry);
     }
     const writes: SetManyItem[] = [];
     const expired: string[] = [];
-    // Encode everything first: a bad value or ttl fails the call before anything is written.
+    // Encode everything first: a bad key, value or ttl fails the call before anything is written.
     for (const [key, entry] of last) {
       const ttl = toStoreTtl(entry.ttl);
       if (ttl === 'expired') expired.push(key);

@@ -245,17 +245,26 @@ export function defineStoreTests(factory: BackendFactory, port: () => CachePort)
       for (const call of calls) expect(await caught(call)).toBeInstanceOf(ValidationError);
     });
 
-    it('setMany with one bad value writes none of the entries', async () => {
-      const { store } = freshStore();
-      expect(
-        await caught(() =>
-          store.setMany([
-            { key: 'ok', value: 'v' },
-            { key: 'bad', value: 1n },
-          ]),
-        ),
-      ).toBeInstanceOf(ValidationError);
+    it('setMany with one bad value or key writes none of the entries, across batches', async () => {
+      const { store } = freshStore({ batchSize: 1 });
+      const badValue = [
+        { key: 'ok', value: 'v' },
+        { key: 'bad', value: 1n },
+      ];
+      const badKey = [
+        { key: 'ok', value: 'v' },
+        { key: '', value: 'v' },
+      ];
+      expect(await caught(() => store.setMany(badValue))).toBeInstanceOf(ValidationError);
+      expect(await caught(() => store.setMany(badKey))).toBeInstanceOf(ValidationError);
       expect(await store.hasMany(['ok', 'bad'])).toEqual([false, false]);
+    });
+
+    it('deleteMany with one bad key deletes nothing, across batches', async () => {
+      const { store } = freshStore({ batchSize: 1 });
+      await store.set('a', 'v');
+      expect(await caught(() => store.deleteMany(['a', 'x\u0000y']))).toBeInstanceOf(ValidationError);
+      expect(await store.get('a')).toBe('v');
     });
   });
 
