@@ -1,7 +1,8 @@
 /**
  * The published package, as a user gets it: `npm pack` (prepack builds dist/),
  * install the tarball into an empty project, import it from plain .mjs (no tsx),
- * run `npx cacheport --help`. Also: the tarball holds no test/, bench/ or .ci/.
+ * run `npx cacheport --help`; `cacheport/keyv` works without keyv (an optional
+ * peer) installed. Also: the tarball holds no test/, bench/ or .ci/.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -52,24 +53,31 @@ describe('npm pack → npm install → import', () => {
       maxBuffer: 16 * 1024 * 1024,
     });
     expect(await readdir(path.join(project, 'node_modules', 'cacheport', 'dist', 'src'))).toContain('postgres.js');
+    // keyv is an optional peer dependency: not installed, and cacheport/keyv must work without it.
+    expect(await readdir(path.join(project, 'node_modules'))).not.toContain('keyv');
 
     await writeFile(
       path.join(project, 'use.mjs'),
       `import { openPort, ValidationError } from 'cacheport';
 import { createRedisPort } from 'cacheport/redis';
 import { runMigrations } from 'cacheport/postgres';
+import { KeyvCacheport } from 'cacheport/keyv';
 const port = await openPort(process.env.PG_URL, { schema: process.env.SCHEMA, poolMax: 2 });
 await port.set('pack', 'greeting', 'hello from the tarball');
 const entry = await port.get('pack', 'greeting');
-await port.close();
+const store = new KeyvCacheport({ port, namespace: 'pack' });
+await store.set('ns:k', 'keyv store without keyv installed', 60000);
+const keyv = await store.get('ns:k');
+await store.disconnect();
 let typed = 'none';
 try { await openPort('redis://127.0.0.1:6379', { schema: 'x' }); } catch (error) { typed = error instanceof ValidationError ? error.message : 'other'; }
-console.log(JSON.stringify({ value: new TextDecoder().decode(entry.value), typed, redis: typeof createRedisPort, migrations: typeof runMigrations }));
+console.log(JSON.stringify({ value: new TextDecoder().decode(entry.value), keyv, typed, redis: typeof createRedisPort, migrations: typeof runMigrations }));
 `,
     );
     const used = await run(process.execPath, ['use.mjs'], { cwd: project, env: { PATH: process.env.PATH ?? '', PG_URL, SCHEMA } });
     expect(JSON.parse(used.stdout.trim())).toEqual({
       value: 'hello from the tarball',
+      keyv: 'keyv store without keyv installed',
       typed: 'schema: applies to postgres URLs only, not redis',
       redis: 'function',
       migrations: 'function',

@@ -1,0 +1,4 @@
+import { redisFactory } from '../support/backends.js';
+import { runKeyvSuite } from './suite.js';
+
+runKeyvSuite(redisFactory);
