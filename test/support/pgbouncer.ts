@@ -38,6 +38,8 @@ export interface PgBouncerProcess {
   /** postgres:// URL of PgBouncer, same database and user as PG_URL. */
   url: string;
   port: number;
+  /** application_name of every client connected to the database now (admin console SHOW CLIENTS). */
+  clients(): Promise<string[]>;
   /** What PgBouncer logged so far (for failure messages). */
   log(): string;
   /** SIGTERM (immediate shutdown), SIGKILL after 5 s; removes the temp directory. Idempotent. */
@@ -96,6 +98,8 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     'auth_type = trust',
     `auth_file = ${join(dir, 'userlist.txt')}`,
     'pool_mode = transaction',
+    // The admin console (database "pgbouncer"), for SHOW CLIENTS.
+    `admin_users = ${user}`,
     `default_pool_size = ${options.poolSize ?? 4}`,
     'max_client_conn = 200',
     'logfile =',
@@ -141,7 +145,19 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   const url = new URL(PG_URL);
   url.hostname = '127.0.0.1';
   url.port = String(port);
-  return { url: url.toString(), port, log: () => output, stop };
+  const clients = async (): Promise<string[]> => {
+    const admin = new URL(url);
+    admin.pathname = '/pgbouncer';
+    // The admin console speaks only the simple query protocol.
+    const sql = postgres(admin.toString(), { max: 1, prepare: false, fetch_types: false, onnotice: () => {} });
+    try {
+      const rows = await sql.unsafe<{ database: string; application_name: string }[]>('SHOW CLIENTS').simple();
+      return rows.filter((row) => row.database === database).map((row) => row.application_name);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  };
+  return { url: url.toString(), port, clients, log: () => output, stop };
 }
 
 /**
