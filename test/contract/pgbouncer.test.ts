@@ -7,6 +7,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import { BackendUnavailableError } from '../../src/core/errors.js';
 import type { ChangeEvent } from '../../src/core/port.js';
 import { createPostgresPort } from '../../src/adapters/postgres/index.js';
 import { runMigrations } from '../../src/adapters/postgres/migrate.js';
@@ -45,6 +46,58 @@ describe.skipIf(skipWithoutPgBouncer)('Postgres through PgBouncer (pool_mode = t
         expect(rows[0]?.n).toBe(1);
       } finally {
         await sql.end();
+      }
+    });
+  });
+
+  describe('PgBouncer down', () => {
+    let schema: string;
+    let bouncer: PgBouncerProcess;
+    beforeAll(async () => {
+      schema = uniqueName('cpbouncer').toLowerCase();
+      await runMigrations(PG_URL, schema);
+      bouncer = await startPgBouncer({ schema, timeoutMs: 1000 });
+    });
+    afterAll(async () => {
+      await bouncer?.stop();
+      if (schema) await dropSchema(schema);
+    });
+
+    it('calls fail as unavailable while it is away, recover without a restart, and the direct change feed stays up', async () => {
+      const port = createPostgresPort({
+        ...DEFAULT_ADAPTER_OPTIONS,
+        timeoutMs: 1000,
+        url: bouncer.url,
+        directUrl: PG_URL,
+        prepare: false,
+        schema,
+        poolMax: 2,
+      });
+      const events: ChangeEvent[] = [];
+      try {
+        await port.set('down', 'k', 'before');
+        const subscription = await port.changes('down', (event) => events.push(event));
+        await bouncer.kill();
+        await expect(port.get('down', 'k')).rejects.toBeInstanceOf(BackendUnavailableError);
+        await expect(port.set('down', 'k', 'lost')).rejects.toBeInstanceOf(BackendUnavailableError);
+        await bouncer.restart();
+        let value: string | undefined;
+        const deadline = Date.now() + 10_000;
+        while (value === undefined && Date.now() < deadline) {
+          value = await port.get('down', 'k').then(
+            (entry) => new TextDecoder().decode(entry?.value),
+            () => undefined,
+          );
+        }
+        expect(value).toBe('before');
+        await port.set('down', 'k', 'after');
+        const seen = Date.now() + 10_000;
+        while (!events.some((e) => e.type === 'change') && Date.now() < seen) await new Promise((r) => setTimeout(r, 25));
+        expect(events.filter((e) => e.type !== 'change')).toEqual([]);
+        expect(events).toContainEqual({ type: 'change', ns: 'down', op: 'set', keys: ['k'] });
+        subscription.unsubscribe();
+      } finally {
+        await port.close();
       }
     });
   });

@@ -42,7 +42,11 @@ export interface PgBouncerProcess {
   clients(): Promise<string[]>;
   /** What PgBouncer logged so far (for failure messages). */
   log(): string;
-  /** SIGTERM (immediate shutdown), SIGKILL after 5 s; removes the temp directory. Idempotent. */
+  /** PgBouncer goes away (SIGTERM: immediate shutdown, SIGKILL after 5 s); the port stays reserved for restart. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port with the same configuration. */
+  restart(): Promise<void>;
+  /** kill() and remove the temp directory. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -109,38 +113,55 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   writeFileSync(join(dir, 'pgbouncer.ini'), ini, { mode: 0o644 });
   writeFileSync(join(dir, 'userlist.txt'), `"${user}" ""\n`, { mode: 0o644 });
 
-  const child = spawn(PGBOUNCER_BIN, [...(asRoot ? ['-u', 'nobody'] : []), join(dir, 'pgbouncer.ini')], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('exit', () => running.delete(child));
+  let child: ChildProcess | undefined;
+
+  /** Sends SIGTERM (immediate shutdown) and waits for the exit; SIGKILL after STOP_GRACE_MS. */
+  const kill = async (): Promise<void> => {
+    const current = child;
+    child = undefined;
+    if (current === undefined || current.exitCode !== null || current.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+    current.kill('SIGTERM');
+    const killTimer = setTimeout(() => current.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(killTimer);
+  };
+
+  const spawnAndWait = async (): Promise<void> => {
+    const started = spawn(PGBOUNCER_BIN, [...(asRoot ? ['-u', 'nobody'] : []), join(dir, 'pgbouncer.ini')], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = started;
+    running.add(started);
+    started.once('exit', () => running.delete(started));
+    started.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    started.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (!(await canConnect(port))) {
+      if (started.exitCode !== null || started.signalCode !== null || Date.now() > deadline) {
+        await kill();
+        throw new Error(`pgbouncer did not start on port ${port}:\n${output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const killTimer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(killTimer);
-      }
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     })();
     return stopping;
   };
 
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!(await canConnect(port))) {
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`pgbouncer did not start on port ${port}:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
+  try {
+    await spawnAndWait();
+  } catch (error) {
+    await stop();
+    throw error;
   }
   const url = new URL(PG_URL);
   url.hostname = '127.0.0.1';
@@ -157,7 +178,18 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       await sql.end({ timeout: 1 });
     }
   };
-  return { url: url.toString(), port, clients, log: () => output, stop };
+  return {
+    url: url.toString(),
+    port,
+    clients,
+    log: () => output,
+    kill,
+    restart: async () => {
+      await kill();
+      await spawnAndWait();
+    },
+    stop,
+  };
 }
 
 /**
