@@ -65,6 +65,13 @@ export async function prepareDatabase(config: Config, logger: Logger): Promise<P
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
     logEmbedded(embedded, logger);
   } else {
+    if (!config.pgPrepare && config.databaseDirectUrl === undefined) {
+      logger.warn(
+        'PG_PREPARE=false without DATABASE_DIRECT_URL: LISTEN (the change feed), migrations and the worker connect to DATABASE_URL; ' +
+          'through PgBouncer in transaction pooling mode the change feed misses notifications and the migration lock does not hold: ' +
+          'set DATABASE_DIRECT_URL to the server itself',
+      );
+    }
     await waitForBackend(postgresTarget(config.databaseUrl), config.startupTimeoutMs, logger);
     if (config.databaseDirectUrl !== undefined && config.databaseDirectUrl !== config.databaseUrl) {
       await waitForBackend(postgresTarget(config.databaseDirectUrl, 'DATABASE_DIRECT_URL'), config.startupTimeoutMs, logger);

@@ -7,10 +7,11 @@ import postgres from 'postgres';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { budgetWarning, connectionBudget, readServerConnections } from '../../src/adapters/postgres/connection-budget.js';
-import { warnOnConnectionBudget } from '../../src/backend.js';
+import { prepareDatabase, warnOnConnectionBudget } from '../../src/backend.js';
 import { loadConfig } from '../../src/config.js';
 import { closedTcpPort } from '../support/contract-unreachable.js';
-import { PG_URL } from '../support/services.js';
+import { PG_URL, uniqueName } from '../support/services.js';
+import { dropSchema } from './helpers.js';
 
 const single = { poolMax: 10, webConcurrency: 1, instances: 1, inlineWorker: true, viaPooler: false };
 
@@ -102,5 +103,37 @@ describe('the startup check against the real server', () => {
     await expect(warnOnConnectionBudget(config, unreachable, unreachable, logger)).resolves.toBeUndefined();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 40, msg: 'connection budget not checked: the server limits could not be read' });
+  });
+});
+
+describe('prepareDatabase with PG_PREPARE=false', () => {
+  it('warns when DATABASE_DIRECT_URL is unset (LISTEN and migrations would go through the pooler), and migrates anyway', async () => {
+    const schema = uniqueName('cpbudget').toLowerCase();
+    const { lines, logger } = capture();
+    try {
+      const prepared = await prepareDatabase(loadConfig({ DATABASE_URL: PG_URL, PG_PREPARE: 'false', CACHE_SCHEMA: schema }), logger);
+      expect(prepared).toMatchObject({ databaseUrl: PG_URL, directUrl: PG_URL });
+      // (The connection budget line may warn too when the shared test server is busy: not what this test is about.)
+      const warnings = lines.filter((line) => line.level === 40 && !line.msg.startsWith('connection budget'));
+      expect(warnings.map((line) => line.msg)).toEqual([
+        expect.stringMatching(/^PG_PREPARE=false without DATABASE_DIRECT_URL: .* set DATABASE_DIRECT_URL to the server itself$/),
+      ]);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('says nothing of the kind with DATABASE_DIRECT_URL set', async () => {
+    const schema = uniqueName('cpbudget').toLowerCase();
+    const { lines, logger } = capture();
+    try {
+      await prepareDatabase(
+        loadConfig({ DATABASE_URL: PG_URL, DATABASE_DIRECT_URL: PG_URL, PG_PREPARE: 'false', CACHE_SCHEMA: schema }),
+        logger,
+      );
+      expect(lines.filter((line) => line.level === 40 && !line.msg.startsWith('connection budget'))).toEqual([]);
+    } finally {
+      await dropSchema(schema);
+    }
   });
 });
