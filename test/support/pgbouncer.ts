@@ -16,6 +16,7 @@ import postgres from 'postgres';
 import { freePort } from '../../src/free-port.js';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { runMigrations } from '../../src/adapters/postgres/migrate.js';
+import { SCHEMA_PATTERN } from '../../src/adapters/postgres/schema-name.js';
 import { createPostgresPort } from '../../src/adapters/postgres/index.js';
 import type { BackendFactory } from './backends.js';
 import { PG_URL, uniqueName } from './services.js';
@@ -80,6 +81,8 @@ function quoted(value: string): string {
 export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncerProcess> {
   if (!existsSync(PGBOUNCER_BIN))
     throw new Error(`pgbouncer not found at ${PGBOUNCER_BIN} (Debian package pgbouncer; or set PGBOUNCER_BIN)`);
+  // The schema goes into connect_query as an identifier: only valid CACHE_SCHEMA names.
+  if (!SCHEMA_PATTERN.test(options.schema)) throw new Error(`invalid schema name ${JSON.stringify(options.schema)}`);
   const target = new URL(PG_URL);
   const database = decodeURIComponent(target.pathname.slice(1)) || 'postgres';
   const user = decodeURIComponent(target.username) || 'root';
