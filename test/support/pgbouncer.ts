@@ -7,7 +7,7 @@
  *
  * A missing binary skips these tests locally; with CI=true it fails them.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -73,6 +73,13 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/** [major, minor] of the binary, e.g. [1, 18]. */
+function pgbouncerVersion(): [number, number] {
+  const match = /PgBouncer (\d+)\.(\d+)/.exec(execFileSync(PGBOUNCER_BIN, ['--version'], { encoding: 'utf8' }));
+  if (match === null) throw new Error(`${PGBOUNCER_BIN} --version: no version found`);
+  return [Number(match[1]), Number(match[2])];
+}
+
 /** pgbouncer.ini values are single-quoted; the values here come from PG_URL and the test's own names. */
 function quoted(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
@@ -87,6 +94,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   const database = decodeURIComponent(target.pathname.slice(1)) || 'postgres';
   const user = decodeURIComponent(target.username) || 'root';
   const timeoutMs = options.timeoutMs ?? DEFAULT_ADAPTER_OPTIONS.timeoutMs;
+  const [major, minor] = pgbouncerVersion();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cp-pgbouncer-'));
   // PgBouncer refuses to run as root; as root it drops to `nobody`, who must read these files.
@@ -108,6 +116,9 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     // The admin console (database "pgbouncer"), for SHOW CLIENTS.
     `admin_users = ${user}`,
     `default_pool_size = ${options.poolSize ?? 4}`,
+    // 1.21+ can carry prepared statements (1.22+ by default); off, so these tests see what 1.18 does.
+    // (1.18 refuses the unknown setting.)
+    ...(major > 1 || minor >= 21 ? ['max_prepared_statements = 0'] : []),
     'max_client_conn = 200',
     'logfile =',
     'pidfile =',
