@@ -18,6 +18,7 @@ export async function checkPoolerSession(sql: Sql, schema: string): Promise<void
   throw new PoolerSessionError(
     `PG_PREPARE=false: sessions on DATABASE_URL resolve tables in ${row?.schema === null || row === undefined ? 'no schema' : `schema "${row.schema}"`} ` +
       `(search_path ${JSON.stringify(row?.search_path ?? '')}), not CACHE_SCHEMA "${schema}"; ` +
-      `set connect_query = 'SET search_path = ${schema}' on PgBouncer's database entry (docs/scale-out.md)`,
+      `set connect_query = 'SET search_path = ${schema}' on PgBouncer's database entry (docs/scale-out.md), ` +
+      'or drop PG_PREPARE=false when DATABASE_URL is the server itself',
   );
 }
