@@ -22,9 +22,10 @@ async function start(config: Config, logger: Logger): Promise<RunningWorker> {
     const worker = await startWorker({ config, logger, redisPort: port, logEveryRun: true });
     return { worker, close: () => port.close() };
   }
-  const { databaseUrl, embedded } = await prepareDatabase(config, logger);
+  // The worker connects to the server itself: its batches hold a connection for seconds, which should not come out of PgBouncer's pool.
+  const { directUrl, embedded } = await prepareDatabase(config, logger);
   try {
-    const worker = await startWorker({ config, logger, databaseUrl, logEveryRun: true });
+    const worker = await startWorker({ config, logger, databaseUrl: directUrl, logEveryRun: true });
     return { worker, close: async () => embedded?.stop() };
   } catch (error) {
     await embedded?.stop();

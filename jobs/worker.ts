@@ -24,7 +24,10 @@ export interface StartWorkerOptions {
   /** CACHE_BACKEND, CACHE_SCHEMA, CLEANUP_INTERVAL, EVICTION_INTERVAL, LOG_LEVEL are read from here. */
   config: Config;
   logger?: Logger;
-  /** Postgres URL; defaults to config.databaseUrl (pass the embedded server's URL when there is none). */
+  /**
+   * Postgres URL of the server itself, never a transaction-pooling PgBouncer; defaults to
+   * DATABASE_DIRECT_URL, else DATABASE_URL (pass the embedded server's URL when there is none).
+   */
   databaseUrl?: string;
   /** CACHE_BACKEND=redis: the running Redis port, whose enforceMaxEntries the worker calls. */
   redisPort?: RedisEvictionPort;
@@ -77,7 +80,7 @@ interface JobSpec {
 
 async function startPostgresWorker(options: StartWorkerOptions, logger: Logger): Promise<WorkerHandle> {
   const { config } = options;
-  const url = options.databaseUrl ?? config.databaseUrl;
+  const url = options.databaseUrl ?? config.databaseDirectUrl ?? config.databaseUrl;
   if (url === undefined) throw new Error('startWorker: the Postgres backend needs a database URL (DATABASE_URL or options.databaseUrl)');
   const bossSchema = bossSchemaFor(config.schema);
   const batchSize = options.batchSize;

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import type { Config } from './config.js';
+import { directDatabaseUrl, type Config } from './config.js';
 import type { CachePort } from './core/port.js';
 import { createLogger, type Logger } from './logger.js';
 import { createAuthenticator } from './http/auth.js';
@@ -41,7 +41,12 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   // Token configuration is checked before anything is started: a refusal leaves nothing behind.
   const auth = createAuthenticator(config);
   const backend: Backend = overrides.port
-    ? { port: overrides.port, databaseUrl: config.databaseUrl, embedded: undefined, redis: undefined }
+    ? {
+        port: overrides.port,
+        databaseUrl: config.databaseUrl === undefined ? undefined : directDatabaseUrl(config, config.databaseUrl),
+        embedded: undefined,
+        redis: undefined,
+      }
     : await openBackend(config, logger, overrides.backend);
   const ownsPort = overrides.port === undefined;
 

@@ -13,6 +13,15 @@ import { parseDuration } from './core/duration.js';
 export interface Config {
   /** Undefined → start an embedded PostgreSQL (see src/adapters/postgres/embedded.ts for where it lives). */
   databaseUrl: string | undefined;
+  /**
+   * The server itself when DATABASE_URL is a pooler (PgBouncer): LISTEN, migrations and the
+   * cleanup worker (pg-boss) connect here. Undefined → DATABASE_URL (see directDatabaseUrl).
+   */
+  databaseDirectUrl: string | undefined;
+  /** false: DATABASE_URL is PgBouncer in transaction mode (no prepared statements, no startup parameters). */
+  pgPrepare: boolean;
+  /** Expected cacheport server instances sharing the database (CACHE_INSTANCES), for the connection budget. */
+  instances: number;
   backend: 'postgres' | 'redis';
   redisUrl: string;
   /** From REDIS_CLUSTER_NODES=host:port,...; switches to Redis Cluster. */
@@ -171,6 +180,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** Every environment variable the server, worker and migrate read. */
 export const ENV = z.object({
   DATABASE_URL: databaseUrl,
+  DATABASE_DIRECT_URL: databaseUrl,
+  PG_PREPARE: flag(true),
+  CACHE_INSTANCES: whole(1, 1, 10_000),
   CACHE_DATA_DIR: text('./.data'),
   CACHE_BACKEND: oneOf(['postgres', 'redis'], 'postgres'),
   CACHE_SCHEMA: text('cacheport', SCHEMA_PATTERN, 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)'),
@@ -205,6 +217,10 @@ export type EnvName = keyof typeof ENV.shape;
 /** One line per variable for `cacheport --help` and the README. */
 export const ENV_HELP: Record<EnvName, string> = {
   DATABASE_URL: 'postgres://… to use; unset = embedded PostgreSQL under CACHE_DATA_DIR',
+  DATABASE_DIRECT_URL:
+    'postgres://… of the server itself when DATABASE_URL is PgBouncer: LISTEN, migrations and the worker use it (default DATABASE_URL)',
+  PG_PREPARE: 'false = DATABASE_URL is PgBouncer in transaction pooling mode: no prepared statements or startup parameters (default true)',
+  CACHE_INSTANCES: 'expected cacheport server instances on this database, for the startup connection budget warning (default 1)',
   CACHE_DATA_DIR: 'data directory of the embedded PostgreSQL (default ./.data)',
   CACHE_BACKEND: 'postgres | redis (default postgres)',
   CACHE_SCHEMA: 'Postgres schema for the tables (default cacheport)',
@@ -235,6 +251,11 @@ export const ENV_HELP: Record<EnvName, string> = {
   CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
 };
 
+/** Where session-level work (LISTEN, migrations, pg-boss) connects: DATABASE_DIRECT_URL, else the database URL itself. */
+export function directDatabaseUrl(config: Pick<Config, 'databaseDirectUrl'>, databaseUrl: string): string {
+  return config.databaseDirectUrl ?? databaseUrl;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = ENV.safeParse(env);
   if (!parsed.success) {
@@ -243,8 +264,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(first.variable, first.reason, rest);
   }
   const e = parsed.data;
+  if (e.DATABASE_DIRECT_URL !== undefined && e.DATABASE_URL === undefined) {
+    throw new ConfigError('DATABASE_DIRECT_URL', 'needs DATABASE_URL (the embedded PostgreSQL is always reached directly)');
+  }
   return {
     databaseUrl: e.DATABASE_URL,
+    databaseDirectUrl: e.DATABASE_DIRECT_URL,
+    pgPrepare: e.PG_PREPARE,
+    instances: e.CACHE_INSTANCES,
     backend: e.CACHE_BACKEND,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,

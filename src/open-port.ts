@@ -10,6 +10,7 @@ import type { CachePort } from './core/port.js';
 import { SCHEMA_PATTERN } from './adapters/postgres/schema-name.js';
 import { createPostgresPort } from './adapters/postgres/index.js';
 import { runMigrations } from './adapters/postgres/migrate.js';
+import { checkPoolerSession } from './adapters/postgres/pooler-session.js';
 import { createRedisPort } from './adapters/redis/index.js';
 
 export interface OpenPortOptions {
@@ -21,6 +22,18 @@ export interface OpenPortOptions {
   token?: string;
   /** Postgres: most connections in the pool (default 10). */
   poolMax?: number;
+  /**
+   * Postgres: false when `url` is PgBouncer in transaction pooling mode: no
+   * prepared statements, no startup parameters (its connect_query sets
+   * search_path, see docs/scale-out.md). Default true.
+   */
+  prepare?: boolean;
+  /**
+   * Postgres: the server itself, when `url` is PgBouncer. Migrations (a
+   * session-level advisory lock) and LISTEN (the change feed) connect here.
+   * Default `url`.
+   */
+  directUrl?: string;
   /** Bound on every backend call in ms (default 2000). */
   timeoutMs?: number;
 }
@@ -32,6 +45,8 @@ const APPLIES_TO: Record<keyof OpenPortOptions, readonly Backend[]> = {
   prefix: ['redis'],
   token: ['http'],
   poolMax: ['postgres'],
+  prepare: ['postgres'],
+  directUrl: ['postgres'],
   timeoutMs: ['postgres', 'redis', 'http'],
 };
 
@@ -72,6 +87,12 @@ export function checkOptions(backend: Backend, options: OpenPortOptions): void {
   if (options.poolMax !== undefined && !(Number.isInteger(options.poolMax) && options.poolMax >= 1 && options.poolMax <= 1000)) {
     problems.push({ name: 'poolMax', reason: 'must be a whole number between 1 and 1000' });
   }
+  if (options.prepare !== undefined && typeof options.prepare !== 'boolean') {
+    problems.push({ name: 'prepare', reason: 'must be true or false' });
+  }
+  if (options.directUrl !== undefined && (typeof options.directUrl !== 'string' || !/^postgres(ql)?:\/\//.test(options.directUrl))) {
+    problems.push({ name: 'directUrl', reason: 'must be a postgres:// or postgresql:// URL' });
+  }
   if (options.timeoutMs !== undefined && !(Number.isInteger(options.timeoutMs) && options.timeoutMs >= 10 && options.timeoutMs <= 60_000)) {
     problems.push({ name: 'timeoutMs', reason: 'must be a whole number of ms between 10 and 60000' });
   }
@@ -80,7 +101,7 @@ export function checkOptions(backend: Backend, options: OpenPortOptions): void {
 
 /**
  * Opens a CachePort on `url`. Postgres: the schema is created and migrated
- * first (idempotent; concurrent callers serialize on an advisory lock).
+ * first (idempotent; concurrent callers serialize on an advisory lock), on `directUrl` when given.
  * Call `close()` on the port when done. Postgres users must also run the
  * cleanup worker (`cacheport worker`, or a server with WORKER=inline), or expired rows stay.
  */
@@ -90,8 +111,18 @@ export async function openPort(url: string, options: OpenPortOptions = {}): Prom
   const common = { ...DEFAULT_ADAPTER_OPTIONS, timeoutMs: options.timeoutMs ?? DEFAULT_ADAPTER_OPTIONS.timeoutMs };
   if (backend === 'postgres') {
     const schema = options.schema ?? 'cacheport';
-    await runMigrations(url, schema);
-    return createPostgresPort({ ...common, url, schema, poolMax: options.poolMax ?? 10 });
+    const directUrl = options.directUrl ?? url;
+    await runMigrations(directUrl, schema);
+    const port = createPostgresPort({ ...common, url, directUrl, prepare: options.prepare, schema, poolMax: options.poolMax ?? 10 });
+    if (options.prepare === false) {
+      try {
+        await checkPoolerSession(port.sql, schema);
+      } catch (error) {
+        await port.close();
+        throw error;
+      }
+    }
+    return port;
   }
   if (backend === 'redis') return createRedisPort({ ...common, url, prefix: options.prefix ?? 'cacheport' });
   throw new ValidationError({ name: 'url', reason: 'http:// and https:// (a cacheport server) are not supported by this version yet' });

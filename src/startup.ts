@@ -16,7 +16,7 @@ export class StartupError extends Error {
 
 export interface WaitTarget {
   /** The environment variable the user sets: named in every message. */
-  variable: 'DATABASE_URL' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES';
+  variable: 'DATABASE_URL' | 'DATABASE_DIRECT_URL' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES';
   url: string;
   /** Resolves when the backend answers; rejects with the reason otherwise. */
   probe(): Promise<void>;
@@ -84,12 +84,19 @@ function describe(error: unknown): string {
 /** Postgres SQLSTATEs that mean "not yet": starting up, shutting down, too many connections. */
 const PG_RETRYABLE_STATES = new Set(['57P03', '57P01', '57P02', '53300', '08000', '08001', '08003', '08006']);
 
-export function postgresTarget(url: string): WaitTarget {
+export function postgresTarget(url: string, variable: 'DATABASE_URL' | 'DATABASE_DIRECT_URL' = 'DATABASE_URL'): WaitTarget {
   return {
-    variable: 'DATABASE_URL',
+    variable,
     url,
     async probe() {
-      const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {}, connection: { application_name: 'cacheport-startup' } });
+      // Unprepared: the probe may go through PgBouncer in transaction mode (PG_PREPARE=false).
+      const sql = postgres(url, {
+        max: 1,
+        connect_timeout: 5,
+        prepare: false,
+        onnotice: () => {},
+        connection: { application_name: 'cacheport-startup' },
+      });
       try {
         await sql`SELECT 1`;
       } finally {

@@ -11,6 +11,7 @@ import { runMigrations } from '../../src/adapters/postgres/migrate.js';
 import { createPostgresPort } from '../../src/adapters/postgres/index.js';
 import { createRedisPort } from '../../src/adapters/redis/index.js';
 import { PG_URL, REDIS_URL, uniqueName } from './services.js';
+import { pgbouncerFactory } from './pgbouncer.js';
 
 export type BackendName = 'postgres' | 'redis';
 
@@ -81,7 +82,23 @@ export async function deleteRedisKeys(prefix: string): Promise<number> {
   return deleted;
 }
 
-export const BACKENDS: BackendFactory[] = [postgresFactory, redisFactory];
+/**
+ * The backends the per-backend test files run against: TEST_BACKENDS, a comma-separated
+ * list of postgres, redis and pgbouncer (the Postgres adapter through PgBouncer in
+ * transaction pooling mode, test/support/pgbouncer.ts); default postgres,redis.
+ * E.g. TEST_BACKENDS=pgbouncer runs every HTTP test once through PgBouncer.
+ */
+function selectedBackends(): BackendFactory[] {
+  const known: Record<string, BackendFactory> = { postgres: postgresFactory, redis: redisFactory, pgbouncer: pgbouncerFactory };
+  const names = (process.env.TEST_BACKENDS ?? 'postgres,redis').split(',').map((name) => name.trim());
+  return names.map((name) => {
+    const factory = known[name];
+    if (factory === undefined) throw new Error(`TEST_BACKENDS: unknown backend ${JSON.stringify(name)} (postgres, redis, pgbouncer)`);
+    return factory;
+  });
+}
+
+export const BACKENDS: BackendFactory[] = selectedBackends();
 
 /**
  * Registers beforeAll/afterAll in the calling describe block: one backend for

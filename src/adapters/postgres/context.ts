@@ -24,6 +24,12 @@ export interface PgContext {
   runQueued<T>(operation: string, call: (ticket: Ticket) => Promise<T>): Promise<T>;
   /** Calls inside run() right now. */
   inFlight(): number;
+  /**
+   * The server itself (never a transaction-pooling PgBouncer), for session-level
+   * work such as LISTEN: each listener opens its own connection here. Undefined
+   * only in unit tests without a server.
+   */
+  directUrl: string | undefined;
 }
 /** postgres.js client-side connection failures. */
 const CONNECTION_ERROR_CODES = new Set([
@@ -102,7 +108,7 @@ export function mapPgError(error: unknown, operation: string, timeoutMs: number)
   return error;
 }
 
-export function createPgContext(sql: Sql, options: AdapterOptions, capacity: number): PgContext {
+export function createPgContext(sql: Sql, options: AdapterOptions, capacity: number, directUrl?: string): PgContext {
   let inFlight = 0;
   const gate = new PoolGate(capacity);
 
@@ -160,5 +166,6 @@ export function createPgContext(sql: Sql, options: AdapterOptions, capacity: num
     run: (operation, call) => bounded(operation, (ticket) => admitted(call, ticket, RESENDABLE_OPERATIONS.has(operation))),
     runQueued: (operation, call) => bounded(operation, (ticket) => attempt(call, ticket, RESENDABLE_OPERATIONS.has(operation))),
     inFlight: () => inFlight,
+    directUrl,
   };
 }

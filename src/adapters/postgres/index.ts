@@ -21,9 +21,21 @@ import { createPgSessionStore } from './sessions.js';
 import { timedPing } from '../../core/ping.js';
 
 export interface PostgresPortOptions extends AdapterOptions {
+  /** Where the pool connects: the server, or PgBouncer in transaction pooling mode (then `prepare: false`). */
   url: string;
   schema: string;
   poolMax: number;
+  /**
+   * false when `url` is PgBouncer in transaction pooling mode (PG_PREPARE=false):
+   * no prepared statements, no startup parameters (see createPgClient). Default true.
+   */
+  prepare?: boolean;
+  /**
+   * The server itself, for what needs one session for longer than a
+   * transaction: LISTEN (the change feed; any further listener of this port
+   * connects here too, see PgContext.directUrl). Default `url`.
+   */
+  directUrl?: string;
   /** Hit/miss counter flush and recency touch intervals (defaults: 1 s, 5 s, 10,000 keys). */
   readTracking?: Partial<ReadTrackerOptions>;
   /** How long another process's namespace configuration change may go unseen (default 1 s). */
@@ -71,8 +83,15 @@ export function coalescingSettings(options: Pick<PostgresPortOptions, 'coalesce'
 }
 
 export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
-  const sql = createPgClient({ url: options.url, schema: options.schema, max: options.poolMax, timeoutMs: options.timeoutMs });
-  const ctx = createPgContext(sql, options, options.poolMax);
+  const sql = createPgClient({
+    url: options.url,
+    schema: options.schema,
+    max: options.poolMax,
+    timeoutMs: options.timeoutMs,
+    prepare: options.prepare,
+  });
+  const directUrl = options.directUrl ?? options.url;
+  const ctx = createPgContext(sql, options, options.poolMax, directUrl);
   const configs = new NamespaceConfigCache(
     (ns) => ctx.run('load namespace config', () => loadNamespaceConfig(sql, ns, options.defaultTtl)),
     options.configMaxAgeMs ?? 1000,
@@ -85,7 +104,7 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
   const locks = createPgLockManager(ctx);
   const sessions = createPgSessionStore(ctx);
   const presence = createPgPresenceTracker(ctx);
-  const feed = new PgChangeFeed({ url: options.url, schema: options.schema, timeoutMs: options.timeoutMs });
+  const feed = new PgChangeFeed({ url: directUrl, schema: options.schema, timeoutMs: options.timeoutMs });
 
   function ping(timeoutMs = options.timeoutMs): Promise<number> {
     return timedPing(
