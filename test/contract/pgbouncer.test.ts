@@ -102,6 +102,41 @@ describe.skipIf(skipWithoutPgBouncer)('Postgres through PgBouncer (pool_mode = t
     });
   });
 
+  describe('pipelining', () => {
+    let schema: string;
+    let bouncer: PgBouncerProcess;
+    beforeAll(async () => {
+      schema = uniqueName('cpbouncer').toLowerCase();
+      await runMigrations(PG_URL, schema);
+      bouncer = await startPgBouncer({ schema });
+    });
+    afterAll(async () => {
+      await bouncer?.stop();
+      if (schema) await dropSchema(schema);
+    });
+
+    it('pings among parameterized calls, more than the pool holds, all complete: no connection waits forever for a lost answer', async () => {
+      const port = createPostgresPort({
+        ...DEFAULT_ADAPTER_OPTIONS,
+        url: bouncer.url,
+        directUrl: PG_URL,
+        prepare: false,
+        schema,
+        poolMax: 2,
+      });
+      try {
+        await port.set('pipe', 'k', 'v');
+        for (let round = 0; round < 20; round++) {
+          const calls = Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? port.ping(2000) : port.get('pipe', 'k')));
+          const failed = (await Promise.allSettled(calls)).filter((result) => result.status === 'rejected');
+          expect(failed.map((result) => String((result as PromiseRejectedResult).reason))).toEqual([]);
+        }
+      } finally {
+        await port.close();
+      }
+    });
+  });
+
   describe('without PG_PREPARE=false', () => {
     let schema: string;
     let bouncer: PgBouncerProcess;
