@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The scale test runs on its own: `npm run test:scale` (vitest.scale.config.ts).
+    exclude: ['**/node_modules/**', 'test/scale/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
