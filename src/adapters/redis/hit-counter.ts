@@ -16,12 +16,13 @@ import { defineScript, replyInt } from './scripts.js';
 const addCounts = defineScript({
   name: 'cp_count_reads',
   keys: ['counters', 'config', 'keysIndex'],
-  args: ['hits', 'misses'],
+  args: ['hits', 'misses', 'localHits'],
   decode: (r) => replyInt(r, 'cp_count_reads') === 1,
   source: `
 if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'hits', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'misses', ARGV[2])
+if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[1], 'localHits', ARGV[3]) end
 return 1
 `,
 });
@@ -29,10 +30,13 @@ return 1
 interface Pending {
   hits: number;
   misses: number;
+  /** Reads a server process answered from its local cache (CachePort.countLocalHits). */
+  localHits: number;
 }
 
 export class HitCounter {
   private pending = new Map<string, Pending>();
+  private inFlight = new Map<string, Pending>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
@@ -52,9 +56,19 @@ export class HitCounter {
     this.entry(ns).misses += n;
   }
 
+  localHits(ns: string, n: number): void {
+    if (n > 0) this.entry(ns).localHits += n;
+  }
+
+  /** Pending and in-flight counts (a flush in flight has not landed yet). */
   unflushed(ns: string): Pending {
     const p = this.pending.get(ns);
-    return { hits: p?.hits ?? 0, misses: p?.misses ?? 0 };
+    const f = this.inFlight.get(ns);
+    return {
+      hits: (p?.hits ?? 0) + (f?.hits ?? 0),
+      misses: (p?.misses ?? 0) + (f?.misses ?? 0),
+      localHits: (p?.localHits ?? 0) + (f?.localHits ?? 0),
+    };
   }
 
   forget(ns: string): void {
@@ -71,6 +85,7 @@ export class HitCounter {
     const batch = this.pending;
     if (batch.size === 0) return Promise.resolve();
     this.pending = new Map();
+    this.inFlight = batch;
     this.flushing = (async () => {
       try {
         await Promise.all(
@@ -80,17 +95,20 @@ export class HitCounter {
               await this.ctx.run('flush counters', () =>
                 addCounts.call(this.ctx.redis, {
                   keys: { counters: k.counters, config: k.config, keysIndex: k.keysIndex },
-                  args: { hits: counts.hits, misses: counts.misses },
+                  args: { hits: counts.hits, misses: counts.misses, localHits: counts.localHits },
                 }),
               );
             } catch {
               // Keep the counts for the next flush; Redis may be briefly unavailable.
+              batch.delete(ns);
               this.hit(ns, counts.hits);
               this.miss(ns, counts.misses);
+              this.localHits(ns, counts.localHits);
             }
           }),
         );
       } finally {
+        this.inFlight = new Map();
         this.flushing = undefined;
       }
     })();
@@ -105,7 +123,7 @@ export class HitCounter {
   private entry(ns: string): Pending {
     let p = this.pending.get(ns);
     if (!p) {
-      p = { hits: 0, misses: 0 };
+      p = { hits: 0, misses: 0, localHits: 0 };
       this.pending.set(ns, p);
     }
     return p;
