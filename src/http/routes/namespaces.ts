@@ -173,6 +173,7 @@ export function namespaceRoutes(deps: AppDeps) {
       if ('localCache' in body) config.localCache = parseLocalCache(body.localCache);
       validateNamespaceConfig(config);
       const result = await deps.port.configure(ns, config);
+      deps.localEntries.reconfigured(ns);
       namespaceLabels(deps.port).configuredNow(ns);
       const info = await deps.port.describe(ns);
       return c.json(namespaceToJson({ ...info, config: result.config }), result.created ? 201 : 200);
@@ -192,7 +193,8 @@ export function namespaceRoutes(deps: AppDeps) {
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      await deps.port.drop(ns);
+      await deps.localEntries.writing(ns, 'all', () => deps.port.drop(ns));
+      deps.localEntries.reconfigured(ns);
       namespaceLabels(deps.port).droppedNow(ns);
       return c.body(null, 204);
     },
@@ -242,17 +244,19 @@ export function namespaceRoutes(deps: AppDeps) {
       let deleted: number;
       if (body.prefix !== undefined) {
         validatePrefix(body.prefix);
-        deleted = await deps.port.deleteByPrefix(ns, body.prefix);
+        const prefix = body.prefix;
+        deleted = await deps.localEntries.writing(ns, 'all', () => deps.port.deleteByPrefix(ns, prefix));
       } else if (body.tags !== undefined) {
         validateTags(body.tags, 'tags', false);
-        deleted = await deps.port.invalidateTags(ns, body.tags);
+        const tags = body.tags;
+        deleted = await deps.localEntries.writing(ns, 'all', () => deps.port.invalidateTags(ns, tags));
       } else {
         const keys = body.keys;
         if (!Array.isArray(keys)) throw invalidParam('keys', 'must be an array of keys');
         if (keys.length === 0) throw invalidParam('keys', 'must name at least one key');
         if (keys.length > deps.config.maxBatch) throw new LimitExceededError('keys', deps.config.maxBatch, keys.length);
         keys.forEach((key, i) => validateHttpKey(key, `keys[${i}]`));
-        deleted = await deps.port.deleteMany(ns, keys as string[]);
+        deleted = await deps.localEntries.writing(ns, keys as string[], () => deps.port.deleteMany(ns, keys as string[]));
       }
       return c.json({ deleted }, 200);
     },
@@ -271,7 +275,7 @@ export function namespaceRoutes(deps: AppDeps) {
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      return c.json({ deleted: await deps.port.clear(ns) }, 200);
+      return c.json({ deleted: await deps.localEntries.writing(ns, 'all', () => deps.port.clear(ns)) }, 200);
     },
   );
 
