@@ -93,7 +93,6 @@ export function defineNamespaceTests(ctx: ContractContext): void {
       const ns = ctx.ns();
       expect(await port.namespaceConfig(ns)).toEqual(DEFAULTS);
       expect(find(await listAll(port), ns)).toBeUndefined();
-      await port.drop(ns);
     });
 
     it('refuses a bad localCache with the precise field, and changes nothing', async () => {
