@@ -174,9 +174,12 @@ describe.each(BACKENDS)('HTTP local caches on $name', (factory) => {
     expect(await text(ns, 'k')).toBe('v-quiet');
 
     const long = await localNamespace({ maxEntries: 10, ttl: '1h' });
-    await s.fetch(`/v1/cache/${long}/short?ttl=1`, { method: 'PUT', body: 'v' });
+    // The feed is live first, so the short-lived entry is served locally well before it expires.
+    await put(long, 'warm', 'v');
+    await untilServedLocally(long, 'warm');
+    await s.fetch(`/v1/cache/${long}/short?ttl=2`, { method: 'PUT', body: 'v' });
     await untilServedLocally(long, 'short');
-    await sleep(1050);
+    await sleep(2050);
     expect(await text(long, 'short')).toBe(404);
   });
 
