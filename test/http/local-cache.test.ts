@@ -218,6 +218,7 @@ describe.each(BACKENDS)('HTTP local caches on $name', (factory) => {
  */
 describe.each(BACKENDS)('HTTP local caches with a slow feed on $name', (factory) => {
   const FEED_DELAY_MS = 400;
+  const held = new Map<string, { reached: () => void; release: Promise<void> }>();
   let backend: TestBackend;
   let server: RunningServer;
   const fetchPath = (path: string, init?: RequestInit) => fetch(server.url + path, init);
@@ -227,6 +228,16 @@ describe.each(BACKENDS)('HTTP local caches with a slow feed on $name', (factory)
     const slow: CachePort = {
       ...port,
       changes: (ns, onEvent) => port.changes(ns, (event) => void setTimeout(() => onEvent(event), FEED_DELAY_MS)),
+      // A read of a key named in `held` answers only when the test releases it (it has read the backend already).
+      get: async (ns, key) => {
+        const entry = await port.get(ns, key);
+        const gate = held.get(key);
+        if (gate !== undefined) {
+          gate.reached();
+          await gate.release;
+        }
+        return entry;
+      },
     };
     const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', WORKER: 'off', LOG_LEVEL: 'silent' });
     server = await startServer(config, { port: slow, worker: false });
@@ -250,6 +261,35 @@ describe.each(BACKENDS)('HTTP local caches with a slow feed on $name', (factory)
       await sleep(20);
     }
   }
+
+  it('a read that overlapped a write through this server answers what it read but keeps no copy of it', async () => {
+    await fetchPath('/v1/namespaces/slow-race', jsonInit('PUT', { localCache: { maxEntries: 10, ttl: '1h' } }));
+    await fetchPath('/v1/cache/slow-race/warm', { method: 'PUT', body: 'v' });
+    const raceText = async (key: string) => (await fetchPath(`/v1/cache/slow-race/${key}`)).text();
+    // The feed is live once a read is served locally.
+    const deadline = Date.now() + 10_000;
+    for (let before = -1; ; ) {
+      await raceText('warm');
+      const now = (await backend.port.stats('slow-race')).localHits;
+      if (before >= 0 && now > before) break;
+      before = now;
+      if (Date.now() > deadline) throw new Error('never served locally');
+    }
+    await fetchPath('/v1/cache/slow-race/race', { method: 'PUT', body: 'old' });
+    let reached = (): void => undefined;
+    let release = (): void => undefined;
+    const atGate = new Promise<void>((resolve) => (reached = resolve));
+    held.set('race', { reached, release: new Promise<void>((resolve) => (release = resolve)) });
+    const overlapping = raceText('race');
+    await atGate;
+    held.delete('race');
+    await fetchPath('/v1/cache/slow-race/race', { method: 'PUT', body: 'new' });
+    release();
+    expect(await overlapping).toBe('old');
+    // The write's own announcement is still 400 ms away: only the fill guard keeps 'old' out of memory.
+    expect(await raceText('race')).toBe('new');
+    expect(await raceText('race')).toBe('new');
+  });
 
   it('every write route through this server is seen by the very next read: PUT, DELETE, PATCH, counters, batch, invalidate, clear', async () => {
     await fetchPath('/v1/namespaces/slow', jsonInit('PUT', { localCache: { maxEntries: 10, ttl: '1h' } }));
