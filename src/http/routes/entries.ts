@@ -178,7 +178,10 @@ function documentEntries(router: ReturnType<typeof createRouter>): void {
     path: docPath,
     tags: ['entries'],
     summary: 'Read a value',
-    description: 'HEAD answers the same without a body. `Cache-Control: max-age` is the whole seconds left (rounded down).',
+    description:
+      'HEAD answers the same without a body. `Cache-Control: max-age` is the whole seconds left (rounded down). ' +
+      "In a namespace configured with `localCache` the answer may come from the server process's memory: the same status, " +
+      'body and headers, never older than `localCache.ttl`, and a write through this server is seen at once.',
     request: { params: keyParams, headers: z.object({ 'if-none-match': z.string().optional() }) },
     responses: {
       200: {

@@ -149,7 +149,10 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}',
       tags: ['namespaces'],
       summary: 'Configure a namespace (full config; omitted fields take the defaults)',
-      description: 'Changing `durable` moves existing entries.',
+      description:
+        'Changing `durable` moves existing entries. `localCache` ({maxEntries, ttl?}, ttl default 5s, at most 1h) lets every ' +
+        'server process answer reads of the namespace from memory, invalidated by the change feed; other processes apply a ' +
+        'change of configuration within about a second.',
       middleware: [authorize('admin', NS), jsonBody()],
       request: {
         params,
