@@ -94,9 +94,11 @@ export class LocalEntryCaches {
 
   /** A copy to serve, counted as a local hit; undefined when there is none or the feed is not live. */
   private lookup(ns: string, copies: NamespaceCopies, key: string, now: number): CacheEntry | undefined {
-    // Subscribes on first use, and again (at most once a second) after a failed subscription.
-    void copies.coherence.ensure();
-    if (!copies.coherence.isLive()) return undefined;
+    if (!copies.coherence.isLive()) {
+      // Subscribes on first use, and again (at most once a second) after a failed subscription.
+      void copies.coherence.ensure();
+      return undefined;
+    }
     const copy = copies.cache.get(key, now);
     if (copy === undefined) return undefined;
     this.port.countLocalHits(ns, 1);
