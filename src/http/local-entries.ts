@@ -110,7 +110,7 @@ export class LocalEntryCaches {
   private fill(ns: string, copies: NamespaceCopies, key: string, entry: CacheEntry | undefined, mark: number, readAt: number): void {
     if (entry === undefined || !copies.coherence.unchangedSince(key, mark) || this.byNamespace.get(ns) !== copies) return;
     const evicted = copies.cache.set(key, {
-      value: entry,
+      value: { ...entry, value: compact(entry.value) },
       bytes: entry.value.byteLength + Buffer.byteLength(key) + ENTRY_OVERHEAD_BYTES,
       tags: entry.tags,
       // The local ttl runs from before the read: a copy is never older than ttl.
@@ -167,6 +167,14 @@ export class LocalEntryCaches {
     this.byNamespace.set(ns, copies);
     return copies;
   }
+}
+
+/**
+ * A value that is a view into a much larger buffer (a driver's reply chunk: ioredis hands out slices of what it read)
+ * would keep all of it alive as long as the copy lives; such a value is copied once, when it is stored.
+ */
+function compact(value: Buffer): Buffer {
+  return value.buffer.byteLength > 2 * value.byteLength + 1024 ? Buffer.from(value) : value;
 }
 
 function sameConfig(a: NamespaceConfig, b: NamespaceConfig): boolean {
