@@ -11,6 +11,7 @@ import type { CachePort } from './core/port.js';
 import { createLogger, type Logger } from './logger.js';
 import { createAuthenticator } from './http/auth.js';
 import { createApp } from './http/app.js';
+import { LocalEntryCaches } from './http/local-entries.js';
 import { openBackend, type Backend, type OpenBackendOptions } from './backend.js';
 import { startWorker, type WorkerHandle } from '../jobs/worker.js';
 
@@ -52,14 +53,17 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
 
   let worker: WorkerHandle | undefined;
   let server: Server | undefined;
+  let localEntries: LocalEntryCaches | undefined;
   try {
     const startWorkerNow = overrides.worker ?? (ownsPort && config.worker === 'inline');
     if (startWorkerNow) {
       worker = await startWorker({ config, logger, databaseUrl: backend.databaseUrl, redisPort: backend.redis });
     }
-    const app = createApp({ port: backend.port, config, logger, auth });
+    localEntries = new LocalEntryCaches(backend.port, config.localCacheMaxBytes);
+    const app = createApp({ port: backend.port, config, logger, auth, localEntries });
     server = await listen(app.fetch, config);
   } catch (error) {
+    localEntries?.close();
     await worker?.stop().catch(() => undefined);
     if (ownsPort) await backend.port.close().catch(() => undefined);
     await backend.embedded?.stop().catch(() => undefined);
@@ -80,6 +84,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     close() {
       closing ??= (async () => {
         await stopAccepting(running, SHUTDOWN_GRACE_MS);
+        localEntries?.close();
         await worker?.stop().catch((error: unknown) => logger.error({ err: error }, 'worker stop failed'));
         if (ownsPort) await backend.port.close().catch((error: unknown) => logger.error({ err: error }, 'port close failed'));
         await backend.embedded?.stop().catch((error: unknown) => logger.error({ err: error }, 'embedded PostgreSQL stop failed'));

@@ -54,6 +54,8 @@ export interface Config {
   dataDir: string;
   /** Bound on the bytes of values (as JSON text: escapes, base64) one batch answer returns (past it, gets are per-op 413). */
   maxBatchResponseBytes: number;
+  /** Bound on the value bytes one namespace's local cache holds in one server process (CACHE_LOCAL_CACHE_MAX_BYTES). */
+  localCacheMaxBytes: number;
   /** CORS_ORIGINS as given (comma-separated origins or `*`); undefined → no CORS. Parsed by src/http/cors.ts. */
   corsOrigins: string | undefined;
 }
@@ -209,6 +211,7 @@ export const ENV = z.object({
   CACHE_ALLOW_ANONYMOUS: flag(false),
   METRICS_TOKEN: optionalText(),
   CACHE_MAX_BATCH_RESPONSE_BYTES: whole(16 * 1024 * 1024, 1, 2 ** 31 - 1),
+  CACHE_LOCAL_CACHE_MAX_BYTES: whole(64 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
   CORS_ORIGINS: optionalText(),
 });
 
@@ -248,6 +251,8 @@ export const ENV_HELP: Record<EnvName, string> = {
   METRICS_TOKEN: 'bearer token required by /metrics',
   CACHE_MAX_BATCH_RESPONSE_BYTES:
     'bound on the bytes of values (as JSON text) one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
+  CACHE_LOCAL_CACHE_MAX_BYTES:
+    'bound on the value bytes each server process keeps in memory per namespace with localCache (default 67108864 = 64 MiB)',
   CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
 };
 
@@ -298,6 +303,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.METRICS_TOKEN,
     dataDir: e.CACHE_DATA_DIR,
     maxBatchResponseBytes: e.CACHE_MAX_BATCH_RESPONSE_BYTES,
+    localCacheMaxBytes: e.CACHE_LOCAL_CACHE_MAX_BYTES,
     corsOrigins: e.CORS_ORIGINS,
   };
 }

@@ -20,8 +20,13 @@ export const DEFAULT_ADAPTER_OPTIONS: AdapterOptions = {
 };
 
 export function defaultNamespaceConfig(defaultTtl: number | null): NamespaceConfig {
-  return { defaultTtl, maxEntries: null, maxBytes: null, eviction: 'lru', durable: false };
+  return { defaultTtl, maxEntries: null, maxBytes: null, eviction: 'lru', durable: false, localCache: null };
 }
+
+/** A local cache's ttl when its config names none (HTTP `localCache` without `ttl`). */
+export const DEFAULT_LOCAL_CACHE_TTL_MS = 5000;
+export const MAX_LOCAL_CACHE_TTL_MS = 60 * 60 * 1000;
+export const MAX_LOCAL_CACHE_ENTRIES = 1_000_000;
 
 /** Fills omitted fields with the defaults: a configure() call states the full config. */
 export function completeNamespaceConfig(config: Partial<NamespaceConfig>, defaultTtl: number | null): NamespaceConfig {

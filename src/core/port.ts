@@ -51,6 +51,17 @@ export interface IncrementOptions {
 
 export type EvictionPolicy = 'lru' | 'none';
 
+/**
+ * A per-process in-memory copy of recently read entries, kept by each server
+ * process for a namespace that asks for one (see docs/http.md "Local caches").
+ */
+export interface LocalCacheConfig {
+  /** Entries each process may hold, 1 to 1,000,000. */
+  maxEntries: number;
+  /** ms a copy may be served after it was read from the backend, 1 ms to 1 h. */
+  ttl: number;
+}
+
 export interface NamespaceConfig {
   /** ms, or null for no expiry. */
   defaultTtl: number | null;
@@ -59,16 +70,21 @@ export interface NamespaceConfig {
   eviction: EvictionPolicy;
   /** Postgres: entries live in a logged (crash-safe) table. */
   durable: boolean;
+  /** Null: no local caches (the default). */
+  localCache: LocalCacheConfig | null;
 }
 
 export interface NamespaceStats {
   entries: number;
   /** Sum of value bytes of stored entries. */
   bytes: number;
+  /** Reads answered by the backend. */
   hits: number;
   misses: number;
   /** Entries past their expiry that cleanup has not yet removed. */
   expiredPending: number;
+  /** Reads answered from a server process's local cache (reported with countLocalHits), not counted in `hits`. */
+  localHits: number;
 }
 
 export interface NamespaceInfo {
@@ -360,6 +376,22 @@ export interface NamespaceAdmin {
   /** Removes configuration and entries. */
   drop(ns: string): Promise<void>;
   stats(ns: string): Promise<NamespaceStats>;
+  /**
+   * The namespace's configuration (the defaults when it has none), from the
+   * adapter's per-process config cache: no backend call when cached, at most
+   * 1 s stale for a change made by another process, current after this
+   * process's own configure/drop. Unlike describe() it computes no stats, so
+   * it is cheap enough for every request.
+   */
+  namespaceConfig(ns: string): Promise<NamespaceConfig>;
+  /**
+   * Adds `count` reads that a process answered from its local cache to the
+   * namespace's `localHits`. Buffered in memory and written with the adapter's
+   * own hit counters (about once a second, and on close); never a backend call
+   * of its own, never an error. Like hits, counts of a namespace that is
+   * neither configured nor holding entries are dropped.
+   */
+  countLocalHits(ns: string, count: number): void;
 }
 
 export interface RateLimiter {
