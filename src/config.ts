@@ -45,6 +45,10 @@ export interface Config {
   dataDir: string;
   /** Bound on the bytes of values (as JSON text: escapes, base64) one batch answer returns (past it, gets are per-op 413). */
   maxBatchResponseBytes: number;
+  /** Inclusive limit on a channel message's serialized JSON (CACHE_MAX_MESSAGE_BYTES). */
+  maxMessageBytes: number;
+  /** How long channel messages are kept for replay (CHANNEL_RETENTION), ms. */
+  channelRetentionMs: number;
   /** CORS_ORIGINS as given (comma-separated origins or `*`); undefined → no CORS. Parsed by src/http/cors.ts. */
   corsOrigins: string | undefined;
 }
@@ -198,6 +202,8 @@ export const ENV = z.object({
   METRICS_TOKEN: optionalText(),
   CACHE_MAX_BATCH_RESPONSE_BYTES: whole(16 * 1024 * 1024, 1, 2 ** 31 - 1),
   CORS_ORIGINS: optionalText(),
+  CACHE_MAX_MESSAGE_BYTES: whole(64 * 1024, 1, 16 * 1024 * 1024),
+  CHANNEL_RETENTION: duration('60s', false),
 });
 
 export type EnvName = keyof typeof ENV.shape;
@@ -233,6 +239,8 @@ export const ENV_HELP: Record<EnvName, string> = {
   CACHE_MAX_BATCH_RESPONSE_BYTES:
     'bound on the bytes of values (as JSON text) one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
   CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
+  CACHE_MAX_MESSAGE_BYTES: 'largest pub/sub message, as JSON (default 65536 = 64 KiB)',
+  CHANNEL_RETENTION: 'how long pub/sub messages are kept for replay, e.g. 3s, 60s, 5m (default 60s; at most 10,000 per channel)',
 };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -272,5 +280,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.CACHE_DATA_DIR,
     maxBatchResponseBytes: e.CACHE_MAX_BATCH_RESPONSE_BYTES,
     corsOrigins: e.CORS_ORIGINS,
+    maxMessageBytes: e.CACHE_MAX_MESSAGE_BYTES,
+    channelRetentionMs: e.CHANNEL_RETENTION,
   };
 }
