@@ -126,6 +126,8 @@ export class ChannelReaders {
       // Back after a loss: what was published meanwhile is read from the subscribers' cursors.
       if (reconnected) for (const channel of this.channelsOf(reader)) this.options.hub.wake(channel);
       await this.loop(reader);
+      // No channel left: close it; the next subscribe starts a new reader (sync).
+      if (!reader.stopped && this.readers.get(reader.key) === reader) this.stop(reader);
     } catch {
       reader.connection?.disconnect();
       reader.connection = undefined;
