@@ -23,7 +23,7 @@ CREATE SEQUENCE "channel_message_ids" AS bigint;
 CREATE UNLOGGED TABLE "channel_messages" (
   "channel" text NOT NULL,
   "id" bigint NOT NULL,
-  "data" jsonb NOT NULL,
+  "data" json NOT NULL,
   "published_at" timestamptz NOT NULL,
   PRIMARY KEY ("channel", "id")
 );

@@ -136,7 +136,7 @@ export function createPgPubSub(ctx: PgContext, options: PgPubSubOptions): PgPubS
           DELETE FROM channel_messages m USING ch WHERE m.channel = ch.channel AND m.id <= ch.trimmed_through
         ), inserted AS (
           INSERT INTO channel_messages (channel, id, data, published_at)
-          SELECT channel, last_id, ${json}::text::jsonb, clock_timestamp() FROM ch
+          SELECT channel, last_id, ${json}::text::json, clock_timestamp() FROM ch
           RETURNING id
         )
         SELECT id::text AS id, pg_notify(${CHANNEL_NOTIFY}, ${payload}) FROM inserted`,
