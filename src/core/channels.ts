@@ -225,7 +225,13 @@ export class ChannelHub {
   }
 
   private deliver(subscriber: Subscriber, read: ChannelRead): void {
-    const { compare } = this.source.ids;
+    const { compare, zero } = this.source.ids;
+    // The backend no longer knows a channel this subscriber has read (a crash emptied it, or it was
+    // forgotten): whatever followed the cursor may be lost; start over from the beginning.
+    if (read.last === null && compare(subscriber.cursor, zero) > 0) {
+      subscriber.cursor = zero;
+      subscriber.gapDue = true;
+    }
     const oldestId = read.messages[0]?.id ?? null;
     if (subscriber.gapDue || (read.gone !== null && compare(subscriber.cursor, read.gone) < 0)) {
       subscriber.gapDue = false;
