@@ -18,8 +18,8 @@
  * nothing published meanwhile is missed (or `gap` says what was).
  */
 import { Cluster, Redis } from 'ioredis';
-import type { ChannelHub } from '../../core/channels.js';
-import { STREAM_IDS } from '../../core/channels.js';
+import type { ChannelHub } from '../../core/channel-hub.js';
+import { STREAM_IDS } from '../../core/channel-ids.js';
 import { ReconnectSchedule, type BackoffRange } from '../../core/reconnect-schedule.js';
 import { withTimeout } from '../../core/timeout.js';
 import type { RedisClient } from './connection.js';
