@@ -56,6 +56,10 @@ export interface Config {
   maxBatchResponseBytes: number;
   /** Bound on the value bytes one namespace's local cache holds in one server process (CACHE_LOCAL_CACHE_MAX_BYTES). */
   localCacheMaxBytes: number;
+  /** Inclusive limit on a channel message's serialized JSON (CACHE_MAX_MESSAGE_BYTES). */
+  maxMessageBytes: number;
+  /** How long channel messages are kept for replay (CHANNEL_RETENTION), ms. */
+  channelRetentionMs: number;
   /** CORS_ORIGINS as given (comma-separated origins or `*`); undefined → no CORS. Parsed by src/http/cors.ts. */
   corsOrigins: string | undefined;
 }
@@ -213,6 +217,8 @@ export const ENV = z.object({
   CACHE_MAX_BATCH_RESPONSE_BYTES: whole(16 * 1024 * 1024, 1, 2 ** 31 - 1),
   CACHE_LOCAL_CACHE_MAX_BYTES: whole(64 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
   CORS_ORIGINS: optionalText(),
+  CACHE_MAX_MESSAGE_BYTES: whole(64 * 1024, 1, 16 * 1024 * 1024),
+  CHANNEL_RETENTION: duration('60s', false),
 });
 
 export type EnvName = keyof typeof ENV.shape;
@@ -254,6 +260,8 @@ export const ENV_HELP: Record<EnvName, string> = {
   CACHE_LOCAL_CACHE_MAX_BYTES:
     'bound on the value bytes each server process keeps in memory per namespace with localCache (default 67108864 = 64 MiB)',
   CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
+  CACHE_MAX_MESSAGE_BYTES: 'largest pub/sub message, as JSON (default 65536 = 64 KiB)',
+  CHANNEL_RETENTION: 'how long pub/sub messages are kept for replay, e.g. 3s, 60s, 5m (default 60s; at most 10,000 per channel)',
 };
 
 /** Where session-level work (LISTEN, migrations, pg-boss) connects: DATABASE_DIRECT_URL, else the database URL itself. */
@@ -305,5 +313,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBatchResponseBytes: e.CACHE_MAX_BATCH_RESPONSE_BYTES,
     localCacheMaxBytes: e.CACHE_LOCAL_CACHE_MAX_BYTES,
     corsOrigins: e.CORS_ORIGINS,
+    maxMessageBytes: e.CACHE_MAX_MESSAGE_BYTES,
+    channelRetentionMs: e.CHANNEL_RETENTION,
   };
 }
