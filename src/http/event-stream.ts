@@ -32,9 +32,11 @@ export async function openEventStream(
 ): Promise<Response> {
   requireEventStreamAccept(c);
   const { config } = deps;
+  const outgoing = c.env?.outgoing;
   const stream = new SseStream(
     { keepaliveMs: config.sseKeepaliveMs, maxBufferedBytes: config.sseMaxBufferedBytes, maxBufferedEvents: config.sseMaxBufferedEvents },
     deps.streams,
+    outgoing && (() => outgoing.destroy()),
   );
   let subscription: Unsubscribe;
   try {

@@ -7,8 +7,8 @@
  * client does not read. @hono/node-server pulls from this stream only while
  * the socket accepts data (it waits for `drain`), so frames that cannot be
  * written pile up in our outbox; past `maxBufferedBytes` or
- * `maxBufferedEvents` the subscriber is disconnected (the stream errors, the
- * node server destroys the socket) instead of being buffered further. When
+ * `maxBufferedEvents` the subscriber is disconnected (its socket destroyed)
+ * instead of being buffered further. When
  * the client goes away, node-server cancels the stream and `onClose`
  * callbacks (the routes' unsubscribe) run at once.
  *
@@ -71,9 +71,15 @@ export class SseStream {
   private readonly keepalive: NodeJS.Timeout;
   private readonly closeListeners: ((reason: SseEndReason) => void)[] = [];
 
+  /**
+   * @param cut destroys the connection (the response's socket); without it the
+   * stream errors, which the node server also turns into a destroyed socket,
+   * but logs to the console.
+   */
   constructor(
     private readonly limits: SseLimits,
     private readonly registry?: SseStreams,
+    private readonly cut?: () => void,
   ) {
     this.body = new ReadableStream<Uint8Array>(
       {
@@ -180,10 +186,13 @@ export class SseStream {
     this.bufferedBytes = 0;
     this.bufferedEvents = 0;
     if (error !== undefined) {
-      try {
-        this.controller?.error(error);
-      } catch {
-        // Already closed by the consumer.
+      if (this.cut) this.cut();
+      else {
+        try {
+          this.controller?.error(error);
+        } catch {
+          // Already closed by the consumer.
+        }
       }
     }
     this.wake?.();

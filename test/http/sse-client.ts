@@ -26,6 +26,8 @@ export interface SseConnection {
   ended: Promise<'end' | 'aborted'>;
   /** Stop reading: the socket's buffers fill up and the server sees no drain. */
   pause(): void;
+  /** Read again (a paused client sees the end of a cut connection only after reading what is buffered). */
+  resume(): void;
   close(): void;
 }
 
@@ -93,6 +95,7 @@ export function openSse(baseUrl: string, path: string, headers: Record<string, s
           waitFor(() => (events.length >= count ? events.slice() : undefined), `${count} events`, timeoutMs),
         waitForComment: (timeoutMs = 10_000) => waitFor(() => comments[0], 'a comment', timeoutMs),
         pause: () => res.pause(),
+        resume: () => res.resume(),
         close: () => {
           req?.destroy();
           req = undefined;
