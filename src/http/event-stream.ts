@@ -31,6 +31,8 @@ export async function openEventStream(
   subscribe: (stream: SseStream) => Promise<Unsubscribe>,
 ): Promise<Response> {
   requireEventStreamAccept(c);
+  // Hono answers HEAD from this GET handler and drops the body unread: a stream would never end.
+  if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers: SSE_HEADERS });
   const { config } = deps;
   const outgoing = c.env?.outgoing;
   const stream = new SseStream(

@@ -13,6 +13,9 @@ import { createPostgresPort } from '../../src/adapters/postgres/index.js';
 import { createRedisPort } from '../../src/adapters/redis/index.js';
 import { BACKENDS, type BackendName } from '../support/backends.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { createUnreachablePort } from '../support/contract-unreachable.js';
+import { loadConfig } from '../../src/config.js';
+import { startServer } from '../../src/app.js';
 import { PG_URL, REDIS_URL } from '../support/services.js';
 import { killFeedConnections } from '../cache/support/feed-faults.js';
 import { expectProblem, jsonInit } from './helpers.js';
@@ -206,6 +209,15 @@ describe.each(BACKENDS)('namespace change stream on $name', (factory) => {
     expect(dataOf<ChangeData>(await next.waitForEvents(1), 'change')).toEqual([{ op: 'set', keys: ['k'] }]);
   });
 
+  it('HEAD answers the headers of the stream without opening one', async () => {
+    const before = s.server.streams.size;
+    const res = await s.fetch('/v1/namespaces/app-head/changes', { method: 'HEAD', headers: { ...ADMIN, accept: 'text/event-stream' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await res.text()).toBe('');
+    expect(s.server.streams.size).toBe(before);
+  });
+
   it('auth: 401 without a token, 403 without the read scope or outside the namespace patterns', async () => {
     const none = await openSse(s.url, '/v1/namespaces/app-x/changes');
     expect(none.status).toBe(401);
@@ -232,6 +244,23 @@ describe.each(BACKENDS)('namespace change stream on $name', (factory) => {
       400,
     );
     expect(bad['invalid-params']?.[0]?.name).toBe('ns');
+  });
+});
+
+describe.each(BACKENDS)('change streams with $name unreachable', (factory) => {
+  it('answers 503 problem+json within the backend timeout, and leaves no stream open', async () => {
+    const port = await createUnreachablePort(factory.name);
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', WORKER: 'off', LOG_LEVEL: 'silent', BACKEND_TIMEOUT_MS: '1000' });
+    const server = await startServer(config, { port, worker: false });
+    try {
+      const res = await fetch(`${server.url}/v1/namespaces/down/changes`, { headers: { accept: 'text/event-stream' } });
+      const body = await expectProblem(res, 503);
+      expect(body.type).toMatch(/backend-(unavailable|timeout)/);
+      expect(server.streams.size).toBe(0);
+    } finally {
+      await server.close();
+      await port.close().catch(() => {});
+    }
   });
 });
 
