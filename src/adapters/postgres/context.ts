@@ -72,6 +72,7 @@ const RESENDABLE_OPERATIONS = new Set([
   'members',
   'count',
   'touch recency',
+  'read channel',
 ]);
 
 function isLostConnection(error: unknown): boolean {
