@@ -213,6 +213,7 @@ export class ChannelHub {
     let after = this.cursorOf(channel);
     while (after !== undefined && !this.closed) {
       const read = await this.source.read(channel, after);
+      if (this.closed) return;
       for (const subscriber of [...state.subscribers]) this.deliver(subscriber, read);
       if (read.next === null) return;
       after = read.next;

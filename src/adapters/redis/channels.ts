@@ -72,7 +72,9 @@ export function createRedisPubSub(ctx: RedisContext, options: RedisPubSubOptions
   // A failed read (the command connection is down) is tried again with backoff.
   const readRetries = new ReconnectSchedule(options.backoffMs);
   const hub: ChannelHub = new ChannelHub(source, {
-    onReadError: () => readRetries.schedule(() => hub.wakeAll()),
+    onReadError: () => {
+      if (!closed) readRetries.schedule(() => hub.wakeAll());
+    },
     onChannelsChanged: () => readers.sync(),
   });
   const readers = new ChannelReaders({
