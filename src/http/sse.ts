@@ -131,7 +131,7 @@ export class SseStream {
     if (!this.open) return;
     this.ending = true;
     this.wake?.();
-    if (!this.ended) setTimeout(() => this.finish('server', new Error('the stream could not be flushed')), END_FLUSH_MS).unref();
+    setTimeout(() => this.finish('server', new Error('the stream could not be flushed')), END_FLUSH_MS).unref();
   }
 
   /** Ends a stream that was never handed to a client (its subscription failed). */

@@ -6,6 +6,7 @@
  * keepalive comments; a client that leaves is unsubscribed; shutdown ends
  * the stream cleanly.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import type { CachePort } from '../../src/core/port.js';
@@ -66,6 +67,18 @@ function secondPort(backend: BackendName, scope: string): CachePort {
   return backend === 'postgres'
     ? createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, url: PG_URL, schema: scope, poolMax: 2 })
     : createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: REDIS_URL, prefix: scope });
+}
+
+/** Subscribers of a Redis shard channel (PUBSUB SHARDNUMSUB). */
+async function shardSubscribers(channel: string): Promise<number> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    const reply = (await redis.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+    return Number(reply[1]);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Polls `check` until it holds (no timing is asserted; the test timeout bounds it). */
@@ -201,8 +214,12 @@ describe.each(BACKENDS)('namespace change stream on $name', (factory) => {
     const before = s.server.streams.size;
     const leaving = await stream('/v1/namespaces/app-leave/changes');
     expect(s.server.streams.size).toBe(before + 1);
+    if (factory.name === 'redis') expect(await shardSubscribers(`${s.backend.scope}:{app-leave}#changes`)).toBe(1);
     leaving.close();
     await eventually(() => s.server.streams.size === before, 'the stream to end after the client left');
+    // Redis shows the unsubscribe itself: the feed leaves the namespace's shard channel once nobody listens.
+    if (factory.name === 'redis')
+      await eventually(async () => (await shardSubscribers(`${s.backend.scope}:{app-leave}#changes`)) === 0, 'SUNSUBSCRIBE');
     // The namespace still works for others: a new stream hears the next change.
     const next = await stream('/v1/namespaces/app-leave/changes');
     await s.fetch('/v1/cache/app-leave/k', { method: 'PUT', body: '1', headers: ADMIN });
