@@ -31,7 +31,11 @@ export interface ChannelOptions {
   maxMessageBytes?: number;
   /** CHANNEL_RETENTION in ms (default 60 s). */
   channelRetentionMs?: number;
-  /** Messages kept per channel at most (default 10,000). */
+  /**
+   * Messages kept per channel at most (default 10,000). Redis trims to it on
+   * every publish; on Postgres the worker's channel-retention job enforces
+   * 10,000 (this option does not reach it).
+   */
   channelMaxMessages?: number;
 }
 

@@ -14,7 +14,7 @@
  * different channels never wait for each other.
  *
  * Retention. A message is held for `channelRetentionMs` and among the newest
- * `channelMaxMessages` of its channel. Publish trims its channel's messages
+ * 10,000 of its channel. Publish trims its channel's messages
  * past retention in the same statement (one index probe, usually nothing to
  * delete); the worker's cleanup (maintenance.ts trimChannels) removes the
  * rest, including the count bound. Reads treat a message past retention as

@@ -131,6 +131,9 @@ export class ChannelReaders {
       reader.connection = undefined;
       reader.blocked = false;
       if (reader.stopped || this.closed) return;
+      // A failover or resharding moves slots: let the cluster client learn the new masters first.
+      const { redis } = this.options;
+      if (redis instanceof Cluster) redis.refreshSlotsCache();
       reader.retries.schedule(() => {
         if (!reader.stopped && !this.closed) void this.run(reader);
       });
