@@ -54,6 +54,26 @@ async function killSubscriberConnections(backend: BackendName, scope: string): P
   }
 }
 
+/** What a crash of the backend does to one channel: its messages and what the backend knew of it are gone. */
+async function forgetChannel(backend: BackendName, scope: string, channel: string): Promise<void> {
+  if (backend === 'postgres') {
+    const sql = postgres(PG_URL, { max: 1, onnotice: () => {}, connection: { search_path: scope } });
+    try {
+      await sql`DELETE FROM channel_messages WHERE channel = ${channel}`;
+      await sql`DELETE FROM channels WHERE channel = ${channel}`;
+    } finally {
+      await sql.end();
+    }
+    return;
+  }
+  const redis = new Redis(REDIS_URL);
+  try {
+    await redis.del(`${scope}:chan:{${channel}}`, `${scope}:chan:{${channel}}:gone`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (!(await check())) {
@@ -125,6 +145,27 @@ describe.each(BACKENDS)('channel subscriber connections on $name', (factory) => 
       await subscriber.close();
       await proxy.close();
     }
+  }, 60_000);
+
+  it('the backend loses the channel (a crash empties UNLOGGED tables, Redis restarts empty): gap, then new messages', async () => {
+    const subscriber = backend.sibling();
+    const channel = uniqueChannel();
+    const rec = recorder();
+    await subscriber.subscribe(channel, rec.onEvent);
+    const first = await backend.port.publish(channel, 'first');
+    await untilCount(rec.events, 1);
+    await forgetChannel(factory.name, backend.scope, channel);
+    // The reconnect makes the subscriber read the channel again.
+    expect(await killSubscriberConnections(factory.name, backend.scope)).toBe(1);
+    await untilCount(rec.events, 2);
+    const next = await backend.port.publish(channel, 'next');
+    await untilCount(rec.events, 3);
+    expect(rec.events).toEqual([
+      { type: 'message', id: first, data: 'first' },
+      { type: 'gap', oldestId: null },
+      { type: 'message', id: next, data: 'next' },
+    ]);
+    await subscriber.close();
   }, 60_000);
 
   it('close() leaves no subscriber connection open', async () => {
