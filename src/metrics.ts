@@ -54,3 +54,30 @@ export const backendPoolSize = new Gauge({
   labelNames: ['backend'] as const,
   registers: [registry],
 });
+
+export const localCacheHits = new Counter({
+  name: 'cacheport_local_cache_hits_total',
+  help: "Entry reads answered from this process's local cache (namespaces with localCache), by namespace (configured by name, others as _other)",
+  labelNames: ['namespace'] as const,
+  registers: [registry],
+});
+
+export const localCacheEvictions = new Counter({
+  name: 'cacheport_local_cache_evictions_total',
+  help: "Entries this process's local caches dropped to stay within localCache.maxEntries / CACHE_LOCAL_CACHE_MAX_BYTES, by namespace",
+  labelNames: ['namespace'] as const,
+  registers: [registry],
+});
+
+export const sseStreamsOpen = new Gauge({
+  name: 'cacheport_sse_streams',
+  help: 'Open Server-Sent-Events streams (channel subscriptions and change streams)',
+  registers: [registry],
+});
+
+export const sseDisconnects = new Counter({
+  name: 'cacheport_sse_disconnects_total',
+  help: 'Event streams the server cut, by reason (slow: the subscriber let its outbox fill up)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});

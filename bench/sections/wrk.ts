@@ -97,6 +97,26 @@ interface Prepared {
   postgres?: string;
   redis?: string;
   webdis?: string;
+  local?: string;
+}
+
+/** The namespace of the local-cache target: same keys and values, configured with `localCache`. */
+const localNamespace = (ns: string): string => `${ns}-local`;
+
+/**
+ * A 1 h local ttl and room for every key: the measured path is the local hit itself (after the warm-up
+ * run has read each key once per process), not the backend refills a 5 s ttl would add.
+ */
+async function prepareLocalCache(settings: BenchSettings, w: Workload, ns: string): Promise<string | undefined> {
+  const loaded = await createPostgresAdapter({ url: settings.pgUrl, schema: settings.schema, poolMax: 4 });
+  if (!loaded.ok) return loaded.reason;
+  try {
+    await loaded.value.configure(localNamespace(ns), { localCache: { maxEntries: Math.min(1_000_000, w.keyCount), ttl: 3_600_000 } });
+  } catch (error) {
+    await loaded.value.close();
+    return `configuring localCache failed: ${errorMessage(error)}`;
+  }
+  return populatePort(loaded, localNamespace(ns), w);
 }
 
 async function prepareData(settings: BenchSettings, w: Workload, ns: string, log: (line: string) => void): Promise<Prepared> {
@@ -106,6 +126,8 @@ async function prepareData(settings: BenchSettings, w: Workload, ns: string, log
     await runMigrations(settings.pgUrl, settings.schema);
     const postgres = await populatePort(await createPostgresAdapter({ url: settings.pgUrl, schema: settings.schema, poolMax: 4 }), ns, w);
     if (postgres !== undefined) prepared.postgres = postgres;
+    const local = await prepareLocalCache(settings, w, ns);
+    if (local !== undefined) prepared.local = local;
   } catch (error) {
     prepared.postgres = `populating failed: ${errorMessage(error)}`;
   }
@@ -127,16 +149,6 @@ async function answers200(url: string): Promise<string | undefined> {
   } catch (error) {
     return `GET failed: ${errorMessage(error)}`;
   }
-}
-
-/**
- * TODO(issue 18): GET of a hit on a namespace configured with `localCache`.
- * Local caches do not exist yet. Once they do: configure `<ns>-wrk-local`
- * with localCache, populate it, start the app on Postgres and return a keyed
- * target for it here; the table, ratio and target rows already expect it.
- */
-function localCacheTarget(): Target {
-  return { naReason: 'TODO(issue 18): local caches (`localCache` namespaces) are not implemented yet' };
 }
 
 /** Starts every target into `targets`; every server started is pushed to `started` (the caller stops them). */
@@ -184,13 +196,25 @@ async function startTargets(
     } else {
       targets.set('health', { naReason: targets.get('postgres')?.naReason ?? 'not started' });
     }
+    // GET of a hit on a `localCache` namespace, served by the same Postgres app from its process memory.
+    const localPrefix = `/v1/cache/${localNamespace(ns)}/${KEY_PREFIX}`;
+    const localProblem =
+      app === undefined
+        ? (targets.get('postgres')?.naReason ?? 'not started')
+        : (prepared.local ?? (await checkServes(`${app.url}${localPrefix}${w.key(0).slice(KEY_PREFIX.length)}`, w.value.length)));
+    targets.set(
+      'local-cache',
+      localProblem === undefined && app !== undefined
+        ? { server: app, plan: keyedPlan(settings, w, localPrefix, '') }
+        : { naReason: `${localProblem}` },
+    );
   } else {
     targets.set('postgres', { naReason: prepared.postgres });
     targets.set('health', { naReason: `served by the Postgres app, which is n/a: ${prepared.postgres}` });
+    targets.set('local-cache', { naReason: `served by the Postgres app, which is n/a: ${prepared.postgres}` });
   }
   if (prepared.redis === undefined) await start('redis', () => startChildServer('app', appEnv(settings, 'redis')), entryPlan, firstEntry);
   else targets.set('redis', { naReason: prepared.redis });
-  targets.set('local-cache', localCacheTarget());
 
   const webdis = findWebdis();
   if (webdis === undefined) targets.set('webdis', { naReason: 'webdis is not installed (Debian package `webdis`)' });

@@ -65,7 +65,13 @@ export class Coherence {
       .then((subscription) => {
         if (this.state === 'closed') return subscription.unsubscribe();
         this.unsubscribe = () => subscription.unsubscribe();
-        if (this.state === 'connecting') this.state = 'live';
+        if (this.state === 'connecting') {
+          // A read that began before the feed was live may have missed a change announced before it was:
+          // it must not fill the local cache (marks taken before now are outdated).
+          this.wideSeq = ++this.seq;
+          this.keySeq.clear();
+          this.state = 'live';
+        }
       })
       .catch(() => {
         if (this.state === 'connecting') this.state = 'down';

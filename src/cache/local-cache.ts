@@ -58,20 +58,26 @@ export class LocalCache {
     return expired(entry, now) ? undefined : entry;
   }
 
-  /** `trusted` false: kept only as outage fallback (the feed was not live, or the key changed while it was read). */
-  set(key: string, entry: Omit<LocalEntry, 'epoch'>, trusted = true): void {
+  /**
+   * `trusted` false: kept only as outage fallback (the feed was not live, or the key changed while it was read).
+   * Returns how many other entries it evicted (least recently used first) to stay within the bounds.
+   */
+  set(key: string, entry: Omit<LocalEntry, 'epoch'>, trusted = true): number {
     if (entry.bytes > this.settings.maxBytes) {
       this.delete(key);
-      return;
+      return 0;
     }
     this.delete(key);
     this.entries.set(key, { ...entry, epoch: trusted ? this.epoch : -1 });
     this.bytes += entry.bytes;
+    let evicted = 0;
     for (const [oldest, old] of this.entries) {
       if (this.entries.size <= this.settings.maxEntries && this.bytes <= this.settings.maxBytes) break;
       this.entries.delete(oldest);
       this.bytes -= old.bytes;
+      evicted++;
     }
+    return evicted;
   }
 
   delete(key: string): void {

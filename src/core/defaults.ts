@@ -1,7 +1,8 @@
+import type { ChannelOptions } from './channels.js';
 import type { NamespaceConfig } from './port.js';
 
-/** Options every adapter takes, whatever its backend. */
-export interface AdapterOptions {
+/** Options every adapter takes, whatever its backend (channel options are optional: see core/channels.ts). */
+export interface AdapterOptions extends ChannelOptions {
   /** Default ttl (ms) of namespaces without their own; null → no expiry. */
   defaultTtl: number | null;
   /** Inclusive limit on a value's size in bytes. */
@@ -20,8 +21,13 @@ export const DEFAULT_ADAPTER_OPTIONS: AdapterOptions = {
 };
 
 export function defaultNamespaceConfig(defaultTtl: number | null): NamespaceConfig {
-  return { defaultTtl, maxEntries: null, maxBytes: null, eviction: 'lru', durable: false };
+  return { defaultTtl, maxEntries: null, maxBytes: null, eviction: 'lru', durable: false, localCache: null };
 }
+
+/** A local cache's ttl when its config names none (HTTP `localCache` without `ttl`). */
+export const DEFAULT_LOCAL_CACHE_TTL_MS = 5000;
+export const MAX_LOCAL_CACHE_TTL_MS = 60 * 60 * 1000;
+export const MAX_LOCAL_CACHE_ENTRIES = 1_000_000;
 
 /** Fills omitted fields with the defaults: a configure() call states the full config. */
 export function completeNamespaceConfig(config: Partial<NamespaceConfig>, defaultTtl: number | null): NamespaceConfig {

@@ -51,6 +51,17 @@ export interface IncrementOptions {
 
 export type EvictionPolicy = 'lru' | 'none';
 
+/**
+ * A per-process in-memory copy of recently read entries, kept by each server
+ * process for a namespace that asks for one (see docs/http.md "Local caches").
+ */
+export interface LocalCacheConfig {
+  /** Entries each process may hold, 1 to 1,000,000. */
+  maxEntries: number;
+  /** ms a copy may be served after it was read from the backend, 1 ms to 1 h. */
+  ttl: number;
+}
+
 export interface NamespaceConfig {
   /** ms, or null for no expiry. */
   defaultTtl: number | null;
@@ -59,16 +70,21 @@ export interface NamespaceConfig {
   eviction: EvictionPolicy;
   /** Postgres: entries live in a logged (crash-safe) table. */
   durable: boolean;
+  /** Null: no local caches (the default). */
+  localCache: LocalCacheConfig | null;
 }
 
 export interface NamespaceStats {
   entries: number;
   /** Sum of value bytes of stored entries. */
   bytes: number;
+  /** Reads answered by the backend. */
   hits: number;
   misses: number;
   /** Entries past their expiry that cleanup has not yet removed. */
   expiredPending: number;
+  /** Reads answered from a server process's local cache (reported with countLocalHits), not counted in `hits`. */
+  localHits: number;
 }
 
 export interface NamespaceInfo {
@@ -163,9 +179,12 @@ export interface PubSub {
   publish(channel: string, data: JsonValue): Promise<string>;
   /**
    * Resolves once every message published from now on will be delivered, in
-   * publish order, at least once (within the retention window). A dropped
-   * backend connection is retried; delivery resumes after the last delivered
-   * id, or with a `gap` event when that is past retention.
+   * publish order, at least once (within the retention window). `onEvent` is
+   * called only after the returned promise has resolved (replayed messages
+   * first), so a callback may unsubscribe. A dropped backend connection is
+   * retried; delivery resumes after the last delivered id, or with a `gap`
+   * event when that is past retention. Rejects with ValidationError (bad
+   * channel, malformed fromId) or BackendUnavailableError.
    */
   subscribe(channel: string, onEvent: (event: ChannelEvent) => void, options?: SubscribeOptions): Promise<ChannelSubscription>;
 }
@@ -360,6 +379,22 @@ export interface NamespaceAdmin {
   /** Removes configuration and entries. */
   drop(ns: string): Promise<void>;
   stats(ns: string): Promise<NamespaceStats>;
+  /**
+   * The namespace's configuration (the defaults when it has none), from the
+   * adapter's per-process config cache: no backend call when cached, at most
+   * 1 s stale for a change made by another process, current after this
+   * process's own configure/drop. Unlike describe() it computes no stats, so
+   * it is cheap enough for every request.
+   */
+  namespaceConfig(ns: string): Promise<NamespaceConfig>;
+  /**
+   * Adds `count` reads that a process answered from its local cache to the
+   * namespace's `localHits`. Buffered in memory and written with the adapter's
+   * own hit counters (about once a second, and on close); never a backend call
+   * of its own, never an error. Like hits, counts of a namespace that is
+   * neither configured nor holding entries are dropped.
+   */
+  countLocalHits(ns: string, count: number): void;
 }
 
 export interface RateLimiter {
@@ -422,6 +457,7 @@ export interface CachePort
     LockManager,
     SessionStore,
     PresenceTracker,
+    PubSub,
     Lifecycle {
   /** The namespace change feed (Postgres LISTEN/NOTIFY, Redis sharded pub/sub). */
   changes: ChangeFeed['changes'];

@@ -4,7 +4,8 @@
  */
 import { LimitExceededError, ValidationError } from './errors.js';
 import { MAX_DURATION_MS } from './duration.js';
-import type { NamespaceConfig, WriteCondition } from './port.js';
+import { MAX_LOCAL_CACHE_ENTRIES, MAX_LOCAL_CACHE_TTL_MS } from './defaults.js';
+import type { LocalCacheConfig, NamespaceConfig, WriteCondition } from './port.js';
 
 export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 /** Lock names, presence channels and members. */
@@ -135,13 +136,31 @@ function validateLimit(value: unknown, field: string, allowNull: boolean): void 
 export function validateNamespaceConfig(config: unknown): asserts config is Partial<NamespaceConfig> {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) fail('config', 'must be an object');
   const c = config as Record<string, unknown>;
-  const known = new Set(['defaultTtl', 'maxEntries', 'maxBytes', 'eviction', 'durable']);
+  const known = new Set(['defaultTtl', 'maxEntries', 'maxBytes', 'eviction', 'durable', 'localCache']);
   for (const k of Object.keys(c)) if (!known.has(k)) fail(k, 'is not a namespace setting');
   if (c.defaultTtl !== undefined) validateTtl(c.defaultTtl, 'defaultTtl');
   if (c.maxEntries !== undefined) validateLimit(c.maxEntries, 'maxEntries', true);
   if (c.maxBytes !== undefined) validateLimit(c.maxBytes, 'maxBytes', true);
   if (c.eviction !== undefined && c.eviction !== 'lru' && c.eviction !== 'none') fail('eviction', "must be 'lru' or 'none'");
   if (c.durable !== undefined && typeof c.durable !== 'boolean') fail('durable', 'must be a boolean');
+  if (c.localCache !== undefined) validateLocalCacheConfig(c.localCache);
+}
+
+/** `localCache`: null (off) or exactly `{ maxEntries, ttl }` with both in range. */
+function validateLocalCacheConfig(value: unknown): asserts value is LocalCacheConfig | null {
+  if (value === null) return;
+  if (typeof value !== 'object' || Array.isArray(value)) fail('localCache', 'must be an object {maxEntries, ttl} or null');
+  const local = value as Record<string, unknown>;
+  for (const k of Object.keys(local)) if (k !== 'maxEntries' && k !== 'ttl') fail(`localCache.${k}`, 'is not a local cache setting');
+  const { maxEntries, ttl } = local;
+  if (maxEntries === undefined) fail('localCache.maxEntries', 'is required');
+  if (typeof maxEntries !== 'number' || !Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_LOCAL_CACHE_ENTRIES) {
+    fail('localCache.maxEntries', `must be an integer from 1 to ${MAX_LOCAL_CACHE_ENTRIES}`);
+  }
+  if (ttl === undefined) fail('localCache.ttl', 'is required');
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0)
+    fail('localCache.ttl', 'must be a positive integer number of milliseconds');
+  if (ttl > MAX_LOCAL_CACHE_TTL_MS) fail('localCache.ttl', 'must not exceed 1h');
 }
 
 // ---------------------------------------------------------------- sessions and presence

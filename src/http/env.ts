@@ -8,12 +8,18 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { CachePort } from '../core/port.js';
 import type { Authenticator, Principal } from './auth.js';
+import type { LocalEntryCaches } from './local-entries.js';
+import type { SseStreams } from './sse.js';
 
 export interface AppDeps {
   port: CachePort;
   config: Config;
   logger: Logger;
   auth: Authenticator;
+  /** This process's local caches of namespaces with `localCache` (reads of entries go through it). */
+  localEntries: LocalEntryCaches;
+  /** The open event streams, ended by a graceful shutdown. */
+  streams: SseStreams;
 }
 
 export interface AppEnv {

@@ -21,6 +21,7 @@ export interface NamespaceConfigJson {
   maxBytes: number | null;
   eviction: 'lru' | 'none';
   durable: boolean;
+  localCache: { maxEntries: number; ttl: string } | null;
 }
 
 export function configToJson(config: NamespaceConfig): NamespaceConfigJson {
@@ -30,6 +31,8 @@ export function configToJson(config: NamespaceConfig): NamespaceConfigJson {
     maxBytes: config.maxBytes,
     eviction: config.eviction,
     durable: config.durable,
+    localCache:
+      config.localCache === null ? null : { maxEntries: config.localCache.maxEntries, ttl: formatDuration(config.localCache.ttl) },
   };
 }
 

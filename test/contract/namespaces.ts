@@ -9,7 +9,7 @@ import type { CachePort, NamespaceConfig, NamespaceInfo, NamespaceStats } from '
 import { EXPIRY_WAIT, SHORT_TTL, caught, pollUntil, present, sleep, type ContractContext } from './context.js';
 
 const DEFAULTS: NamespaceConfig = defaultNamespaceConfig(DEFAULT_ADAPTER_OPTIONS.defaultTtl);
-const ZERO_STATS: NamespaceStats = { entries: 0, bytes: 0, hits: 0, misses: 0, expiredPending: 0 };
+const ZERO_STATS: NamespaceStats = { entries: 0, bytes: 0, hits: 0, misses: 0, expiredPending: 0, localHits: 0 };
 
 export function defineNamespaceTests(ctx: ContractContext): void {
   function find(list: NamespaceInfo[], name: string): NamespaceInfo | undefined {
@@ -34,7 +34,14 @@ export function defineNamespaceTests(ctx: ContractContext): void {
       const port = ctx.port();
       const ns = ctx.ns();
       expect(await port.configure(ns, { maxEntries: 100 })).toEqual({ created: true, config: { ...DEFAULTS, maxEntries: 100 } });
-      const full: NamespaceConfig = { defaultTtl: null, maxEntries: 5, maxBytes: 1000, eviction: 'none', durable: true };
+      const full: NamespaceConfig = {
+        defaultTtl: null,
+        maxEntries: 5,
+        maxBytes: 1000,
+        eviction: 'none',
+        durable: true,
+        localCache: { maxEntries: 50, ttl: 2000 },
+      };
       expect(await port.configure(ns, full)).toEqual({ created: false, config: full });
       const info = await port.describe(ns);
       expect(info.name).toBe(ns);
@@ -58,6 +65,77 @@ export function defineNamespaceTests(ctx: ContractContext): void {
       await port.set(ns, 'k', 'v');
       await port.configure(ns, { maxEntries: 10 });
       expect(await port.has(ns, 'k')).toBe(true);
+    });
+  });
+
+  describe('localCache', () => {
+    it('round-trips through configure, describe, list and namespaceConfig; null turns it off', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      const localCache = { maxEntries: 1_000_000, ttl: 3_600_000 };
+      expect((await port.configure(ns, { localCache })).config).toEqual({ ...DEFAULTS, localCache });
+      expect((await port.describe(ns)).config.localCache).toEqual(localCache);
+      expect(find(await listAll(port), ns)?.config.localCache).toEqual(localCache);
+      // This process's own configure is visible at once through the config cache.
+      expect((await port.namespaceConfig(ns)).localCache).toEqual(localCache);
+      await port.configure(ns, { localCache: { maxEntries: 1, ttl: 1 } });
+      expect((await port.namespaceConfig(ns)).localCache).toEqual({ maxEntries: 1, ttl: 1 });
+      await port.configure(ns, { localCache: null });
+      expect((await port.describe(ns)).config.localCache).toBeNull();
+      // Omitted: the default (off).
+      await port.configure(ns, { localCache });
+      await port.configure(ns, { eviction: 'none' });
+      expect((await port.namespaceConfig(ns)).localCache).toBeNull();
+    });
+
+    it('namespaceConfig of an unused namespace is the defaults and creates nothing', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      expect(await port.namespaceConfig(ns)).toEqual(DEFAULTS);
+      expect(find(await listAll(port), ns)).toBeUndefined();
+    });
+
+    it('refuses a bad localCache with the precise field, and changes nothing', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.configure(ns, { localCache: { maxEntries: 10, ttl: 5000 } });
+      const bad: [unknown, string][] = [
+        [{ ttl: 5000 }, 'localCache.maxEntries'],
+        [{ maxEntries: 0, ttl: 5000 }, 'localCache.maxEntries'],
+        [{ maxEntries: 1_000_001, ttl: 5000 }, 'localCache.maxEntries'],
+        [{ maxEntries: 1.5, ttl: 5000 }, 'localCache.maxEntries'],
+        [{ maxEntries: '10', ttl: 5000 }, 'localCache.maxEntries'],
+        [{ maxEntries: 10 }, 'localCache.ttl'],
+        [{ maxEntries: 10, ttl: 0 }, 'localCache.ttl'],
+        [{ maxEntries: 10, ttl: 3_600_001 }, 'localCache.ttl'],
+        [{ maxEntries: 10, ttl: 5000, maxBytes: 1 }, 'localCache.maxBytes'],
+        [[10, 5000], 'localCache'],
+        ['on', 'localCache'],
+      ];
+      for (const [localCache, field] of bad) {
+        const error = await caught(() => port.configure(ns, { localCache } as Partial<NamespaceConfig>));
+        expect(error, JSON.stringify(localCache)).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).invalidParams[0]?.name, JSON.stringify(localCache)).toBe(field);
+      }
+      expect((await port.describe(ns)).config.localCache).toEqual({ maxEntries: 10, ttl: 5000 });
+    });
+
+    it('countLocalHits adds to stats.localHits (flushed asynchronously), not to hits', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.configure(ns, { localCache: { maxEntries: 10, ttl: 5000 } });
+      port.countLocalHits(ns, 3);
+      port.countLocalHits(ns, 2);
+      expect(await port.stats(ns)).toMatchObject({ localHits: 5, hits: 0 });
+      // Flushed: still 5, read back from the backend.
+      await sleep(1500);
+      expect((await port.describe(ns)).stats).toMatchObject({ localHits: 5, hits: 0 });
+      // A namespace that does not exist keeps nothing: reads create no state.
+      const unused = ctx.ns();
+      port.countLocalHits(unused, 4);
+      await sleep(1500);
+      expect(await port.stats(unused)).toEqual(ZERO_STATS);
+      expect(find(await listAll(port), unused)).toBeUndefined();
     });
   });
 

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { NamespaceConfigCache } from '../../src/core/namespace-config-cache.js';
 import type { NamespaceConfig } from '../../src/core/port.js';
 
-const config = (durable: boolean): NamespaceConfig => ({ defaultTtl: null, maxEntries: null, maxBytes: null, eviction: 'lru', durable });
+const config = (durable: boolean): NamespaceConfig => ({
+  defaultTtl: null,
+  maxEntries: null,
+  maxBytes: null,
+  eviction: 'lru',
+  durable,
+  localCache: null,
+});
 
 /** A loader whose loads stay pending until the test answers them. */
 function manualLoader() {

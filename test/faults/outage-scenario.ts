@@ -145,6 +145,65 @@ export async function expectRecovery(server: ChildServer, tag: string): Promise<
   return took;
 }
 
+/** The namespace with a local cache the outage test reads (configured by warmLocalCache). */
+const LOCAL_NS = 'faults-local';
+
+async function localHitsOf(server: ChildServer): Promise<number> {
+  const answer = await timedFetch(server, `/v1/namespaces/${LOCAL_NS}`);
+  return answer.status === 200 ? (JSON.parse(answer.body) as { stats: { localHits: number } }).stats.localHits : -1;
+}
+
+/** Reads `key` until the server answers it from its local cache (its stats count the process's own local hits at once). */
+async function untilServedLocally(server: ChildServer, key: string, value: string, boundMs: number): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    const before = await localHitsOf(server);
+    const got = await timedFetch(server, `/v1/cache/${LOCAL_NS}/${key}`);
+    if (got.status === 200) expect(got.body).toBe(value);
+    if (before >= 0 && got.status === 200 && (await localHitsOf(server)) > before) return;
+    if (Date.now() > deadline) throw new Error(`${LOCAL_NS}/${key} was not served locally within ${boundMs} ms (last ${got.status})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Before the outage: a namespace with a local cache whose key the server serves from memory. */
+export async function warmLocalCache(server: ChildServer, tag: string): Promise<void> {
+  const configured = await timedFetch(server, `/v1/namespaces/${LOCAL_NS}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ localCache: { maxEntries: 100, ttl: '1h' } }),
+  });
+  expect(configured.status).toBeOneOf([200, 201]);
+  expect((await timedFetch(server, `/v1/cache/${LOCAL_NS}/${tag}`, { method: 'PUT', body: tag })).status).toBeOneOf([201, 204]);
+  await untilServedLocally(server, tag, tag, RECOVERY_MS);
+}
+
+/**
+ * With the backend down, a local copy is no outage fallback: once the feed reports the loss (or the
+ * namespace's config must be reloaded, 1 s) reads answer 503 like every cache route; before that only
+ * the value written is ever answered.
+ */
+export async function expectLocalCacheBypassed(server: ChildServer, tag: string): Promise<void> {
+  const deadline = Date.now() + 1000 + TIMEOUT_MS + SLACK_MS;
+  for (;;) {
+    const got = await timedFetch(server, `/v1/cache/${LOCAL_NS}/${tag}`);
+    if (got.status === 503) return;
+    expect({ status: got.status, body: got.body }).toEqual({ status: 200, body: tag });
+    expect(Date.now(), 'a local copy was still answered while the backend was down').toBeLessThan(deadline);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * After the outage: served from memory again (the feed came back by itself). Written again first: a crash
+ * may have emptied the backend (UNLOGGED tables, a Redis without persistence).
+ */
+export async function expectLocalCacheBack(server: ChildServer, tag: string): Promise<void> {
+  const put = await timedFetch(server, `/v1/cache/${LOCAL_NS}/${tag}`, { method: 'PUT', body: `${tag}-after` });
+  expect(put.status, put.body).toBeOneOf([201, 204]);
+  await untilServedLocally(server, tag, `${tag}-after`, RECOVERY_MS);
+}
+
 /**
  * The down-and-back test for one backend: `launch` starts a throwaway server
  * and returns it with the env that points the app at it (BACKEND_TIMEOUT_MS is
@@ -173,14 +232,17 @@ export function describeOutage(name: string, launch: () => Promise<{ backend: Th
       it(`${mode} stop: 503 within the timeout while down, recovery without restart`, async () => {
         const warm = await server.fetch(`/v1/cache/faults/${mode}-warm`, { method: 'PUT', body: 'x' });
         expect(warm.status).toBe(201);
+        await warmLocalCache(server, mode);
         if (mode === 'crash') await backend.crash();
         else await backend.stopClean();
         try {
+          await expectLocalCacheBypassed(server, mode);
           await expectDegraded(server, failClosed, mode);
         } finally {
           await backend.start();
         }
         await expectRecovery(server, mode);
+        await expectLocalCacheBack(server, mode);
         await expectRecovery(failClosed, `${mode}-fc`);
         expect(server.alive()).toBe(true);
       }, 90_000);

@@ -131,6 +131,25 @@ describe('multi-process mode (WEB_CONCURRENCY=2)', () => {
     );
     expect(scheduling.size).toBe(1);
 
+    // Local caches: each worker keeps its own; a write through one worker reaches the other through the feed.
+    const configured = await fetch(`${url}/v1/namespaces/cl-local`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ localCache: { maxEntries: 100, ttl: '1h' } }),
+    });
+    expect(configured.status).toBe(201);
+    expect((await fetch(`${url}/v1/cache/cl-local/k`, { method: 'PUT', body: 'v0' })).status).toBe(201);
+    for (let i = 0; i < 8; i++) expect(await getOnNewConnection(`${url}/v1/cache/cl-local/k`)).toEqual({ status: 200, body: 'v0' });
+    for (let i = 1; i <= 5; i++) {
+      expect((await fetch(`${url}/v1/cache/cl-local/k`, { method: 'PUT', body: `v${i}` })).status).toBe(204);
+      // Reads on new connections (spread over both workers) show the new value within a generous bound.
+      for (let reads = 0, deadline = Date.now() + 2000; reads < 4; ) {
+        const got = await getOnNewConnection(`${url}/v1/cache/cl-local/k`);
+        if (got.body === `v${i}`) reads++;
+        else expect(Date.now(), `update ${i} not seen by a worker`).toBeLessThan(deadline);
+      }
+    }
+
     // A crashed worker is replaced; the cluster keeps serving.
     const victim = [...servedBy][0] as number;
     process.kill(victim, 'SIGKILL');

@@ -35,8 +35,15 @@ export function sleep(ms: number): Promise<void> {
 
 export interface NamespaceJson {
   name: string;
-  config: { defaultTtl: string | null; maxEntries: number | null; maxBytes: number | null; eviction: string; durable: boolean };
-  stats: { entries: number; bytes: number; hits: number; misses: number; expiredPending: number };
+  config: {
+    defaultTtl: string | null;
+    maxEntries: number | null;
+    maxBytes: number | null;
+    eviction: string;
+    durable: boolean;
+    localCache: { maxEntries: number; ttl: string } | null;
+  };
+  stats: { entries: number; bytes: number; hits: number; misses: number; expiredPending: number; localHits: number };
 }
 
 /** GET /v1/namespaces/{ns} as typed JSON. */

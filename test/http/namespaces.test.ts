@@ -34,6 +34,7 @@ describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
       maxBytes: null,
       eviction: 'lru',
       durable: false,
+      localCache: null,
     });
     const second = await s.fetch('/v1/namespaces/n1', jsonInit('PUT', { defaultTtl: '2h', eviction: 'none' }));
     expect(second.status).toBe(200);
@@ -43,6 +44,7 @@ describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
       maxBytes: null,
       eviction: 'none',
       durable: false,
+      localCache: null,
     });
     await s.fetch('/v1/namespaces/n1', jsonInit('PUT', { defaultTtl: '90s' }));
     await put('n1', 'k');
@@ -51,6 +53,52 @@ describe.each(BACKENDS)('HTTP namespaces on $name', (factory) => {
     expect(maxAge).toBeLessThanOrEqual(89);
     await s.fetch('/v1/namespaces/n1', jsonInit('PUT', { defaultTtl: null }));
     expect((await describeNs('n1')).config.defaultTtl).toBeNull();
+  });
+
+  it('localCache: PUT {maxEntries, ttl} reads back normalised, ttl defaults to 5s, null turns it off; stats has localHits', async () => {
+    const first = await s.fetch('/v1/namespaces/nl1', jsonInit('PUT', { localCache: { maxEntries: 500, ttl: '60m' } }));
+    expect(first.status).toBe(201);
+    expect((await namespaceJson(first)).config.localCache).toEqual({ maxEntries: 500, ttl: '1h' });
+    expect((await describeNs('nl1')).config.localCache).toEqual({ maxEntries: 500, ttl: '1h' });
+    await s.fetch('/v1/namespaces/nl1', jsonInit('PUT', { localCache: { maxEntries: 1_000_000, ttl: 300 } }));
+    expect((await describeNs('nl1')).config.localCache).toEqual({ maxEntries: 1_000_000, ttl: '5m' });
+    await s.fetch('/v1/namespaces/nl1', jsonInit('PUT', { localCache: { maxEntries: 1 } }));
+    expect((await describeNs('nl1')).config.localCache).toEqual({ maxEntries: 1, ttl: '5s' });
+    await s.fetch('/v1/namespaces/nl1', jsonInit('PUT', { localCache: { maxEntries: 1, ttl: '1500ms' } }));
+    expect((await describeNs('nl1')).config.localCache).toEqual({ maxEntries: 1, ttl: '1500ms' });
+    // PUT is the full config: omitted means off.
+    await s.fetch('/v1/namespaces/nl1', jsonInit('PUT', { defaultTtl: '1m' }));
+    expect((await describeNs('nl1')).config.localCache).toBeNull();
+    await s.fetch('/v1/namespaces/nl1', jsonInit('PUT', { localCache: { maxEntries: 3 } }));
+    await s.fetch('/v1/namespaces/nl1', jsonInit('PUT', { localCache: null }));
+    const info = await describeNs('nl1');
+    expect(info.config.localCache).toBeNull();
+    expect(info.stats.localHits).toBe(0);
+  });
+
+  it('invalid localCache is 400 naming the field and changes nothing', async () => {
+    await s.fetch('/v1/namespaces/nl2', jsonInit('PUT', { localCache: { maxEntries: 10, ttl: '2s' } }));
+    const bad: [unknown, string][] = [
+      [{}, 'localCache.maxEntries'],
+      [{ ttl: '5s' }, 'localCache.maxEntries'],
+      [{ maxEntries: 0 }, 'localCache.maxEntries'],
+      [{ maxEntries: 1_000_001 }, 'localCache.maxEntries'],
+      [{ maxEntries: 2.5 }, 'localCache.maxEntries'],
+      [{ maxEntries: '10' }, 'localCache.maxEntries'],
+      [{ maxEntries: 10, ttl: '61m' }, 'localCache.ttl'],
+      [{ maxEntries: 10, ttl: '2h' }, 'localCache.ttl'],
+      [{ maxEntries: 10, ttl: '1.5s' }, 'localCache.ttl'],
+      [{ maxEntries: 10, ttl: 0 }, 'localCache.ttl'],
+      [{ maxEntries: 10, ttl: null }, 'localCache.ttl'],
+      [{ maxEntries: 10, maxBytes: 5 }, 'localCache.maxBytes'],
+      [true, 'localCache'],
+      [[10], 'localCache'],
+    ];
+    for (const [localCache, field] of bad) {
+      const problem = await expectProblem(await s.fetch('/v1/namespaces/nl2', jsonInit('PUT', { localCache })), 400);
+      expect(problem['invalid-params']?.[0]?.name, JSON.stringify(localCache)).toBe(field);
+    }
+    expect((await describeNs('nl2')).config.localCache).toEqual({ maxEntries: 10, ttl: '2s' });
   });
 
   it('invalid configuration is 400 naming the field and changes nothing', async () => {

@@ -172,13 +172,13 @@ describe('ReadTracker', () => {
   afterEach(() => vi.useRealTimers());
 
   function fakeSink() {
-    const counts: { names: string[]; hits: number[]; misses: number[] }[] = [];
+    const counts: { names: string[]; hits: number[]; misses: number[]; localHits: number[] }[] = [];
     const touches: { table: EntryTable; nss: string[]; keys: string[]; counts: number[] }[] = [];
     let fail = false;
     const sink: ReadStatsSink = {
-      async addCounts(names, hits, misses) {
+      async addCounts(names, hits, misses, localHits) {
         if (fail) throw new Error('down');
-        counts.push({ names, hits, misses });
+        counts.push({ names, hits, misses, localHits });
       },
       async touch(table, nss, keys, n) {
         touches.push({ table, nss, keys, counts: n });
@@ -194,18 +194,20 @@ describe('ReadTracker', () => {
     };
   }
 
-  it('sums hits and misses per namespace and flushes them once per interval, in name order', async () => {
+  it('sums hits, misses and local hits per namespace and flushes them once per interval, in name order', async () => {
     const { sink, counts } = fakeSink();
     const tracker = new ReadTracker(sink, { counterFlushMs: 1000, recencyIntervalMs: 60_000, maxRecencyKeys: 10 });
     tracker.hit('entries', 'b', 'k');
     tracker.hit('entries', 'b', 'k');
     tracker.miss('a');
-    expect(tracker.unflushed('b')).toEqual({ hits: 2, misses: 0 });
+    tracker.localHits('b', 3);
+    tracker.localHits('c', 0);
+    expect(tracker.unflushed('b')).toEqual({ hits: 2, misses: 0, localHits: 3 });
     await vi.advanceTimersByTimeAsync(999);
     expect(counts).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
-    expect(counts).toEqual([{ names: ['a', 'b'], hits: [0, 2], misses: [1, 0] }]);
-    expect(tracker.unflushed('b')).toEqual({ hits: 0, misses: 0 });
+    expect(counts).toEqual([{ names: ['a', 'b'], hits: [0, 2], misses: [1, 0], localHits: [0, 3] }]);
+    expect(tracker.unflushed('b')).toEqual({ hits: 0, misses: 0, localHits: 0 });
     await tracker.close();
   });
 
@@ -219,14 +221,16 @@ describe('ReadTracker', () => {
       onError: (e) => errors.push(e),
     });
     tracker.miss('a');
+    tracker.localHits('a', 4);
     setFail(true);
     await vi.advanceTimersByTimeAsync(1000);
     expect(errors).toHaveLength(1);
-    expect(tracker.unflushed('a')).toEqual({ hits: 0, misses: 1 });
+    expect(tracker.unflushed('a')).toEqual({ hits: 0, misses: 1, localHits: 4 });
     tracker.miss('a');
+    tracker.localHits('a', 1);
     setFail(false);
     await vi.advanceTimersByTimeAsync(1000);
-    expect(counts).toEqual([{ names: ['a'], hits: [0], misses: [2] }]);
+    expect(counts).toEqual([{ names: ['a'], hits: [0], misses: [2], localHits: [5] }]);
     await tracker.close();
   });
 
@@ -252,7 +256,7 @@ describe('ReadTracker', () => {
     tracker.hit('entries', 'kept', 'k');
     tracker.forget('gone');
     await tracker.close();
-    expect(counts).toEqual([{ names: ['kept'], hits: [1], misses: [0] }]);
+    expect(counts).toEqual([{ names: ['kept'], hits: [1], misses: [0], localHits: [0] }]);
     expect(touches.map((t) => t.nss)).toEqual([['kept']]);
   });
 });

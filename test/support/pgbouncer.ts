@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { freePort } from '../../src/free-port.js';
-import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import { type AdapterOptions, DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import type { CachePort } from '../../src/core/port.js';
 import { runMigrations } from '../../src/adapters/postgres/migrate.js';
 import { SCHEMA_PATTERN } from '../../src/adapters/postgres/schema-name.js';
 import { createPostgresPort } from '../../src/adapters/postgres/index.js';
@@ -218,20 +219,28 @@ export const pgbouncerFactory: BackendFactory = {
     await runMigrations(PG_URL, schema);
     const timeoutMs = options.timeoutMs ?? DEFAULT_ADAPTER_OPTIONS.timeoutMs;
     const bouncer = await startPgBouncer({ schema, timeoutMs });
-    const port = createPostgresPort({
-      ...DEFAULT_ADAPTER_OPTIONS,
-      ...options,
-      url: bouncer.url,
-      directUrl: PG_URL,
-      prepare: false,
-      schema,
-      poolMax: 4,
-    });
+    const make = (more: Partial<AdapterOptions>) =>
+      createPostgresPort({
+        ...DEFAULT_ADAPTER_OPTIONS,
+        ...more,
+        url: bouncer.url,
+        directUrl: PG_URL,
+        prepare: false,
+        schema,
+        poolMax: 4,
+      });
+    const port = make(options);
+    const siblings: CachePort[] = [];
     return {
       port,
       scope: schema,
+      sibling(more = options) {
+        const other = make(more);
+        siblings.push(other);
+        return other;
+      },
       async cleanup() {
-        await port.close();
+        await Promise.all([port, ...siblings].map((p) => p.close()));
         await bouncer.stop();
         const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
         await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

@@ -31,6 +31,8 @@ interface ConfigRow {
   max_bytes: bigint | null;
   eviction: string;
   durable: boolean;
+  local_cache_max_entries: number | null;
+  local_cache_ttl_ms: number | null;
 }
 
 interface StatsRow {
@@ -39,13 +41,17 @@ interface StatsRow {
   expired: number;
   hits: number;
   misses: number;
+  local_hits: number;
 }
+
+/** The columns ConfigRow reads. */
+const CONFIG_COLUMNS = (sql: Queryable) =>
+  sql`configured, default_ttl_ms, max_entries, max_bytes, eviction, durable, local_cache_max_entries, local_cache_ttl_ms`;
 
 /** Loads a namespace's configuration, or the defaults when it has none. For the NamespaceConfigCache. */
 export async function loadNamespaceConfig(sql: Sql, ns: string, defaultTtl: number | null): Promise<NamespaceConfig> {
   const rows = await sql<ConfigRow[]>`
-    SELECT configured, default_ttl_ms, max_entries, max_bytes, eviction, durable
-      FROM namespaces WHERE name = ${ns} AND configured`;
+    SELECT ${CONFIG_COLUMNS(sql)} FROM namespaces WHERE name = ${ns} AND configured`;
   const row = rows[0];
   return row ? toConfig(row) : defaultNamespaceConfig(defaultTtl);
 }
@@ -68,11 +74,15 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
           const wasConfigured = before[0]?.configured === true;
           const wasDurable = wasConfigured && before[0]?.durable === true;
           await tx`
-        INSERT INTO namespaces AS n (name, configured, default_ttl_ms, max_entries, max_bytes, eviction, durable)
-        VALUES (${ns}, true, ${config.defaultTtl}, ${config.maxEntries}, ${config.maxBytes}, ${config.eviction}, ${config.durable})
+        INSERT INTO namespaces AS n (name, configured, default_ttl_ms, max_entries, max_bytes, eviction, durable,
+                                     local_cache_max_entries, local_cache_ttl_ms)
+        VALUES (${ns}, true, ${config.defaultTtl}, ${config.maxEntries}, ${config.maxBytes}, ${config.eviction}, ${config.durable},
+                ${config.localCache?.maxEntries ?? null}, ${config.localCache?.ttl ?? null})
         ON CONFLICT (name) DO UPDATE SET
           configured = true, default_ttl_ms = excluded.default_ttl_ms, max_entries = excluded.max_entries,
-          max_bytes = excluded.max_bytes, eviction = excluded.eviction, durable = excluded.durable, updated_at = now()`;
+          max_bytes = excluded.max_bytes, eviction = excluded.eviction, durable = excluded.durable,
+          local_cache_max_entries = excluded.local_cache_max_entries, local_cache_ttl_ms = excluded.local_cache_ttl_ms,
+          updated_at = now()`;
           if (wasDurable !== config.durable) {
             await moveRows(tx, ns, tableFor(config));
           }
@@ -94,8 +104,7 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
     const [configRows, statRows] = await ctx.run('describe', () =>
       Promise.all([
         sql<ConfigRow[]>`
-        SELECT configured, default_ttl_ms, max_entries, max_bytes, eviction, durable
-          FROM namespaces WHERE name = ${ns} AND configured`,
+        SELECT ${CONFIG_COLUMNS(sql)} FROM namespaces WHERE name = ${ns} AND configured`,
         statsOf(sql, ns),
       ]),
     );
@@ -149,7 +158,9 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
           ) AS candidates ORDER BY name LIMIT ${limit + 1}
         )
       SELECT page.name, n.configured, n.default_ttl_ms, n.max_entries, n.max_bytes, n.eviction, n.durable,
-             s.entries, s.bytes, s.expired, coalesce(n.hits, 0)::float8 AS hits, coalesce(n.misses, 0)::float8 AS misses
+             n.local_cache_max_entries, n.local_cache_ttl_ms,
+             s.entries, s.bytes, s.expired, coalesce(n.hits, 0)::float8 AS hits, coalesce(n.misses, 0)::float8 AS misses,
+             coalesce(n.local_hits, 0)::float8 AS local_hits
         FROM page
         LEFT JOIN namespaces n ON n.name = page.name
         CROSS JOIN LATERAL (
@@ -197,10 +208,20 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
       hits: (row?.hits ?? 0) + pending.hits,
       misses: (row?.misses ?? 0) + pending.misses,
       expiredPending: row?.expired ?? 0,
+      localHits: (row?.local_hits ?? 0) + pending.localHits,
     };
   }
 
-  return { configure, describe, list, drop, stats };
+  async function namespaceConfig(ns: string): Promise<NamespaceConfig> {
+    validateNamespace(ns);
+    return configs.get(ns);
+  }
+
+  function countLocalHits(ns: string, count: number): void {
+    tracker.localHits(ns, count);
+  }
+
+  return { configure, describe, list, drop, stats, namespaceConfig, countLocalHits };
 }
 
 /** Live entries, their bytes and expired-but-not-removed rows, over both tables (primary-key range on ns). */
@@ -215,7 +236,8 @@ function statsOf(sql: Queryable, ns: string) {
            coalesce(sum(size) FILTER (WHERE live), 0)::float8 AS bytes,
            count(*) FILTER (WHERE NOT live)::float8 AS expired,
            coalesce((SELECT hits FROM namespaces WHERE name = ${ns}), 0)::float8 AS hits,
-           coalesce((SELECT misses FROM namespaces WHERE name = ${ns}), 0)::float8 AS misses
+           coalesce((SELECT misses FROM namespaces WHERE name = ${ns}), 0)::float8 AS misses,
+           coalesce((SELECT local_hits FROM namespaces WHERE name = ${ns}), 0)::float8 AS local_hits
       FROM rows`;
 }
 
@@ -246,5 +268,9 @@ function toConfig(row: ConfigRow): NamespaceConfig {
     maxBytes: row.max_bytes === null ? null : Number(row.max_bytes),
     eviction: row.eviction as EvictionPolicy,
     durable: row.durable,
+    localCache:
+      row.local_cache_max_entries === null || row.local_cache_ttl_ms === null
+        ? null
+        : { maxEntries: row.local_cache_max_entries, ttl: row.local_cache_ttl_ms },
   };
 }

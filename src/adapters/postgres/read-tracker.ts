@@ -1,8 +1,8 @@
 /**
  * Read statistics without a write per read.
  *
- * - Hit/miss counters are summed in memory per namespace and flushed to
- *   `namespaces.hits/misses` with one statement per `counterFlushMs` (and on
+ * - Hit/miss (and local hit) counters are summed in memory per namespace and flushed to
+ *   `namespaces.hits/misses/local_hits` with one statement per `counterFlushMs` (and on
  *   close). Only namespaces that exist (configured, or holding entries) keep
  *   their counts: a read never creates a namespaces row, so the counts of a
  *   made-up namespace are dropped at the flush.
@@ -21,7 +21,7 @@ import { ENTRY_TABLES, type EntryTable } from './tables.js';
 /** Where the tracker writes; the Postgres one is pgReadStatsSink, tests pass a fake. */
 export interface ReadStatsSink {
   /** Adds the counts to the namespaces that exist (configured or holding entries); drops the others'. */
-  addCounts(names: string[], hits: number[], misses: number[]): Promise<void>;
+  addCounts(names: string[], hits: number[], misses: number[], localHits: number[]): Promise<void>;
   /** Marks the keys read (accessed_at = read_at = now, hits += n); keys given in (ns, key) order. */
   touch(table: EntryTable, nss: string[], keys: string[], counts: number[]): Promise<void>;
 }
@@ -43,6 +43,8 @@ export const DEFAULT_READ_TRACKER_OPTIONS: ReadTrackerOptions = {
 interface Counts {
   hits: number;
   misses: number;
+  /** Reads a server process answered from its local cache (CachePort.countLocalHits). */
+  localHits: number;
 }
 
 interface RecencyBatch {
@@ -86,6 +88,10 @@ export class ReadTracker {
     bump(this.counts, ns).misses += 1;
   }
 
+  localHits(ns: string, count: number): void {
+    if (count > 0) bump(this.counts, ns).localHits += count;
+  }
+
   /** Counts not yet visible in the namespaces table (pending and in flight). */
   unflushed(ns: string): Counts {
     const pending = this.counts.get(ns);
@@ -93,6 +99,7 @@ export class ReadTracker {
     return {
       hits: (pending?.hits ?? 0) + (inFlight?.hits ?? 0),
       misses: (pending?.misses ?? 0) + (inFlight?.misses ?? 0),
+      localHits: (pending?.localHits ?? 0) + (inFlight?.localHits ?? 0),
     };
   }
 
@@ -113,14 +120,16 @@ export class ReadTracker {
     const names = [...batch.keys()].sort();
     const hits = names.map((n) => (batch.get(n) as Counts).hits);
     const misses = names.map((n) => (batch.get(n) as Counts).misses);
+    const localHits = names.map((n) => (batch.get(n) as Counts).localHits);
     this.counterFlush = (async () => {
       try {
-        await this.sink.addCounts(names, hits, misses);
+        await this.sink.addCounts(names, hits, misses, localHits);
       } catch (error) {
         for (const [ns, c] of batch) {
           const current = bump(this.counts, ns);
           current.hits += c.hits;
           current.misses += c.misses;
+          current.localHits += c.localHits;
         }
         throw error;
       } finally {
@@ -196,16 +205,18 @@ export class ReadTracker {
 export function pgReadStatsSink(ctx: PgContext): ReadStatsSink {
   const { sql } = ctx;
   return {
-    async addCounts(names, hits, misses) {
+    async addCounts(names, hits, misses, localHits) {
       await ctx.run(
         'flush read counters',
         () => sql`
-        INSERT INTO namespaces AS n (name, hits, misses)
-        SELECT u.name, u.hits, u.misses FROM unnest(${names}::text[], ${hits}::int8[], ${misses}::int8[]) AS u(name, hits, misses)
+        INSERT INTO namespaces AS n (name, hits, misses, local_hits)
+        SELECT u.name, u.hits, u.misses, u.local_hits
+          FROM unnest(${names}::text[], ${hits}::int8[], ${misses}::int8[], ${localHits}::int8[]) AS u(name, hits, misses, local_hits)
          WHERE EXISTS (SELECT 1 FROM namespaces WHERE name = u.name)
             OR EXISTS (SELECT 1 FROM entries WHERE ns = u.name)
             OR EXISTS (SELECT 1 FROM durable_entries WHERE ns = u.name)
-        ON CONFLICT (name) DO UPDATE SET hits = n.hits + excluded.hits, misses = n.misses + excluded.misses`,
+        ON CONFLICT (name) DO UPDATE SET
+          hits = n.hits + excluded.hits, misses = n.misses + excluded.misses, local_hits = n.local_hits + excluded.local_hits`,
       );
     },
     async touch(table, nss, keys, counts) {
@@ -232,7 +243,7 @@ function emptyBatch(): RecencyBatch {
 function bump(map: Map<string, Counts>, ns: string): Counts {
   let c = map.get(ns);
   if (!c) {
-    c = { hits: 0, misses: 0 };
+    c = { hits: 0, misses: 0, localHits: 0 };
     map.set(ns, c);
   }
   return c;

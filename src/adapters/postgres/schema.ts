@@ -63,8 +63,13 @@ export const namespaces = pgTable('namespaces', {
   maxBytes: bigint('max_bytes', { mode: 'number' }),
   eviction: text('eviction').notNull().default('lru'),
   durable: boolean('durable').notNull().default(false),
+  /** Both null (no local caches) or both set (localCache.maxEntries / ttl in ms). */
+  localCacheMaxEntries: integer('local_cache_max_entries'),
+  localCacheTtlMs: integer('local_cache_ttl_ms'),
   hits: bigint('hits', { mode: 'number' }).notNull().default(0),
   misses: bigint('misses', { mode: 'number' }).notNull().default(0),
+  /** Reads answered from server processes' local caches (flushed like hits). */
+  localHits: bigint('local_hits', { mode: 'number' }).notNull().default(0),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });

@@ -25,21 +25,22 @@ export const MAX_TRACKED_KEYS = 10_000;
 /**
  * Adds counts only to a namespace that exists (configured or holding a key),
  * so reads of made-up namespaces create nothing; atomic, so all counts land
- * or none does. ARGV after hits and misses: (key, reads, last read ms) triples;
+ * or none does. ARGV after hits, misses and local hits: (key, reads, last read ms) triples;
  * a key whose entry is gone is skipped. Returns 1 when counted.
  */
 const addCounts = defineScript({
   name: 'cp_count_reads',
   keys: ['counters', 'config', 'keysIndex', 'hitsIndex'],
-  args: ['hits', 'misses'],
+  args: ['hits', 'misses', 'localHits'],
   restArgs: true,
   decode: (r) => replyInt(r, 'cp_count_reads') === 1,
   source: `
 if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'hits', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'misses', ARGV[2])
+if ARGV[3] ~= '0' then redis.call('HINCRBY', KEYS[1], 'localHits', ARGV[3]) end
 local base = string.sub(KEYS[3], 1, -6)
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   local entry = base .. ':' .. ARGV[i]
   if redis.call('EXISTS', entry) == 1 then
     local h = redis.call('HINCRBY', entry, 'h', ARGV[i + 1])
@@ -60,11 +61,16 @@ interface KeyReads {
 interface Pending {
   hits: number;
   misses: number;
+  /** Reads a server process answered from its local cache (CachePort.countLocalHits). */
+  localHits: number;
   keys: Map<string, KeyReads>;
 }
 
+export type UnflushedCounts = Omit<Pending, 'keys'>;
+
 export class HitCounter {
   private pending = new Map<string, Pending>();
+  private inFlight = new Map<string, Pending>();
   private trackedKeys = 0;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
@@ -88,9 +94,19 @@ export class HitCounter {
     this.entry(ns).misses += 1;
   }
 
-  unflushed(ns: string): { hits: number; misses: number } {
+  localHits(ns: string, n: number): void {
+    if (n > 0) this.entry(ns).localHits += n;
+  }
+
+  /** Pending and in-flight counts (a flush in flight has not landed yet). */
+  unflushed(ns: string): UnflushedCounts {
     const p = this.pending.get(ns);
-    return { hits: p?.hits ?? 0, misses: p?.misses ?? 0 };
+    const f = this.inFlight.get(ns);
+    return {
+      hits: (p?.hits ?? 0) + (f?.hits ?? 0),
+      misses: (p?.misses ?? 0) + (f?.misses ?? 0),
+      localHits: (p?.localHits ?? 0) + (f?.localHits ?? 0),
+    };
   }
 
   forget(ns: string): void {
@@ -111,11 +127,13 @@ export class HitCounter {
     const batch = this.pending;
     if (batch.size === 0) return;
     this.pending = new Map();
+    this.inFlight = batch;
     this.trackedKeys = 0;
     this.flushing = (async () => {
       try {
-        await Promise.all([...batch].map(([ns, counts]) => this.flushNamespace(ns, counts)));
+        await Promise.all([...batch].map(([ns, counts]) => this.flushNamespace(ns, counts, batch)));
       } finally {
+        this.inFlight = new Map();
         this.flushing = undefined;
       }
     })();
@@ -127,7 +145,7 @@ export class HitCounter {
     await this.flush();
   }
 
-  private async flushNamespace(ns: string, counts: Pending): Promise<void> {
+  private async flushNamespace(ns: string, counts: Pending, batch: Map<string, Pending>): Promise<void> {
     const k = namespaceKeys(this.ctx, ns);
     const triples: (string | number)[] = [];
     for (const [key, reads] of counts.keys) triples.push(key, reads.reads, reads.lastMs);
@@ -135,15 +153,17 @@ export class HitCounter {
       await this.ctx.run('flush counters', () =>
         addCounts.call(this.ctx.redis, {
           keys: { counters: k.counters, config: k.config, keysIndex: k.keysIndex, hitsIndex: k.hitsIndex },
-          args: { hits: counts.hits, misses: counts.misses },
+          args: { hits: counts.hits, misses: counts.misses, localHits: counts.localHits },
           restArgs: triples,
         }),
       );
     } catch {
       // Keep the counts for the next flush; Redis may be briefly unavailable.
+      batch.delete(ns);
       const p = this.entry(ns);
       p.hits += counts.hits;
       p.misses += counts.misses;
+      p.localHits += counts.localHits;
       for (const [key, reads] of counts.keys) this.addReads(p, key, reads.reads, reads.lastMs);
     }
   }
@@ -162,7 +182,7 @@ export class HitCounter {
   private entry(ns: string): Pending {
     let p = this.pending.get(ns);
     if (!p) {
-      p = { hits: 0, misses: 0, keys: new Map() };
+      p = { hits: 0, misses: 0, localHits: 0, keys: new Map() };
       this.pending.set(ns, p);
     }
     return p;

@@ -14,7 +14,8 @@
  *   from Redis expiring or evicting keys behind our back (a maintained bytes
  *   counter would drift). expiredPending = index members whose entry Redis has
  *   already expired or evicted and that pruneIndex / eviction has not yet
- *   removed. hits/misses = flushed counters + this process's unflushed ones.
+ *   removed. hits/misses/localHits = flushed counters + this process's unflushed ones.
+ * - localCache: hash fields `localCacheMaxEntries` and `localCacheTtl` (ms), both empty when off.
  */
 import { completeNamespaceConfig, defaultNamespaceConfig } from '../../core/defaults.js';
 import type { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
@@ -66,7 +67,13 @@ export async function loadStoredConfig(ctx: RedisContext, ns: string): Promise<N
     maxBytes: num(fields.maxBytes),
     eviction: fields.eviction as EvictionPolicy,
     durable: fields.durable === '1',
+    localCache: localCacheOf(num(fields.localCacheMaxEntries), num(fields.localCacheTtl)),
   };
+}
+
+/** Both fields set, or no local caches (a hash written before local caches existed has neither). */
+function localCacheOf(maxEntries: number | null, ttl: number | null): NamespaceConfig['localCache'] {
+  return maxEntries === null || ttl === null ? null : { maxEntries, ttl };
 }
 
 /**
@@ -110,6 +117,10 @@ export function createRedisNamespaceAdmin(
       config.eviction,
       'durable',
       config.durable ? '1' : '0',
+      'localCacheMaxEntries',
+      config.localCache?.maxEntries ?? '',
+      'localCacheTtl',
+      config.localCache?.ttl ?? '',
     ];
     const created = await ctx.run('configure', async (deadline) => {
       // Registered first: if the deadline passes in between, an empty unconfigured name is listed by nobody.
@@ -143,7 +154,7 @@ export function createRedisNamespaceAdmin(
     validateNamespace(ns);
     const [counted, counters] = await Promise.all([
       countIndex(ns),
-      ctx.run('stats', () => redis.hmget(namespaceKeys(ctx, ns).counters, 'hits', 'misses')),
+      ctx.run('stats', () => redis.hmget(namespaceKeys(ctx, ns).counters, 'hits', 'misses', 'localHits')),
     ]);
     const pending = counter.unflushed(ns);
     return {
@@ -152,6 +163,7 @@ export function createRedisNamespaceAdmin(
       hits: Number(counters[0] ?? 0) + pending.hits,
       misses: Number(counters[1] ?? 0) + pending.misses,
       expiredPending: counted.stale,
+      localHits: Number(counters[2] ?? 0) + pending.localHits,
     };
   }
 
@@ -243,5 +255,14 @@ export function createRedisNamespaceAdmin(
     }
   }
 
-  return { configure, describe, list, drop, stats, enforceBounds, pruneIndex };
+  async function namespaceConfig(ns: string): Promise<NamespaceConfig> {
+    validateNamespace(ns);
+    return configs.get(ns);
+  }
+
+  function countLocalHits(ns: string, count: number): void {
+    counter.localHits(ns, count);
+  }
+
+  return { configure, describe, list, drop, stats, namespaceConfig, countLocalHits, enforceBounds, pruneIndex };
 }

@@ -137,7 +137,8 @@ function answerBytes(text: string): number {
 }
 
 /** Runs a group of consecutive gets (one namespace): one round trip per chunk of distinct keys, until the budget is spent. */
-async function runGets(port: CachePort, ns: string, keys: string[], budget: AnswerBudget): Promise<OpResult[]> {
+async function runGets(deps: AppDeps, ns: string, keys: string[], budget: AnswerBudget): Promise<OpResult[]> {
+  const { port } = deps;
   const results: OpResult[] = [];
   const label = namespaceLabels(port).label(ns);
   let next = 0;
@@ -147,7 +148,8 @@ async function runGets(port: CachePort, ns: string, keys: string[], budget: Answ
     for (; end < keys.length && (chunk.size < budget.fetchKeys || chunk.has(keys[end] as string)); end++) {
       if (!chunk.has(keys[end] as string)) chunk.set(keys[end] as string, chunk.size);
     }
-    const entries = await port.getMany(ns, [...chunk.keys()]);
+    // Through this process's local cache when the namespace has one.
+    const entries = await deps.localEntries.getMany(ns, [...chunk.keys()]);
     for (; next < end; next++) {
       if (budget.bytesLeft <= 0) break;
       const entry = entries[chunk.get(keys[next] as string) as number];
@@ -170,7 +172,8 @@ async function runSets(port: CachePort, ns: string, items: SetManyItem[]): Promi
   return results.map((r) => (r.written ? { status: r.created ? 201 : 204, etag: quoteEtag(r.etag) } : { status: 412 }));
 }
 
-async function runSingle(port: CachePort, op: Op, budget: AnswerBudget): Promise<OpResult> {
+async function runSingle(deps: AppDeps, op: Op, budget: AnswerBudget): Promise<OpResult> {
+  const { port } = deps;
   switch (op.kind) {
     case 'delete':
       return { status: (await port.delete(op.ns, op.key)) ? 204 : 404 };
@@ -179,7 +182,7 @@ async function runSingle(port: CachePort, op: Op, budget: AnswerBudget): Promise
       return { status: 200, value: integerToJson(value) };
     }
     case 'get':
-      return (await runGets(port, op.ns, [op.key], budget))[0] as OpResult;
+      return (await runGets(deps, op.ns, [op.key], budget))[0] as OpResult;
     case 'set':
       return (await runSets(port, op.ns, [op.item]))[0] as OpResult;
   }
@@ -202,12 +205,21 @@ function groupEnd(ops: (Op | undefined)[], start: number): number {
   return end;
 }
 
-async function runGroup(port: CachePort, group: Op[], budget: AnswerBudget): Promise<OpResult[]> {
+/** A group of ops; a writing group then drops this process's local copies of its keys (./local-entries.ts). */
+async function runGroup(deps: AppDeps, group: Op[], budget: AnswerBudget): Promise<OpResult[]> {
   const first = group[0] as Op;
-  if (group.length === 1) return [await runSingle(port, first, budget)];
+  if (first.kind === 'get') return runOps(deps, group, budget);
+  const keys = group.map((op) => (op.kind === 'set' ? op.item.key : op.key));
+  return deps.localEntries.writing(first.ns, keys, () => runOps(deps, group, budget));
+}
+
+async function runOps(deps: AppDeps, group: Op[], budget: AnswerBudget): Promise<OpResult[]> {
+  const first = group[0] as Op;
+  const { port } = deps;
+  if (group.length === 1) return [await runSingle(deps, first, budget)];
   if (first.kind === 'get')
     return runGets(
-      port,
+      deps,
       first.ns,
       group.map((op) => (op as { key: string }).key),
       budget,
@@ -250,7 +262,7 @@ export function batchRoutes(deps: AppDeps) {
       const end = groupEnd(plans, start);
       const group = plans.slice(start, end) as Op[];
       try {
-        const groupResults = await runGroup(deps.port, group, budget);
+        const groupResults = await runGroup(deps, group, budget);
         groupResults.forEach((r, j) => (results[start + j] = r));
       } catch (error) {
         // An unreachable backend fails the whole request (503), not op by op.

@@ -23,7 +23,7 @@ export function counterRoutes(deps: AppDeps) {
     if (extra.length > 0) throw invalidParam(extra[0] as string, 'is not a field of this request');
     const by = parseBy(body.by);
     const ttl = parseTtlOrNone(body.ttl, 'ttl');
-    const value = await deps.port.increment(ns, key, by, ttl === undefined ? {} : { ttl });
+    const value = await deps.localEntries.writing(ns, [key], () => deps.port.increment(ns, key, by, ttl === undefined ? {} : { ttl }));
     return c.json({ value: integerToJson(value) }, 200);
   });
 

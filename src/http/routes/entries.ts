@@ -81,7 +81,7 @@ export function entryRoutes(deps: AppDeps) {
     const contentType = c.req.header('content-type');
     if (contentType !== undefined && contentType !== '') options.contentType = contentType;
     const value = await readValueBytes(c, deps.config.maxValueBytes);
-    const result = await deps.port.set(ns, key, value, options);
+    const result = await deps.localEntries.writing(ns, [key], () => deps.port.set(ns, key, value, options));
     if (!result.written)
       throw new HttpProblem(
         412,
@@ -94,7 +94,8 @@ export function entryRoutes(deps: AppDeps) {
   // Also serves HEAD (Hono answers HEAD with the GET handler, minus the body).
   router.get(path, async (c) => {
     const { ns, key } = namespacedKey(c, 'cache', 'read');
-    const entry = await deps.port.get(ns, key);
+    // Answered from this process's local cache when the namespace has one (./local-entries.ts); same response either way.
+    const { entry } = await deps.localEntries.get(ns, key);
     cacheLookups.inc({ namespace: namespaceLabels(deps.port).label(ns), result: entry ? 'hit' : 'miss' });
     if (!entry) throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
     const headers: Record<string, string> = { etag: quoteEtag(entry.etag) };
@@ -119,7 +120,8 @@ export function entryRoutes(deps: AppDeps) {
 
   router.delete(path, async (c) => {
     const { ns, key } = namespacedKey(c, 'cache', 'write');
-    if (!(await deps.port.delete(ns, key))) throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
+    if (!(await deps.localEntries.writing(ns, [key], () => deps.port.delete(ns, key))))
+      throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
     return c.body(null, 204);
   });
 
@@ -130,7 +132,7 @@ export function entryRoutes(deps: AppDeps) {
     const extra = Object.keys(body).filter((k) => k !== 'ttl');
     if (extra.length > 0) throw invalidParam(extra[0] as string, 'is not a field of this request');
     const ttl = parseTtlOrNone(body.ttl, 'ttl') ?? null;
-    if (!(await deps.port.expire(ns, key, ttl)))
+    if (!(await deps.localEntries.writing(ns, [key], () => deps.port.expire(ns, key, ttl))))
       throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
     return c.body(null, 204);
   });
@@ -176,7 +178,10 @@ function documentEntries(router: ReturnType<typeof createRouter>): void {
     path: docPath,
     tags: ['entries'],
     summary: 'Read a value',
-    description: 'HEAD answers the same without a body. `Cache-Control: max-age` is the whole seconds left (rounded down).',
+    description:
+      'HEAD answers the same without a body. `Cache-Control: max-age` is the whole seconds left (rounded down). ' +
+      "In a namespace configured with `localCache` the answer may come from the server process's memory: the same status, " +
+      'body and headers, never older than `localCache.ttl`, and a write through this server is seen at once.',
     request: { params: keyParams, headers: z.object({ 'if-none-match': z.string().optional() }) },
     responses: {
       200: {

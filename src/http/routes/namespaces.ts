@@ -6,14 +6,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { LimitExceededError } from '../../core/errors.js';
 import { DEFAULT_NAMESPACE_LIST_LIMIT, MAX_NAMESPACE_LIST_LIMIT } from '../../core/namespace-list.js';
-import type { NamespaceConfig, NamespaceFilter } from '../../core/port.js';
+import { DEFAULT_LOCAL_CACHE_TTL_MS, MAX_LOCAL_CACHE_ENTRIES } from '../../core/defaults.js';
+import type { LocalCacheConfig, NamespaceConfig, NamespaceFilter } from '../../core/port.js';
 import { validateNamespace, validateNamespaceConfig, validatePrefix, validateTags } from '../../core/validation.js';
 import { authorize, createRouter, requireScope, type AppDeps } from '../context.js';
 import { asObject, jsonBody, readJson } from '../json-body.js';
 import { namespaceLabels } from '../namespace-labels.js';
 import { validateHttpKey } from '../path-key.js';
 import { invalidParam, validationProblem } from '../problem.js';
-import { parseTtlOrNone } from '../fields.js';
+import { parseDurationField, parseTtlOrNone } from '../fields.js';
 import { namespaceToJson } from '../values.js';
 import { DurationSchema, NamespaceParam, problemResponses } from './openapi-shared.js';
 
@@ -24,6 +25,18 @@ const ConfigSchema = z
     maxBytes: z.number().int().positive().nullable(),
     eviction: z.enum(['lru', 'none']),
     durable: z.boolean().openapi({ description: 'Postgres: keep entries in logged (crash-safe) storage' }),
+    localCache: z
+      .object({
+        maxEntries: z.number().int().min(1).max(MAX_LOCAL_CACHE_ENTRIES),
+        ttl: DurationSchema.optional().openapi({ description: 'At most 1h; default 5s; read back normalised (e.g. "5s")' }),
+      })
+      .strict()
+      .nullable()
+      .openapi({
+        description:
+          'Null (default): off. Otherwise every server process keeps up to maxEntries recently read entries in memory for at most ttl; ' +
+          'every change from any writer invalidates them (see the HTTP guide, "Local caches")',
+      }),
   })
   .openapi('NamespaceConfig');
 
@@ -34,8 +47,9 @@ const StatsSchema = z
     hits: z.number().int(),
     misses: z.number().int(),
     expiredPending: z.number().int(),
+    localHits: z.number().int().openapi({ description: "Reads answered from server processes' local caches (not in hits)" }),
   })
-  .openapi('NamespaceStats', { description: 'May be a few seconds stale' });
+  .openapi('NamespaceStats', { description: 'May be a few seconds stale (at most 5 s)' });
 
 const NamespaceSchema = z
   .object({ name: z.string(), configured: z.boolean(), config: ConfigSchema, stats: StatsSchema })
@@ -65,6 +79,15 @@ function namespaceFilterOf(patterns: readonly string[]): NamespaceFilter | undef
     names: patterns.filter((p) => !p.endsWith('*')),
     prefixes: patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1)),
   };
+}
+
+/** `localCache` as given over HTTP: null, or `{maxEntries, ttl?}` with ttl a duration (default 5s); the port checks the ranges. */
+function parseLocalCache(value: unknown): LocalCacheConfig | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value as null;
+  const given = value as Record<string, unknown>;
+  if (given.ttl === undefined) return { ...given, ttl: DEFAULT_LOCAL_CACHE_TTL_MS } as LocalCacheConfig;
+  const ttl = parseDurationField(given.ttl, 'localCache.ttl');
+  return { ...given, ttl } as LocalCacheConfig;
 }
 
 /** A loosely typed body so validation errors come from our validators, with our field names. */
@@ -126,7 +149,10 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces/{ns}',
       tags: ['namespaces'],
       summary: 'Configure a namespace (full config; omitted fields take the defaults)',
-      description: 'Changing `durable` moves existing entries.',
+      description:
+        'Changing `durable` moves existing entries. `localCache` ({maxEntries, ttl?}, ttl default 5s, at most 1h) lets every ' +
+        'server process answer reads of the namespace from memory, invalidated by the change feed; other processes apply a ' +
+        'change of configuration within about a second.',
       middleware: [authorize('admin', NS), jsonBody()],
       request: {
         params,
@@ -147,8 +173,10 @@ export function namespaceRoutes(deps: AppDeps) {
         if (body.defaultTtl === 'none') throw invalidParam('defaultTtl', 'use null for no expiry');
         config.defaultTtl = parseTtlOrNone(body.defaultTtl, 'defaultTtl') ?? null;
       }
+      if ('localCache' in body) config.localCache = parseLocalCache(body.localCache);
       validateNamespaceConfig(config);
       const result = await deps.port.configure(ns, config);
+      deps.localEntries.reconfigured(ns);
       namespaceLabels(deps.port).configuredNow(ns);
       const info = await deps.port.describe(ns);
       return c.json(namespaceToJson({ ...info, config: result.config }), result.created ? 201 : 200);
@@ -168,7 +196,8 @@ export function namespaceRoutes(deps: AppDeps) {
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      await deps.port.drop(ns);
+      await deps.localEntries.writing(ns, 'all', () => deps.port.drop(ns));
+      deps.localEntries.reconfigured(ns);
       namespaceLabels(deps.port).droppedNow(ns);
       return c.body(null, 204);
     },
@@ -218,17 +247,19 @@ export function namespaceRoutes(deps: AppDeps) {
       let deleted: number;
       if (body.prefix !== undefined) {
         validatePrefix(body.prefix);
-        deleted = await deps.port.deleteByPrefix(ns, body.prefix);
+        const prefix = body.prefix;
+        deleted = await deps.localEntries.writing(ns, 'all', () => deps.port.deleteByPrefix(ns, prefix));
       } else if (body.tags !== undefined) {
         validateTags(body.tags, 'tags', false);
-        deleted = await deps.port.invalidateTags(ns, body.tags);
+        const tags = body.tags;
+        deleted = await deps.localEntries.writing(ns, 'all', () => deps.port.invalidateTags(ns, tags));
       } else {
         const keys = body.keys;
         if (!Array.isArray(keys)) throw invalidParam('keys', 'must be an array of keys');
         if (keys.length === 0) throw invalidParam('keys', 'must name at least one key');
         if (keys.length > deps.config.maxBatch) throw new LimitExceededError('keys', deps.config.maxBatch, keys.length);
         keys.forEach((key, i) => validateHttpKey(key, `keys[${i}]`));
-        deleted = await deps.port.deleteMany(ns, keys as string[]);
+        deleted = await deps.localEntries.writing(ns, keys as string[], () => deps.port.deleteMany(ns, keys as string[]));
       }
       return c.json({ deleted }, 200);
     },
@@ -247,7 +278,7 @@ export function namespaceRoutes(deps: AppDeps) {
     async (c) => {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
-      return c.json({ deleted: await deps.port.clear(ns) }, 200);
+      return c.json({ deleted: await deps.localEntries.writing(ns, 'all', () => deps.port.clear(ns)) }, 200);
     },
   );
 
