@@ -35,19 +35,6 @@ export type SqlFragment = postgres.PendingQuery<postgres.Row[]>;
  * Through PgBouncer (prepare false) the pooler's connect_query sets the
  * schema and the timeouts; every call is still bounded by `timeoutMs` here.
  */
-/**
- * Through PgBouncer (prepare false) one statement at a time per connection.
- * postgres.js otherwise pipelines a parameterized statement (Parse/Describe,
- * then Flush, no Sync) behind a parameterless one such as the readiness
- * ping; PgBouncer hands the server connection back at the first one's
- * ReadyForQuery, the Describe's answer is lost, and the connection waits for
- * it forever (every later call on it times out). The scale test found it.
- * `max_pipeline` is a postgres.js option its type declarations leave out.
- */
-function pipelining(prepare: boolean): Record<string, number> {
-  return { max_pipeline: prepare ? 100 : 0 };
-}
-
 export function createPgClient(options: PgConnectionOptions): Sql {
   if (!SCHEMA_PATTERN.test(options.schema)) throw new Error(`invalid schema name ${JSON.stringify(options.schema)}`);
   const prepare = options.prepare ?? true;
@@ -58,7 +45,6 @@ export function createPgClient(options: PgConnectionOptions): Sql {
     idle_timeout: 60,
     max_lifetime: 60 * 30,
     prepare,
-    ...pipelining(prepare),
     onnotice: () => {},
     types: { bigint: postgres.BigInt },
     // application_name is one of the few parameters PgBouncer passes on.

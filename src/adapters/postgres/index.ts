@@ -110,7 +110,16 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
 
   function ping(timeoutMs = options.timeoutMs): Promise<number> {
     return timedPing(
-      () => sql`SELECT 1`,
+      // A parameter, on purpose. The ping does not wait for the pool gate, so under load it is a
+      // statement more than the pool has connections, and postgres.js pipelines a statement onto
+      // a busy connection behind one without parameters. Through PgBouncer (PG_PREPARE=false) a
+      // parameterized statement pipelined behind the bare `SELECT 1` lost its Describe answer
+      // (PgBouncer hands the server back at the first ReadyForQuery) and the connection waited
+      // forever. Nothing is pipelined onto a parameterized statement (postgres.js describes it
+      // first and keeps the connection to itself). The ping could still be pipelined behind a
+      // statement without parameters on the request path; none runs outside a transaction today.
+      // (porsager/postgres#970; max_pipeline: 0 would break sql.begin, #1210.)
+      () => sql`SELECT ${1}::int AS ok`,
       timeoutMs,
       (error) => mapPgError(error, 'ping', timeoutMs),
     );
