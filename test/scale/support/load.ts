@@ -12,6 +12,8 @@ export interface LoadRecord {
   /** HTTP status, or 0 when the request failed without an answer (socket error, timeout). */
   status: number;
   ok: boolean;
+  /** Why a request without an answer failed. */
+  error?: string;
 }
 
 export interface LoadLoop {
@@ -34,12 +36,15 @@ export function startLoad(concurrency: number, request: LoadRequest, isOk: (stat
     for (let n = 0; !stopped; n++) {
       const start = now();
       let status = 0;
+      let error: string | undefined;
       try {
         status = await request(worker, n, AbortSignal.timeout(timeoutMs));
-      } catch {
+      } catch (thrown) {
         status = 0;
+        const cause = (thrown as { cause?: unknown }).cause;
+        error = `${String(thrown)}${cause === undefined ? '' : ` (${String(cause)})`}`;
       }
-      records.push({ start, end: now(), status, ok: status !== 0 && isOk(status) });
+      records.push({ start, end: now(), status, ok: status !== 0 && isOk(status), ...(error === undefined ? {} : { error }) });
     }
   });
   return {
