@@ -1,7 +1,7 @@
 /**
  * openPort(url, options): the one entry point of the library. The URL's scheme
- * picks the adapter (postgres:// → Postgres, redis:// and rediss:// → Redis;
- * http:// and https:// are reserved for the HTTP adapter). An option that does
+ * picks the adapter (postgres:// → Postgres, redis:// and rediss:// → Redis,
+ * http:// and https:// → the HTTP adapter, a client of a cacheport server). An option that does
  * not apply to that backend, or a bad value, is a ValidationError and opens nothing.
  */
 import { DEFAULT_ADAPTER_OPTIONS } from './core/defaults.js';
@@ -11,6 +11,7 @@ import { SCHEMA_PATTERN } from './adapters/postgres/schema-name.js';
 import { createPostgresPort } from './adapters/postgres/index.js';
 import { runMigrations } from './adapters/postgres/migrate.js';
 import { createRedisPort } from './adapters/redis/index.js';
+import { createHttpPort } from './adapters/http/index.js';
 
 export interface OpenPortOptions {
   /** Postgres: schema of the tables (default `cacheport`), created and migrated on open. */
@@ -19,7 +20,7 @@ export interface OpenPortOptions {
   prefix?: string;
   /** HTTP: bearer token of the cacheport server. */
   token?: string;
-  /** Postgres: most connections in the pool (default 10). */
+  /** Postgres and HTTP: most connections in the pool (default 10). */
   poolMax?: number;
   /** Bound on every backend call in ms (default 2000). */
   timeoutMs?: number;
@@ -31,7 +32,7 @@ const APPLIES_TO: Record<keyof OpenPortOptions, readonly Backend[]> = {
   schema: ['postgres'],
   prefix: ['redis'],
   token: ['http'],
-  poolMax: ['postgres'],
+  poolMax: ['postgres', 'http'],
   timeoutMs: ['postgres', 'redis', 'http'],
 };
 
@@ -66,6 +67,9 @@ export function checkOptions(backend: Backend, options: OpenPortOptions): void {
   if (options.schema !== undefined && !SCHEMA_PATTERN.test(options.schema)) {
     problems.push({ name: 'schema', reason: 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)' });
   }
+  if (options.token !== undefined && !(typeof options.token === 'string' && /^[\x21-\x7e]{1,4096}$/.test(options.token))) {
+    problems.push({ name: 'token', reason: 'must be 1-4096 printable ASCII characters without spaces' });
+  }
   if (options.prefix !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(options.prefix)) {
     problems.push({ name: 'prefix', reason: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' });
   }
@@ -81,6 +85,7 @@ export function checkOptions(backend: Backend, options: OpenPortOptions): void {
 /**
  * Opens a CachePort on `url`. Postgres: the schema is created and migrated
  * first (idempotent; concurrent callers serialize on an advisory lock).
+ * HTTP: nothing is sent until the first call (a wrong token surfaces then, as AuthorizationError).
  * Call `close()` on the port when done. Postgres users must also run the
  * cleanup worker (`cacheport worker`, or a server with WORKER=inline), or expired rows stay.
  */
@@ -94,5 +99,5 @@ export async function openPort(url: string, options: OpenPortOptions = {}): Prom
     return createPostgresPort({ ...common, url, schema, poolMax: options.poolMax ?? 10 });
   }
   if (backend === 'redis') return createRedisPort({ ...common, url, prefix: options.prefix ?? 'cacheport' });
-  throw new ValidationError({ name: 'url', reason: 'http:// and https:// (a cacheport server) are not supported by this version yet' });
+  return createHttpPort({ ...common, url, token: options.token, poolMax: options.poolMax ?? 10 });
 }

@@ -7,7 +7,7 @@
  */
 import { describe } from 'vitest';
 import type { CachePort } from '../../src/core/port.js';
-import { useBackend, type BackendFactory } from '../support/backends.js';
+import { useBackend, type AdapterName, type BackendFactory } from '../support/backends.js';
 import { uniqueNamespace, type ContractContext } from './context.js';
 import { defineEntryTests } from './entries.js';
 import { defineConditionTests } from './conditions.js';
@@ -21,7 +21,7 @@ import { defineNamespaceTests } from './namespaces.js';
 import { defineConcurrencyTests } from './concurrency.js';
 import { defineModelSequenceTests } from './model-sequences.js';
 
-export function runContractSuite(factory: BackendFactory, options: { label?: string } = {}): void {
+export function runContractSuite(factory: BackendFactory<AdapterName>, options: { label?: string } = {}): void {
   describe(`CachePort contract: ${options.label ?? factory.name}`, () => {
     const backend = useBackend(factory);
 

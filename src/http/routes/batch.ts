@@ -10,7 +10,7 @@
  * distinct keys, so a batch reading one large value many times fetches it once.
  */
 import { z } from '@hono/zod-openapi';
-import type { CachePort, SetManyItem } from '../../core/port.js';
+import type { CachePort, SetManyItem, WriteCondition } from '../../core/port.js';
 import { BackendUnavailableError, LimitExceededError } from '../../core/errors.js';
 import { toValueBytes, validateContentType, validateNamespace, validateTags } from '../../core/validation.js';
 import { cacheLookups } from '../../metrics.js';
@@ -20,7 +20,7 @@ import { createRouter, requireScope, type AppDeps } from '../context.js';
 import { namespaceLabels } from '../namespace-labels.js';
 import { validateHttpKey } from '../path-key.js';
 import { HttpProblem, invalidParam, toProblem } from '../problem.js';
-import { parseBy, parseTtlOrNone, quoteEtag } from '../fields.js';
+import { parseBy, parseEtagList, parseTtlOrNone, quoteEtag } from '../fields.js';
 import { bytesToJson, integerToJson } from '../values.js';
 import { DurationSchema, problemResponses } from './openapi-shared.js';
 
@@ -35,6 +35,10 @@ export interface OpResult {
   value?: string | number;
   encoding?: 'base64';
   etag?: string;
+  /** get: the entry's metadata, as the single-key GET's headers say it. */
+  contentType?: string;
+  tags?: string[];
+  expiresAt?: string | null;
   detail?: string;
   'invalid-params'?: { name: string; reason: string }[];
 }
@@ -55,7 +59,7 @@ const OP_FIELDS: Record<Op['kind'], readonly string[]> = {
   get: ['op', 'ns', 'key'],
   delete: ['op', 'ns', 'key'],
   incr: ['op', 'ns', 'key', 'by', 'ttl'],
-  set: ['op', 'ns', 'key', 'value', 'encoding', 'ttl', 'tags', 'contentType'],
+  set: ['op', 'ns', 'key', 'value', 'encoding', 'ttl', 'tags', 'contentType', 'ifMatch', 'ifNoneMatch'],
 };
 
 /** Validates one op into a plan; throws a problem that becomes this op's result. */
@@ -92,9 +96,25 @@ function planOp(raw: unknown, i: number, deps: AppDeps, mayAccess: (ns: string) 
         validateContentType(op.contentType, `${field}.contentType`);
         item.contentType = op.contentType;
       }
+      item.condition = batchCondition(op.ifMatch, op.ifNoneMatch, field);
       return { kind: 'set', ns, item };
     }
   }
+}
+
+/** `ifNoneMatch: "*"`, `ifMatch: "*"` or `ifMatch: "\"<etag>\""`: the conditions of the single-key PUT's headers. */
+function batchCondition(ifMatch: unknown, ifNoneMatch: unknown, field: string): WriteCondition {
+  if (ifMatch !== undefined && ifNoneMatch !== undefined) throw invalidParam(`${field}.ifMatch`, 'cannot be combined with ifNoneMatch');
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch !== '*') throw invalidParam(`${field}.ifNoneMatch`, 'only "*" (write if absent) is supported');
+    return 'absent';
+  }
+  if (ifMatch === undefined) return 'always';
+  if (typeof ifMatch !== 'string') throw invalidParam(`${field}.ifMatch`, 'must be "*" or one quoted entity tag');
+  const tags = parseEtagList(ifMatch, `${field}.ifMatch`);
+  if (tags[0] === '*') return 'present';
+  if (tags.length !== 1 || /^W\//.test(ifMatch.trim())) throw invalidParam(`${field}.ifMatch`, 'give exactly one strong entity tag');
+  return { etag: tags[0] as string };
 }
 
 function errorResult(error: unknown): OpResult {
@@ -158,7 +178,14 @@ async function runGets(port: CachePort, ns: string, keys: string[], budget: Answ
       }
       const json = bytesToJson(entry.value);
       budget.bytesLeft -= answerBytes(json.value);
-      results.push({ status: 200, ...json });
+      results.push({
+        status: 200,
+        ...json,
+        etag: quoteEtag(entry.etag),
+        contentType: entry.contentType,
+        tags: entry.tags,
+        expiresAt: entry.expiresAt === null ? null : new Date(entry.expiresAt).toISOString(),
+      });
     }
   }
   while (results.length < keys.length) results.push(overBudget(budget));
@@ -274,11 +301,14 @@ export function batchRoutes(deps: AppDeps) {
       by: z.union([z.number().int(), z.string()]).optional().openapi({ description: 'incr: default 1' }),
       tags: z.array(z.string()).optional().openapi({ description: 'set: tags (as Cache-Tag)' }),
       contentType: z.string().optional().openapi({ description: 'set: the stored Content-Type' }),
+      ifMatch: z.string().optional().openapi({ description: 'set: as If-Match, `*` (only if present) or `"<etag>"` (compare-and-set)' }),
+      ifNoneMatch: z.literal('*').optional().openapi({ description: 'set: as If-None-Match: `*` writes only if absent' }),
     })
     .strict()
     .openapi({
       description:
         'get and delete take op, ns, key; incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. ' +
+        'set may carry ifMatch / ifNoneMatch (the If-Match / If-None-Match of the single-key PUT; a failed condition is a 412 result). ' +
         "Any other field is this op's 400.",
     });
   const ResultSchema = z.object({
@@ -292,7 +322,10 @@ export function batchRoutes(deps: AppDeps) {
       }),
     value: z.union([z.string(), z.number()]).optional(),
     encoding: z.literal('base64').optional().openapi({ description: 'Present when the value is not valid UTF-8' }),
-    etag: z.string().optional(),
+    etag: z.string().optional().openapi({ description: 'set and get: the quoted ETag' }),
+    contentType: z.string().optional().openapi({ description: 'get: the stored Content-Type' }),
+    tags: z.array(z.string()).optional().openapi({ description: 'get: the entry tags' }),
+    expiresAt: z.string().nullable().optional().openapi({ description: 'get: ISO 8601 UTC expiry (ms precision), or null for none' }),
     detail: z.string().optional(),
     'invalid-params': z.array(z.object({ name: z.string(), reason: z.string() })).optional(),
   });
