@@ -14,7 +14,10 @@ describe('openPort', () => {
     ['redis://127.0.0.1:6379', { timeoutMs: 1.5 }, 'timeoutMs: must be a whole number'],
     ['mysql://127.0.0.1/x', {}, 'url: scheme mysql: is not supported'],
     ['not a url', {}, 'url: is not a valid URL'],
-    ['https://cache.example.com', { token: 't' }, 'url: http:// and https://'],
+    ['redis://127.0.0.1:6379', { token: 't' }, 'token: applies to http URLs only, not redis'],
+    ['https://cache.example.com', { schema: 'x' }, 'schema: applies to postgres URLs only, not http'],
+    ['http://127.0.0.1:8080', { prefix: 'x' }, 'prefix: applies to redis URLs only, not http'],
+    ['http://127.0.0.1:8080', { token: 'has space' }, 'token: must be 1-4096 printable ASCII characters'],
   ] as const)('%s with %j → ValidationError', async (url, options, message) => {
     const attempt = openPort(url, options);
     await expect(attempt).rejects.toThrow(ValidationError);

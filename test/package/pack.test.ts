@@ -41,6 +41,8 @@ describe('npm pack → npm install → import', () => {
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
     expect(files).toContain('dist/src/cli.js');
+    expect(files).toContain('dist/src/http-adapter.js');
+    expect(files).toContain('dist/src/http-adapter.d.ts');
     expect(files.some((file) => file.startsWith('dist/drizzle/') && file.endsWith('.sql'))).toBe(true);
 
     const project = path.join(work, 'app');
@@ -57,6 +59,7 @@ describe('npm pack → npm install → import', () => {
       path.join(project, 'use.mjs'),
       `import { openPort, ValidationError } from 'cacheport';
 import { createRedisPort } from 'cacheport/redis';
+import { createHttpPort } from 'cacheport/http';
 import { runMigrations } from 'cacheport/postgres';
 const port = await openPort(process.env.PG_URL, { schema: process.env.SCHEMA, poolMax: 2 });
 await port.set('pack', 'greeting', 'hello from the tarball');
@@ -64,7 +67,7 @@ const entry = await port.get('pack', 'greeting');
 await port.close();
 let typed = 'none';
 try { await openPort('redis://127.0.0.1:6379', { schema: 'x' }); } catch (error) { typed = error instanceof ValidationError ? error.message : 'other'; }
-console.log(JSON.stringify({ value: new TextDecoder().decode(entry.value), typed, redis: typeof createRedisPort, migrations: typeof runMigrations }));
+console.log(JSON.stringify({ value: new TextDecoder().decode(entry.value), typed, redis: typeof createRedisPort, http: typeof createHttpPort, migrations: typeof runMigrations }));
 `,
     );
     const used = await run(process.execPath, ['use.mjs'], { cwd: project, env: { PATH: process.env.PATH ?? '', PG_URL, SCHEMA } });
@@ -72,6 +75,7 @@ console.log(JSON.stringify({ value: new TextDecoder().decode(entry.value), typed
       value: 'hello from the tarball',
       typed: 'schema: applies to postgres URLs only, not redis',
       redis: 'function',
+      http: 'function',
       migrations: 'function',
     });
 

@@ -22,7 +22,19 @@ import { validateExpireTtl, validateWrite, type ValidatedWrite } from '../../cor
 import type { AdapterOptions } from '../../core/defaults.js';
 import type { HttpAnswer, HttpClient } from './client.js';
 import { problemError } from './problems.js';
-import { conditionHeaders, duration, epochMs, header, keyPath, parseTagHeader, segment, tagHeader, ttlQuery, unquoteEtag } from './wire.js';
+import {
+  conditionHeaders,
+  duration,
+  epochMs,
+  header,
+  keyPath,
+  parseTagHeader,
+  pathAddressable,
+  segment,
+  tagHeader,
+  ttlQuery,
+  unquoteEtag,
+} from './wire.js';
 
 /** JSON bytes one batch request may carry; below the server's default 2 MiB body limit with room for the envelope. */
 const BATCH_BODY_BUDGET = 1_500_000;
@@ -41,7 +53,7 @@ interface BatchResult {
   'invalid-params'?: { name: string; reason: string }[];
 }
 
-type BatchOp = Record<string, unknown> & { op: 'get' | 'set' | 'delete'; ns: string; key: string };
+type BatchOp = Record<string, unknown> & { op: 'get' | 'set' | 'delete' | 'incr'; ns: string; key: string };
 
 function entryFromAnswer(answer: HttpAnswer): CacheEntry {
   return {
@@ -110,9 +122,12 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
   }
 
   /** A per-op failure that the single-key route would have thrown. */
-  function opError(result: BatchResult, operation: string): Error {
-    const body = Buffer.from(JSON.stringify({ type: '', detail: result.detail ?? '', 'invalid-params': result['invalid-params'] }));
-    return problemError({ status: result.status, headers: { 'content-type': 'application/problem+json' }, body }, operation);
+  function opError(result: BatchResult, operation: string, key = ''): Error {
+    // A batch result carries no problem type: a 409 of incr says which in its detail (the typed error's message).
+    const slug = result.status === 409 ? (/overflow/.test(result.detail ?? '') ? 'integer-overflow' : 'not-an-integer') : '';
+    const type = slug === '' ? '' : `urn:cacheport:problem:${slug}`;
+    const body = Buffer.from(JSON.stringify({ type, detail: result.detail ?? '', 'invalid-params': result['invalid-params'] }));
+    return problemError({ status: result.status, headers: { 'content-type': 'application/problem+json' }, body }, operation, key);
   }
 
   function setResult(result: BatchResult, operation: string): SetResult {
@@ -122,9 +137,18 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
     throw opError(result, operation);
   }
 
+  /** One get as a batch op (keys the path routes cannot address). */
+  async function batchGet(ns: string, key: string, operation: string): Promise<CacheEntry | undefined> {
+    const result = (await batch([{ op: 'get', ns, key, meta: true }], operation))[0] as BatchResult;
+    if (result.status === 404) return undefined;
+    if (result.status === 200) return entryFromResult(result);
+    throw opError(result, operation);
+  }
+
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
     validateNamespace(ns);
     validateKey(key);
+    if (!pathAddressable(key)) return batchGet(ns, key, 'get');
     const answer = await client.call({ method: 'GET', path: keyPath('cache', ns, key), expect: [404], operation: 'get' });
     return answer.status === 404 ? undefined : entryFromAnswer(answer);
   }
@@ -135,7 +159,7 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
     validateBatchSize(keys.length, options.maxBatch, 'keys');
     if (keys.length === 0) return [];
     const results = await batch(
-      keys.map((key) => ({ op: 'get', ns, key })),
+      keys.map((key) => ({ op: 'get', ns, key, meta: true })),
       'getMany',
     );
     return Promise.all(
@@ -153,7 +177,7 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
     const headers: Record<string, string> = { 'content-type': write.contentType, ...conditionHeaders(write.condition) };
     if (write.tags.length > 0) headers['cache-tag'] = tagHeader(write.tags);
     // Many long tags exceed what servers take in request headers (Node: 16 KiB in all): send them in a batch body instead.
-    if ((headers['cache-tag']?.length ?? 0) > MAX_TAG_HEADER) {
+    if ((headers['cache-tag']?.length ?? 0) > MAX_TAG_HEADER || !pathAddressable(write.key)) {
       const op = setOp(ns, write);
       if (opBytes(op) <= BATCH_BODY_BUDGET) return setResult((await batch([op], 'set'))[0] as BatchResult, 'set');
     }
@@ -207,6 +231,7 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
   async function deleteOne(ns: string, key: string): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
+    if (!pathAddressable(key)) return (await deleteMany(ns, [key])) === 1;
     const answer = await client.call({ method: 'DELETE', path: keyPath('cache', ns, key), expect: [404], operation: 'delete' });
     return answer.status !== 404;
   }
@@ -229,29 +254,34 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
     return deleted;
   }
 
-  /** HEAD: the entry's metadata without its bytes; undefined when absent. */
-  async function head(ns: string, key: string, operation: string): Promise<HttpAnswer | undefined> {
+  /** HEAD: an entry's expiry without its bytes; undefined when absent (a batch get for keys no path can address). */
+  async function expiryOf(ns: string, key: string, operation: string): Promise<{ expiresAt: number | null } | undefined> {
     validateNamespace(ns);
     validateKey(key);
+    if (!pathAddressable(key)) return batchGet(ns, key, operation);
     const answer = await client.call({ method: 'HEAD', path: keyPath('cache', ns, key), expect: [404], operation });
-    return answer.status === 404 ? undefined : answer;
+    return answer.status === 404 ? undefined : { expiresAt: epochMs(header(answer.headers, 'expires-at')) };
   }
 
   async function has(ns: string, key: string): Promise<boolean> {
-    return (await head(ns, key, 'has')) !== undefined;
+    return (await expiryOf(ns, key, 'has')) !== undefined;
   }
 
   async function ttl(ns: string, key: string): Promise<number | null | undefined> {
-    const answer = await head(ns, key, 'ttl');
-    if (answer === undefined) return undefined;
-    const expiresAt = epochMs(header(answer.headers, 'expires-at'));
-    return expiresAt === null ? null : Math.max(1, expiresAt - Date.now());
+    const entry = await expiryOf(ns, key, 'ttl');
+    if (entry === undefined) return undefined;
+    return entry.expiresAt === null ? null : Math.max(1, entry.expiresAt - Date.now());
   }
 
   async function expire(ns: string, key: string, ttlMs: number | null): Promise<boolean> {
     validateNamespace(ns);
     validateKey(key);
     validateExpireTtl(ttlMs);
+    if (!pathAddressable(key))
+      throw new ValidationError({
+        name: 'key',
+        reason: 'expire over HTTP needs a key without empty, "." or ".." segments (PATCH is a path route)',
+      });
     const answer = await client.call({
       method: 'PATCH',
       path: keyPath('cache', ns, key),
@@ -269,6 +299,11 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
     validateTtl(opts.ttl);
     const body: Record<string, unknown> = { by: delta.toString() };
     if (opts.ttl !== undefined) body.ttl = opts.ttl === null ? 'none' : duration(opts.ttl);
+    if (!pathAddressable(key)) {
+      const result = (await batch([{ op: 'incr', ns, key, ...body }], 'increment'))[0] as BatchResult;
+      if (result.status === 200) return BigInt(result.value as number | string);
+      throw opError(result, 'increment', key);
+    }
     const answer = await client.call({ method: 'POST', path: keyPath('counters', ns, key), body, expect: [409], operation: 'increment' });
     if (answer.status === 409) throw problemError(answer, 'increment', key);
     const { value } = JSON.parse(answer.body.toString('utf8')) as { value: number | string };

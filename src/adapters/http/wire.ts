@@ -13,6 +13,15 @@ export function segment(value: string): string {
   return encodeURIComponent(value);
 }
 
+/**
+ * Whether the path routes can address `key`: they refuse an empty, `.` or `..`
+ * segment (URL normalisation would make it another key). Such keys are valid
+ * port keys all the same; the adapter sends them through POST /v1/batch.
+ */
+export function pathAddressable(key: string): boolean {
+  return key.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
 /** `/v1/cache/{ns}/{key}` and the like. */
 export function keyPath(family: 'cache' | 'counters', ns: string, key: string): string {
   return `/v1/${family}/${segment(ns)}/${segment(key)}`;

@@ -12,20 +12,19 @@
 import { z } from '@hono/zod-openapi';
 import type { CachePort, SetManyItem, WriteCondition } from '../../core/port.js';
 import { BackendUnavailableError, LimitExceededError } from '../../core/errors.js';
-import { toValueBytes, validateContentType, validateNamespace, validateTags } from '../../core/validation.js';
+import { toValueBytes, validateContentType, validateKey, validateNamespace, validateTags } from '../../core/validation.js';
 import { cacheLookups } from '../../metrics.js';
 import { allowsNamespace } from '../auth.js';
 import { asObject, readJson } from '../json-body.js';
 import { createRouter, requireScope, type AppDeps } from '../context.js';
 import { namespaceLabels } from '../namespace-labels.js';
-import { validateHttpKey } from '../path-key.js';
 import { HttpProblem, invalidParam, toProblem } from '../problem.js';
 import { parseBy, parseEtagList, parseTtlOrNone, quoteEtag } from '../fields.js';
 import { bytesToJson, integerToJson } from '../values.js';
 import { DurationSchema, problemResponses } from './openapi-shared.js';
 
 type Op =
-  | { kind: 'get'; ns: string; key: string }
+  | { kind: 'get'; ns: string; key: string; meta: boolean }
   | { kind: 'delete'; ns: string; key: string }
   | { kind: 'set'; ns: string; item: SetManyItem }
   | { kind: 'incr'; ns: string; key: string; by: bigint; ttl: number | null | undefined };
@@ -35,7 +34,7 @@ export interface OpResult {
   value?: string | number;
   encoding?: 'base64';
   etag?: string;
-  /** get: the entry's metadata, as the single-key GET's headers say it. */
+  /** get with `meta: true`: the entry's metadata, as the single-key GET's headers say it. */
   contentType?: string;
   tags?: string[];
   expiresAt?: string | null;
@@ -56,7 +55,7 @@ function decodeValue(value: unknown, encoding: unknown, field: string, maxBytes:
 
 /** The fields each kind of op takes; any other field is that op's 400. */
 const OP_FIELDS: Record<Op['kind'], readonly string[]> = {
-  get: ['op', 'ns', 'key'],
+  get: ['op', 'ns', 'key', 'meta'],
   delete: ['op', 'ns', 'key'],
   incr: ['op', 'ns', 'key', 'by', 'ttl'],
   set: ['op', 'ns', 'key', 'value', 'encoding', 'ttl', 'tags', 'contentType', 'ifMatch', 'ifNoneMatch'],
@@ -73,12 +72,15 @@ function planOp(raw: unknown, i: number, deps: AppDeps, mayAccess: (ns: string) 
   const unknown = Object.keys(op).find((name) => !OP_FIELDS[op.op as Op['kind']].includes(name));
   if (unknown !== undefined) throw invalidParam(`${field}.${unknown}`, `is not a field of a ${op.op} operation`);
   validateNamespace(op.ns, `${field}.ns`);
-  validateHttpKey(op.key, `${field}.key`);
+  // A JSON key is never a path: the port's rules apply, so keys with `.`, `..` or empty segments
+  // (which the path routes cannot address) are still readable and writable here, as through the library.
+  validateKey(op.key, `${field}.key`);
   const { ns, key } = { ns: op.ns, key: op.key };
   if (!mayAccess(ns)) throw new HttpProblem(403, 'forbidden', `this token may not access namespace ${JSON.stringify(ns)}`);
   switch (op.op) {
     case 'get':
-      return { kind: 'get', ns, key };
+      if (op.meta !== undefined && typeof op.meta !== 'boolean') throw invalidParam(`${field}.meta`, 'must be true or false');
+      return { kind: 'get', ns, key, meta: op.meta === true };
     case 'delete':
       return { kind: 'delete', ns, key };
     case 'incr':
@@ -157,7 +159,8 @@ function answerBytes(text: string): number {
 }
 
 /** Runs a group of consecutive gets (one namespace): one round trip per chunk of distinct keys, until the budget is spent. */
-async function runGets(port: CachePort, ns: string, keys: string[], budget: AnswerBudget): Promise<OpResult[]> {
+async function runGets(port: CachePort, ns: string, gets: { key: string; meta: boolean }[], budget: AnswerBudget): Promise<OpResult[]> {
+  const keys = gets.map((get) => get.key);
   const results: OpResult[] = [];
   const label = namespaceLabels(port).label(ns);
   let next = 0;
@@ -178,6 +181,10 @@ async function runGets(port: CachePort, ns: string, keys: string[], budget: Answ
       }
       const json = bytesToJson(entry.value);
       budget.bytesLeft -= answerBytes(json.value);
+      if (!(gets[next] as { meta: boolean }).meta) {
+        results.push({ status: 200, ...json });
+        continue;
+      }
       results.push({
         status: 200,
         ...json,
@@ -206,7 +213,7 @@ async function runSingle(port: CachePort, op: Op, budget: AnswerBudget): Promise
       return { status: 200, value: integerToJson(value) };
     }
     case 'get':
-      return (await runGets(port, op.ns, [op.key], budget))[0] as OpResult;
+      return (await runGets(port, op.ns, [op], budget))[0] as OpResult;
     case 'set':
       return (await runSets(port, op.ns, [op.item]))[0] as OpResult;
   }
@@ -232,13 +239,7 @@ function groupEnd(ops: (Op | undefined)[], start: number): number {
 async function runGroup(port: CachePort, group: Op[], budget: AnswerBudget): Promise<OpResult[]> {
   const first = group[0] as Op;
   if (group.length === 1) return [await runSingle(port, first, budget)];
-  if (first.kind === 'get')
-    return runGets(
-      port,
-      first.ns,
-      group.map((op) => (op as { key: string }).key),
-      budget,
-    );
+  if (first.kind === 'get') return runGets(port, first.ns, group as { key: string; meta: boolean }[], budget);
   return runSets(
     port,
     first.ns,
@@ -297,6 +298,7 @@ export function batchRoutes(deps: AppDeps) {
       key: z.string(),
       value: z.string().optional().openapi({ description: 'set: the value, UTF-8 text or base64' }),
       encoding: z.enum(['utf8', 'base64']).optional(),
+      meta: z.boolean().optional().openapi({ description: 'get: also return etag, contentType, tags and expiresAt (default false)' }),
       ttl: z.union([DurationSchema, z.literal('none'), z.null()]).optional(),
       by: z.union([z.number().int(), z.string()]).optional().openapi({ description: 'incr: default 1' }),
       tags: z.array(z.string()).optional().openapi({ description: 'set: tags (as Cache-Tag)' }),
@@ -307,7 +309,7 @@ export function batchRoutes(deps: AppDeps) {
     .strict()
     .openapi({
       description:
-        'get and delete take op, ns, key; incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. ' +
+        'get and delete take op, ns, key (get also meta: true for etag, contentType, tags and expiresAt in its result); incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. ' +
         'set may carry ifMatch / ifNoneMatch (the If-Match / If-None-Match of the single-key PUT; a failed condition is a 412 result). ' +
         "Any other field is this op's 400.",
     });
@@ -322,10 +324,14 @@ export function batchRoutes(deps: AppDeps) {
       }),
     value: z.union([z.string(), z.number()]).optional(),
     encoding: z.literal('base64').optional().openapi({ description: 'Present when the value is not valid UTF-8' }),
-    etag: z.string().optional().openapi({ description: 'set and get: the quoted ETag' }),
-    contentType: z.string().optional().openapi({ description: 'get: the stored Content-Type' }),
-    tags: z.array(z.string()).optional().openapi({ description: 'get: the entry tags' }),
-    expiresAt: z.string().nullable().optional().openapi({ description: 'get: ISO 8601 UTC expiry (ms precision), or null for none' }),
+    etag: z.string().optional().openapi({ description: 'set, and get with meta: the quoted ETag' }),
+    contentType: z.string().optional().openapi({ description: 'get with meta: the stored Content-Type' }),
+    tags: z.array(z.string()).optional().openapi({ description: 'get with meta: the entry tags' }),
+    expiresAt: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: 'get with meta: ISO 8601 UTC expiry (ms precision), or null for none' }),
     detail: z.string().optional(),
     'invalid-params': z.array(z.object({ name: z.string(), reason: z.string() })).optional(),
   });
