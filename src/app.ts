@@ -11,6 +11,7 @@ import type { CachePort } from './core/port.js';
 import { createLogger, type Logger } from './logger.js';
 import { createAuthenticator } from './http/auth.js';
 import { createApp } from './http/app.js';
+import { SseStreams } from './http/sse.js';
 import { openBackend, type Backend, type OpenBackendOptions } from './backend.js';
 import { startWorker, type WorkerHandle } from '../jobs/worker.js';
 
@@ -32,7 +33,9 @@ export interface RunningServer {
   url: string;
   port: CachePort;
   logger: Logger;
-  /** Graceful: stop accepting, finish in-flight requests (bounded), stop worker, close port, stop embedded Postgres. Idempotent. */
+  /** The open event streams (channel subscriptions, change streams). */
+  streams: SseStreams;
+  /** Graceful: end the event streams, stop accepting, finish in-flight requests (bounded), stop worker, close port, stop embedded Postgres. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -47,12 +50,13 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
 
   let worker: WorkerHandle | undefined;
   let server: Server | undefined;
+  const streams = new SseStreams();
   try {
     const startWorkerNow = overrides.worker ?? (ownsPort && config.worker === 'inline');
     if (startWorkerNow) {
       worker = await startWorker({ config, logger, databaseUrl: backend.databaseUrl, redisPort: backend.redis });
     }
-    const app = createApp({ port: backend.port, config, logger, auth });
+    const app = createApp({ port: backend.port, config, logger, auth, streams });
     server = await listen(app.fetch, config);
   } catch (error) {
     await worker?.stop().catch(() => undefined);
@@ -72,8 +76,11 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     url,
     port: backend.port,
     logger,
+    streams,
     close() {
       closing ??= (async () => {
+        // Event streams never finish by themselves: end them so they do not hold the grace period open.
+        streams.endAll();
         await stopAccepting(running, SHUTDOWN_GRACE_MS);
         await worker?.stop().catch((error: unknown) => logger.error({ err: error }, 'worker stop failed'));
         if (ownsPort) await backend.port.close().catch((error: unknown) => logger.error({ err: error }, 'port close failed'));

@@ -54,3 +54,16 @@ export const backendPoolSize = new Gauge({
   labelNames: ['backend'] as const,
   registers: [registry],
 });
+
+export const sseStreamsOpen = new Gauge({
+  name: 'cacheport_sse_streams',
+  help: 'Open Server-Sent-Events streams (channel subscriptions and change streams)',
+  registers: [registry],
+});
+
+export const sseDisconnects = new Counter({
+  name: 'cacheport_sse_disconnects_total',
+  help: 'Event streams the server cut, by reason (slow: the subscriber let its outbox fill up)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});

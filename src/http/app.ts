@@ -37,6 +37,7 @@ import { corsMiddleware } from './cors.js';
 import { namespacedKey, rawPath } from './path-key.js';
 import { clientClosed, HttpProblem, problemResponse, toProblem } from './problem.js';
 import { batchRoutes } from './routes/batch.js';
+import { changeRoutes } from './routes/changes.js';
 import { counterRoutes } from './routes/counters.js';
 import { entryRoutes } from './routes/entries.js';
 import { lockRoutes } from './routes/locks.js';
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', counterRoutes(deps));
   app.route('/v1', batchRoutes(deps));
   app.route('/v1', namespaceRoutes(deps));
+  app.route('/v1', changeRoutes(deps));
   app.route('/v1', sessionRoutes(deps));
   app.route('/v1', presenceRoutes(deps));
   app.route('/v1', rateLimitRoutes(deps));
@@ -79,7 +81,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       description:
         'Redis-style caching and coordination over HTTP. Errors are application/problem+json (RFC 9457). ' +
         'Authenticate with the header `Authorization: Bearer YOUR_TOKEN`; a token without the scope or namespace gets 403 before its body is read. ' +
-        'Coordination names (rate-limit keys, locks, presence channels, session subjects) are confined by their scope, the part ' +
+        'Coordination names (rate-limit keys, locks, presence channels, pub/sub channels, session subjects) are confined by their scope, the part ' +
         'before the first `:`. JSON bodies are strict (an unknown field is 400), at most 2 MiB and 32 levels deep. ' +
         'Durations are whole seconds or 250ms/30s/5m/2h/1d (max 365d). A client that disconnects is recorded as 499.',
     },

@@ -8,12 +8,15 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { CachePort } from '../core/port.js';
 import type { Authenticator, Principal } from './auth.js';
+import type { SseStreams } from './sse.js';
 
 export interface AppDeps {
   port: CachePort;
   config: Config;
   logger: Logger;
   auth: Authenticator;
+  /** The open event streams, ended by a graceful shutdown. */
+  streams: SseStreams;
 }
 
 export interface AppEnv {

@@ -59,17 +59,33 @@ function cacheText(c: AppContext, text: string): void {
 
 const unsupported = () =>
   new HttpProblem(415, 'unsupported-media-type', 'this route takes a JSON body: send Content-Type: application/json');
-const tooLarge = () => new HttpProblem(413, 'body-too-large', `the JSON body exceeds ${MAX_JSON_BODY_BYTES} bytes`);
+const tooLarge = (limit: JsonBodyLimit) => () =>
+  new HttpProblem(413, 'body-too-large', `the JSON body exceeds ${limit.maxBytes} bytes${limit.name ? ` (${limit.name})` : ''}`);
 
-/**
- * Reads and parses the JSON body once per request. `optional`: an empty body
- * (with or without a JSON Content-Type) is `undefined`.
- */
-export async function readJson(c: AppContext, options: { optional?: boolean } = {}): Promise<unknown> {
+/** A route's own bound on its whole JSON body (inclusive), named in the 413. */
+export interface JsonBodyLimit {
+  maxBytes: number;
+  /** The setting that configures it, e.g. CACHE_MAX_MESSAGE_BYTES. */
+  name?: string;
+}
+
+export interface JsonBodyOptions {
+  /** An empty body (with or without a JSON Content-Type) is `undefined`. */
+  optional?: boolean;
+  /** Default: MAX_JSON_BODY_BYTES. */
+  limit?: JsonBodyLimit;
+}
+
+/** Reads and parses the JSON body once per request. */
+export async function readJson(c: AppContext, options: JsonBodyOptions = {}): Promise<unknown> {
   if (parsed.has(c.req.raw)) return parsed.get(c.req.raw);
   const contentType = c.req.header('content-type');
   if (contentType !== undefined && !isJsonContentType(contentType)) throw unsupported();
-  const bytes = await readBoundedBytes(c, MAX_JSON_BODY_BYTES, tooLarge);
+  const bytes = await readBoundedBytes(
+    c,
+    options.limit?.maxBytes ?? MAX_JSON_BODY_BYTES,
+    tooLarge(options.limit ?? { maxBytes: MAX_JSON_BODY_BYTES }),
+  );
   const text = bytes.toString('utf8');
   if (text.trim().length === 0 && options.optional) return undefined;
   if (contentType === undefined) throw unsupported();
@@ -100,7 +116,7 @@ export function asObject(value: unknown, field = 'body'): Record<string, unknown
  * authorization middleware and before the validators, which then read the
  * cached text.
  */
-export function jsonBody(options: { optional?: boolean } = {}): MiddlewareHandler<AppEnv> {
+export function jsonBody(options: JsonBodyOptions = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const value = await readJson(c, options);
     // An absent optional body stays empty (the validators then skip it, as they would unread).

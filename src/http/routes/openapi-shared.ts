@@ -49,6 +49,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   401: 'Missing or unknown bearer token (WWW-Authenticate: Bearer)',
   403: 'The token lacks the scope or namespace',
   404: 'Not found',
+  406: 'The Accept header does not admit text/event-stream',
   409: 'Conflict',
   412: 'Precondition failed; nothing changed',
   413: 'Over a size or count limit',
