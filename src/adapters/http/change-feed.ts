@@ -4,8 +4,9 @@
  * port. The streams count as one connection for the feed's state: when any of
  * them ends, every stream is closed and every subscriber hears `down`; the
  * feed reopens them all with backoff and reports `up` (ReconnectingFeed).
- * A `gap` event (the server could not replay what this stream missed) is a
- * `down` then `up` for that namespace's subscribers: drop what you hold.
+ * A `gap` event is reported to that namespace's subscribers: `{"live": false}`
+ * (the server's own feed is down) as `down`, `{"live": true}` (changes may
+ * have been missed, the stream is current again) as `down` then `up`.
  */
 import { BackendUnavailableError } from '../../core/errors.js';
 import { isChangeOp, isStringArray, readChangeFields } from '../../core/change-payload.js';
@@ -90,8 +91,11 @@ export class HttpChangeFeed extends ReconnectingFeed {
       const change = parseHttpChange(ns, event.data);
       if (change) this.listeners.emit(change);
     } else if (event.event === 'gap') {
-      this.listeners.emitTo(ns, { type: 'down', error: new BackendUnavailableError(`changes of ${ns} were missed (gap)`) });
-      this.listeners.emitTo(ns, { type: 'up' });
+      // `live: false`: the server's own feed is down (hold nothing until the next gap); otherwise changes may have
+      // been missed but the stream is current again: a down then up, so subscribers drop what they hold.
+      const live = readChangeFields(event.data)?.live !== false;
+      this.listeners.emitTo(ns, { type: 'down', error: new BackendUnavailableError(`changes of ${ns} may have been missed (gap)`) });
+      if (live) this.listeners.emitTo(ns, { type: 'up' });
     }
   }
 
