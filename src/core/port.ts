@@ -414,7 +414,15 @@ export interface Lifecycle {
   close(): Promise<void>;
 }
 
-export interface CachePort extends EntryStore, NamespaceAdmin, RateLimiter, LockManager, SessionStore, PresenceTracker, Lifecycle {
+export interface CachePort
+  extends EntryStore,
+    NamespaceAdmin,
+    KeyInspector,
+    RateLimiter,
+    LockManager,
+    SessionStore,
+    PresenceTracker,
+    Lifecycle {
   /** The namespace change feed (Postgres LISTEN/NOTIFY, Redis sharded pub/sub). */
   changes: ChangeFeed['changes'];
 }

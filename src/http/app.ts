@@ -41,6 +41,7 @@ import { changeRoutes } from './routes/changes.js';
 import { counterRoutes } from './routes/counters.js';
 import { entryRoutes } from './routes/entries.js';
 import { lockRoutes } from './routes/locks.js';
+import { namespaceKeyRoutes } from './routes/namespace-keys.js';
 import { namespaceRoutes } from './routes/namespaces.js';
 import { operationsRoutes } from './routes/operations.js';
 import { presenceRoutes } from './routes/presence.js';
@@ -67,6 +68,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', batchRoutes(deps));
   app.route('/v1', namespaceRoutes(deps));
   app.route('/v1', changeRoutes(deps));
+  app.route('/v1', namespaceKeyRoutes(deps));
   app.route('/v1', sessionRoutes(deps));
   app.route('/v1', presenceRoutes(deps));
   app.route('/v1', rateLimitRoutes(deps));

@@ -20,6 +20,7 @@ import { defineValidationTests } from './validation.js';
 import { defineNamespaceTests } from './namespaces.js';
 import { defineConcurrencyTests } from './concurrency.js';
 import { defineModelSequenceTests } from './model-sequences.js';
+import { defineKeyInspectorTests } from './key-inspector.js';
 
 export function runContractSuite(factory: BackendFactory<AdapterName>, options: { label?: string } = {}): void {
   describe(`CachePort contract: ${options.label ?? factory.name}`, () => {
@@ -42,5 +43,6 @@ export function runContractSuite(factory: BackendFactory<AdapterName>, options: 
     defineNamespaceTests(ctx);
     defineConcurrencyTests(ctx);
     defineModelSequenceTests(ctx);
+    defineKeyInspectorTests(ctx);
   });
 }

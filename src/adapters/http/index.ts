@@ -13,6 +13,7 @@ import { timedPing } from '../../core/ping.js';
 import { HttpChangeFeed } from './change-feed.js';
 import { HttpClient } from './client.js';
 import { createHttpEntryStore } from './entries.js';
+import { createHttpKeyInspector } from './keys.js';
 import { createHttpLockManager } from './locks.js';
 import { createHttpNamespaceAdmin } from './namespaces.js';
 import { createHttpPresenceTracker } from './presence.js';
@@ -64,6 +65,7 @@ export function createHttpPort(options: HttpPortOptions): HttpPort {
     feed,
     ...createHttpEntryStore(client, options),
     ...createHttpNamespaceAdmin(client),
+    ...createHttpKeyInspector(client),
     ...createHttpRateLimiter(client),
     ...createHttpLockManager(client),
     ...createHttpSessionStore(client),

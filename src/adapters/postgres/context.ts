@@ -72,6 +72,10 @@ const RESENDABLE_OPERATIONS = new Set([
   'members',
   'count',
   'touch recency',
+  'listKeys',
+  'top',
+  // A batch sent again sets the same rows' expiry to now() + ttl once more: nothing else changes.
+  'expireMany',
 ]);
 
 function isLostConnection(error: unknown): boolean {

@@ -44,7 +44,7 @@ function entryColumns(sql: Queryable): Fragment {
 
 /**
  * The one upsert SET list: the proposed row replaces the stored one; an
- * expired row being replaced counts as new (created_at = now(), hits from 0).
+ * expired row being replaced counts as new (created_at = now(), hits from 0, never read).
  */
 function upsertSet(sql: Queryable): Fragment {
   return sql`
@@ -52,7 +52,8 @@ function upsertSet(sql: Queryable): Fragment {
     tags = excluded.tags, size = excluded.size, expires_at = excluded.expires_at,
     updated_at = now(), accessed_at = now(),
     created_at = CASE WHEN ${live(sql)} THEN e.created_at ELSE now() END,
-    hits = CASE WHEN ${live(sql)} THEN e.hits ELSE 0 END`;
+    hits = CASE WHEN ${live(sql)} THEN e.hits ELSE 0 END,
+    read_at = CASE WHEN ${live(sql)} THEN e.read_at ELSE NULL END`;
 }
 
 /** An upserted row was created when it was inserted or replaced an expired one (see upsertSet). */
@@ -76,7 +77,7 @@ function tagsFromJson(sql: Queryable): Fragment {
  * end of the transaction and fails with STORAGE_MOVED when the namespace no longer
  * lives in `table` (a durable switch or a drop committed since the config was cached).
  */
-function storageGuard(sql: Queryable, ns: string, table: EntryTable): Fragment {
+export function storageGuard(sql: Queryable, ns: string, table: EntryTable): Fragment {
   return sql`(SELECT cacheport_entry_guard(${ns}, ${table === 'durable_entries'}))`;
 }
 
@@ -323,6 +324,8 @@ export function incrementEntry(sql: Queryable, table: EntryTable, ns: string, ke
       content_type = ${ifExpired(sql`excluded.content_type`, sql`e.content_type`)},
       tags = ${ifExpired(sql`excluded.tags`, sql`e.tags`)},
       created_at = ${ifExpired(sql`now()`, sql`e.created_at`)},
+      hits = ${ifExpired(sql`0`, sql`e.hits`)},
+      read_at = ${ifExpired(sql`NULL`, sql`e.read_at`)},
       updated_at = now()
     RETURNING convert_from(e.value, 'UTF8') AS n`;
 }

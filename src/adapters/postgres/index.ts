@@ -11,6 +11,7 @@ import { createPgContext, mapPgError } from './context.js';
 import type { CoalescerOptions } from './coalescer.js';
 import { createPgEntryStore } from './entries.js';
 import type { CoalescingStats } from './entry-coalescing.js';
+import { createPgKeyInspector } from './key-inspector.js';
 import { createPgLockManager } from './locks.js';
 import { createPgNamespaceAdmin, loadNamespaceConfig } from './namespaces.js';
 import { createPgPresenceTracker } from './presence.js';
@@ -79,6 +80,7 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
   const tracker = new ReadTracker(pgReadStatsSink(ctx), { ...DEFAULT_READ_TRACKER_OPTIONS, ...options.readTracking });
   const { coalescingStats, ...entries } = createPgEntryStore(ctx, configs, tracker, coalescingSettings(options));
   const namespaces = createPgNamespaceAdmin(ctx, configs, tracker);
+  const keyInspector = createPgKeyInspector(ctx, configs, tracker);
   const rateLimiter = createPgRateLimiter(ctx);
   const locks = createPgLockManager(ctx);
   const sessions = createPgSessionStore(ctx);
@@ -104,6 +106,7 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
     sql,
     ...entries,
     ...namespaces,
+    ...keyInspector,
     ...rateLimiter,
     ...locks,
     ...sessions,

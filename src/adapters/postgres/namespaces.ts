@@ -235,7 +235,7 @@ async function moveRows(tx: Queryable, ns: string, to: EntryTable): Promise<void
     ON CONFLICT (ns, key) DO UPDATE SET
       value = excluded.value, content_type = excluded.content_type, etag = excluded.etag, tags = excluded.tags,
       size = excluded.size, created_at = excluded.created_at, updated_at = excluded.updated_at,
-      expires_at = excluded.expires_at, accessed_at = excluded.accessed_at, hits = excluded.hits
+      expires_at = excluded.expires_at, accessed_at = excluded.accessed_at, hits = excluded.hits, read_at = excluded.read_at
     WHERE excluded.updated_at > e.updated_at`;
 }
 

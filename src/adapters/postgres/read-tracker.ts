@@ -11,7 +11,9 @@
  *   place of the oldest remembered one, see remember()) and touched with one
  *   batched UPDATE per table per `recencyIntervalMs`. A key read many times in
  *   an interval costs one row update, so LRU order is only accurate to the
- *   interval.
+ *   interval. The same update adds the interval's reads to the entry's `hits`
+ *   and sets `read_at` (top's hit count and lastAccessAt: approximate, see
+ *   docs/spec/cache-port.md "Top entries").
  */
 import type { PgContext } from './context.js';
 import { ENTRY_TABLES, type EntryTable } from './tables.js';
@@ -20,7 +22,7 @@ import { ENTRY_TABLES, type EntryTable } from './tables.js';
 export interface ReadStatsSink {
   /** Adds the counts to the namespaces that exist (configured or holding entries); drops the others'. */
   addCounts(names: string[], hits: number[], misses: number[]): Promise<void>;
-  /** Marks the keys read (accessed_at = now, hits += n); keys given in (ns, key) order. */
+  /** Marks the keys read (accessed_at = read_at = now, hits += n); keys given in (ns, key) order. */
   touch(table: EntryTable, nss: string[], keys: string[], counts: number[]): Promise<void>;
 }
 
@@ -216,7 +218,7 @@ export function pgReadStatsSink(ctx: PgContext): ReadStatsSink {
                SELECT t.ns, t.key, u.n FROM ${sql(table)} AS t JOIN u ON t.ns = u.ns AND t.key = u.key COLLATE "C"
                 ORDER BY t.ns, t.key FOR UPDATE OF t
              )
-        UPDATE ${sql(table)} AS t SET accessed_at = now(), hits = t.hits + l.n
+        UPDATE ${sql(table)} AS t SET accessed_at = now(), read_at = now(), hits = t.hits + l.n
           FROM locked AS l WHERE t.ns = l.ns AND t.key = l.key`,
       );
     },

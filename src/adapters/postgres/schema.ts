@@ -27,7 +27,10 @@ function entryColumns() {
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     /** Coarse recency for LRU: touched at most once per interval per key, never on every hit. */
     accessedAt: timestamp('accessed_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Approximate reads (the read tracker's batched flushes); kept over a rewrite of a live entry. */
     hits: bigint('hits', { mode: 'number' }).notNull().default(0),
+    /** When a flush last recorded a read (top's lastAccessAt); NULL until then. */
+    readAt: timestamp('read_at', { withTimezone: true }),
   };
 }
 
@@ -37,6 +40,8 @@ export const entries = pgTable('entries', entryColumns(), (t) => [
   index('entries_expires_at_idx').on(t.expiresAt).where(sql`${t.expiresAt} IS NOT NULL`),
   index('entries_tags_idx').using('gin', t.tags),
   index('entries_ns_accessed_at_idx').on(t.ns, t.accessedAt),
+  // top(): most read first without a sort; partial, so entries never read cost nothing.
+  index('entries_ns_hits_idx').on(t.ns, t.hits.desc(), t.key).where(sql`${t.hits} > 0`),
 ]);
 
 /** Same shape, logged: entries of `durable` namespaces. */
@@ -45,6 +50,8 @@ export const durableEntries = pgTable('durable_entries', entryColumns(), (t) => 
   index('durable_entries_expires_at_idx').on(t.expiresAt).where(sql`${t.expiresAt} IS NOT NULL`),
   index('durable_entries_tags_idx').using('gin', t.tags),
   index('durable_entries_ns_accessed_at_idx').on(t.ns, t.accessedAt),
+  // top(): most read first without a sort; partial, so entries never read cost nothing.
+  index('durable_entries_ns_hits_idx').on(t.ns, t.hits.desc(), t.key).where(sql`${t.hits} > 0`),
 ]);
 
 /** Logged: configuration and counters. A row exists once configured or once counters were flushed. */

@@ -121,11 +121,12 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
         restKeys: keys.map((key) => entryKey(ctx, ns, key)),
       }),
     );
-    return reply.map((row) => count(ns, toEntry(row)));
+    return reply.map((row, i) => count(ns, keys[i] as string, toEntry(row)));
   }
 
-  function count(ns: string, entry: CacheEntry | undefined): CacheEntry | undefined {
-    if (entry) counter.hit(ns);
+  /** In memory only: the hit counter flushes per-namespace and per-key reads in batches (hit-counter.ts). */
+  function count(ns: string, key: string, entry: CacheEntry | undefined): CacheEntry | undefined {
+    if (entry) counter.hit(ns, key);
     else counter.miss(ns);
     return entry;
   }
@@ -136,7 +137,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateKey(key);
     if (tracksRecency(await configs.get(ns))) return (await readEntries(ns, [key], 'get', true))[0];
     const row = await ctx.runCommand('get', () => redis.hmgetBuffer(entryKey(ctx, ns, key), ...READ_FIELDS));
-    return count(ns, toEntry(row));
+    return count(ns, key, toEntry(row));
   }
 
   async function getMany(ns: string, keys: string[]): Promise<(CacheEntry | undefined)[]> {

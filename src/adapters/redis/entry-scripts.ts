@@ -11,6 +11,9 @@
  *   P:{ns}#keys         zset  every key, score 0: ZRANGEBYLEX serves prefixes
  *   P:{ns}#tag:<tag>    set   keys written with that tag
  *   P:{ns}#tags         set   tag names in use (for clear/drop)
+ *   P:{ns}#hits         zset  approximate reads per key (the hit counter's
+ *                             batched flush; the entry hash keeps the same
+ *                             count in field h and the last read time in r)
  *   P:{ns}#changes      shard channel: the change feed (see change-feed.ts)
  *
  * Every script that changes entries announces the change on the namespace's
@@ -41,7 +44,7 @@ function toSetReply([written, created, first]: number[]): SetReply {
 }
 
 /** Shared Lua: the Redis clock in epoch ms (TIME is allowed in scripts since effects replication, Redis 5+). */
-const NOW_MS = `
+export const NOW_MS = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -54,6 +57,7 @@ local function delete_entry(entry, member, keys_index, tag_prefix)
   local tags = redis.call('HGET', entry, 't')
   redis.call('ZREM', keys_index, member)
   if not tags then return 0 end
+  redis.call('ZREM', string.sub(keys_index, 1, -6) .. '#hits', member)
   for _, tag in ipairs(cjson.decode(tags)) do
     redis.call('SREM', tag_prefix .. tag, member)
   end
@@ -358,11 +362,13 @@ export const pruneChunk = defineScript({
     return { removed: replyInt(removed, 'cp_prune'), last: replyString(last, 'cp_prune') };
   },
   source: `
+local hits_index = string.sub(KEYS[1], 1, -6) .. '#hits'
 local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
 local removed = 0
 for _, member in ipairs(members) do
   if redis.call('EXISTS', ARGV[3] .. member) == 0 then
     redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', hits_index, member)
     removed = removed + 1
   end
 end
@@ -478,6 +484,7 @@ for _, tag in ipairs(tags) do
   redis.call('DEL', ARGV[3] .. tag)
 end
 if #tags == limit then return {n, 0} end
+redis.call('DEL', string.sub(KEYS[1], 1, -6) .. '#hits')
 if ARGV[4] == '1' then redis.call('DEL', KEYS[3], KEYS[4]) end
 return {n, 1}
 `,

@@ -1,38 +1,71 @@
 /**
- * Per-namespace hit/miss counters, batched in memory and flushed with HINCRBY
- * about once a second, so a get costs no extra round trip. Counts not yet
- * flushed are added by stats(); counts of a flush that failed are kept for
- * the next one (a crash loses at most one interval).
+ * Read statistics, batched in memory and flushed about once a second, so a
+ * get costs no extra round trip:
+ *
+ * - per-namespace hit/miss counters (HINCRBY on the namespace's counters);
+ * - per-key read counts for top(): the reads of each key since the last flush
+ *   and the time of the last one. The flush adds them to the entry hash
+ *   (HINCRBY field `h`, field `r` = last read, epoch ms) and mirrors `h` into
+ *   the namespace's `#hits` zset. Only entries that still exist are counted,
+ *   so the count lives and dies with the entry: kept over a rewrite of a live
+ *   entry, gone with it when it expires, is evicted or deleted. At most
+ *   MAX_TRACKED_KEYS distinct keys are held between flushes; reads of further
+ *   keys count for the namespace's hits but not per key until the next flush.
+ *
+ * Counts not yet flushed are added by stats(); counts of a flush that failed
+ * are kept for the next one (a crash loses at most one interval).
  */
 import type { RedisContext } from './context.js';
 import { namespaceKeys } from './namespace-keys.js';
 import { defineScript, replyInt } from './scripts.js';
 
+/** Distinct keys whose reads are held per flush interval, over all namespaces (as the Postgres read tracker). */
+export const MAX_TRACKED_KEYS = 10_000;
+
 /**
  * Adds counts only to a namespace that exists (configured or holding a key),
- * so reads of made-up namespaces create nothing; atomic, so both counts land
- * or neither does. Returns 1 when counted.
+ * so reads of made-up namespaces create nothing; atomic, so all counts land
+ * or none does. ARGV after hits and misses: (key, reads, last read ms) triples;
+ * a key whose entry is gone is skipped. Returns 1 when counted.
  */
 const addCounts = defineScript({
   name: 'cp_count_reads',
-  keys: ['counters', 'config', 'keysIndex'],
+  keys: ['counters', 'config', 'keysIndex', 'hitsIndex'],
   args: ['hits', 'misses'],
+  restArgs: true,
   decode: (r) => replyInt(r, 'cp_count_reads') === 1,
   source: `
 if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'hits', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'misses', ARGV[2])
+local base = string.sub(KEYS[3], 1, -6)
+for i = 3, #ARGV, 3 do
+  local entry = base .. ':' .. ARGV[i]
+  if redis.call('EXISTS', entry) == 1 then
+    local h = redis.call('HINCRBY', entry, 'h', ARGV[i + 1])
+    local r = tonumber(redis.call('HGET', entry, 'r') or '0')
+    if tonumber(ARGV[i + 2]) > r then redis.call('HSET', entry, 'r', ARGV[i + 2]) end
+    redis.call('ZADD', KEYS[4], -h, ARGV[i])
+  end
+end
 return 1
 `,
 });
 
+interface KeyReads {
+  reads: number;
+  lastMs: number;
+}
+
 interface Pending {
   hits: number;
   misses: number;
+  keys: Map<string, KeyReads>;
 }
 
 export class HitCounter {
   private pending = new Map<string, Pending>();
+  private trackedKeys = 0;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
@@ -44,52 +77,44 @@ export class HitCounter {
     this.timer.unref();
   }
 
-  hit(ns: string, n = 1): void {
-    this.entry(ns).hits += n;
+  /** A read that found `key` (omitted: count for the namespace only). */
+  hit(ns: string, key?: string): void {
+    const p = this.entry(ns);
+    p.hits += 1;
+    if (key !== undefined) this.addReads(p, key, 1, Date.now());
   }
 
-  miss(ns: string, n = 1): void {
-    this.entry(ns).misses += n;
+  miss(ns: string): void {
+    this.entry(ns).misses += 1;
   }
 
-  unflushed(ns: string): Pending {
+  unflushed(ns: string): { hits: number; misses: number } {
     const p = this.pending.get(ns);
     return { hits: p?.hits ?? 0, misses: p?.misses ?? 0 };
   }
 
   forget(ns: string): void {
+    const p = this.pending.get(ns);
+    if (p) this.trackedKeys -= p.keys.size;
     this.pending.delete(ns);
   }
 
   /**
    * One script per namespace with pending counts (separate calls: namespaces
    * live in different slots). Counts of a namespace that does not exist are
-   * dropped: reads create no state.
+   * dropped: reads create no state. A flush already running is awaited and
+   * then a new one starts, so what was counted before the call is written out.
    */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
+    if (this.flushing) await this.flushing.catch(() => {});
     if (this.flushing) return this.flushing;
     const batch = this.pending;
-    if (batch.size === 0) return Promise.resolve();
+    if (batch.size === 0) return;
     this.pending = new Map();
+    this.trackedKeys = 0;
     this.flushing = (async () => {
       try {
-        await Promise.all(
-          [...batch].map(async ([ns, counts]) => {
-            const k = namespaceKeys(this.ctx, ns);
-            try {
-              await this.ctx.run('flush counters', () =>
-                addCounts.call(this.ctx.redis, {
-                  keys: { counters: k.counters, config: k.config, keysIndex: k.keysIndex },
-                  args: { hits: counts.hits, misses: counts.misses },
-                }),
-              );
-            } catch {
-              // Keep the counts for the next flush; Redis may be briefly unavailable.
-              this.hit(ns, counts.hits);
-              this.miss(ns, counts.misses);
-            }
-          }),
-        );
+        await Promise.all([...batch].map(([ns, counts]) => this.flushNamespace(ns, counts)));
       } finally {
         this.flushing = undefined;
       }
@@ -102,10 +127,42 @@ export class HitCounter {
     await this.flush();
   }
 
+  private async flushNamespace(ns: string, counts: Pending): Promise<void> {
+    const k = namespaceKeys(this.ctx, ns);
+    const triples: (string | number)[] = [];
+    for (const [key, reads] of counts.keys) triples.push(key, reads.reads, reads.lastMs);
+    try {
+      await this.ctx.run('flush counters', () =>
+        addCounts.call(this.ctx.redis, {
+          keys: { counters: k.counters, config: k.config, keysIndex: k.keysIndex, hitsIndex: k.hitsIndex },
+          args: { hits: counts.hits, misses: counts.misses },
+          restArgs: triples,
+        }),
+      );
+    } catch {
+      // Keep the counts for the next flush; Redis may be briefly unavailable.
+      const p = this.entry(ns);
+      p.hits += counts.hits;
+      p.misses += counts.misses;
+      for (const [key, reads] of counts.keys) this.addReads(p, key, reads.reads, reads.lastMs);
+    }
+  }
+
+  private addReads(p: Pending, key: string, reads: number, lastMs: number): void {
+    const known = p.keys.get(key);
+    if (known) {
+      known.reads += reads;
+      if (lastMs > known.lastMs) known.lastMs = lastMs;
+    } else if (this.trackedKeys < MAX_TRACKED_KEYS) {
+      p.keys.set(key, { reads, lastMs });
+      this.trackedKeys += 1;
+    }
+  }
+
   private entry(ns: string): Pending {
     let p = this.pending.get(ns);
     if (!p) {
-      p = { hits: 0, misses: 0 };
+      p = { hits: 0, misses: 0, keys: new Map() };
       this.pending.set(ns, p);
     }
     return p;

@@ -13,6 +13,7 @@ import { createRedisClient, type RedisClient } from './connection.js';
 import { createRedisContext, mapRedisError, type RedisContext } from './context.js';
 import { createRedisEntryStore } from './entries.js';
 import { HitCounter } from './hit-counter.js';
+import { createRedisKeyInspector } from './key-inspector.js';
 import { createRedisLockManager } from './locks.js';
 import { namespaceKeys } from './namespace-keys.js';
 import { createRedisNamespaceAdmin, loadStoredConfig, type NamespaceMaintenance } from './namespaces.js';
@@ -92,6 +93,7 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
     context: ctx,
     ...entries,
     ...namespaces,
+    ...createRedisKeyInspector(ctx, counter),
     ...createRedisRateLimiter(ctx),
     ...createRedisLockManager(ctx),
     ...createRedisSessionStore(ctx),

@@ -18,6 +18,8 @@ export interface NamespaceKeys {
   config: string;
   /** hash: hits, misses. */
   counters: string;
+  /** zset: approximate reads per key (score = -reads), for top(); members of entries that are gone are pruned lazily. */
+  hitsIndex: string;
   /** `P:{ns}#changes`: the shard channel of the change feed (a channel, not a key; same slot as the keys). */
   changes: string;
 }
@@ -50,6 +52,7 @@ function buildNamespaceKeys(ctx: RedisContext, ns: string): NamespaceKeys {
     tagNames: ctx.nsKey(ns, 'tags'),
     config: ctx.nsKey(ns, 'config'),
     counters: ctx.nsKey(ns, 'counters'),
+    hitsIndex: ctx.nsKey(ns, 'hits'),
     changes: ctx.nsKey(ns, 'changes'),
   };
 }
