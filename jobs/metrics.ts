@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { registry } from '../src/metrics.js';
 
-export const JOB_NAMES = ['ttl-cleanup', 'lru-eviction'] as const;
+export const JOB_NAMES = ['ttl-cleanup', 'lru-eviction', 'channel-retention'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export const rowsExpired = new Counter({
@@ -20,6 +20,12 @@ export const rowsEvicted = new Counter({
   name: 'cacheport_eviction_rows_evicted_total',
   help: 'Live entries evicted to keep a namespace within maxEntries/maxBytes, by namespace',
   labelNames: ['namespace'] as const,
+  registers: [registry],
+});
+
+export const channelMessagesTrimmed = new Counter({
+  name: 'cacheport_channel_messages_trimmed_total',
+  help: 'Pub/sub messages deleted by the channel-retention job (past CHANNEL_RETENTION or beyond 10,000 per channel)',
   registers: [registry],
 });
 

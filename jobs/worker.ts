@@ -1,6 +1,6 @@
 /**
  * The cleanup worker: pg-boss (in its own schema, `<CACHE_SCHEMA>_boss`)
- * runs `ttl-cleanup` and `lru-eviction` on every worker process that starts
+ * runs `ttl-cleanup`, `lru-eviction` and `channel-retention` on every worker process that starts
  * it, one at a time per job across all of them (stately queues, one shared
  * singletonKey). The server starts it inline (WORKER=inline); `npm run
  * worker` runs it alone.
@@ -15,6 +15,7 @@ import { createPgClient, type Sql } from '../src/adapters/postgres/connection.js
 import { SCHEMA_PATTERN } from '../src/adapters/postgres/schema-name.js';
 import { runTtlCleanup, DEFAULT_CLEANUP_BATCH, DEFAULT_CLEANUP_BUDGET_MS } from './ttl-cleanup.js';
 import { runLruEviction, DEFAULT_EVICTION_BATCH, DEFAULT_EVICTION_BUDGET_MS } from './lru-eviction.js';
+import { runChannelRetention, DEFAULT_CHANNEL_TRIM_BATCH } from './channel-retention.js';
 import { refreshTableHealth } from './table-health.js';
 import { runRedisMaxEntries, type RedisEvictionPort } from './redis-eviction.js';
 import { triggerFor } from './schedule.js';
@@ -128,6 +129,24 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
             complete: result.complete,
             durationMs: result.durationMs,
           },
+        };
+      },
+    },
+    {
+      // Pub/sub messages past CHANNEL_RETENTION or beyond 10,000 per channel; on the cleanup interval.
+      name: 'channel-retention',
+      intervalMs: config.cleanupIntervalMs,
+      budgetMs: cleanupBudget,
+      async execute(signal) {
+        const result = await runChannelRetention(sql, {
+          retentionMs: config.channelRetentionMs,
+          batchSize: batchSize ?? DEFAULT_CHANNEL_TRIM_BATCH,
+          timeBudgetMs: cleanupBudget,
+          signal,
+        });
+        return {
+          busy: result.deleted > 0 || result.forgotten > 0,
+          summary: { deleted: result.deleted, forgotten: result.forgotten, complete: result.complete, durationMs: result.durationMs },
         };
       },
     },

@@ -29,6 +29,8 @@ export function adapterOptions(config: Config): AdapterOptions {
     maxValueBytes: config.maxValueBytes,
     timeoutMs: config.backendTimeoutMs,
     maxBatch: config.maxBatch,
+    maxMessageBytes: config.maxMessageBytes,
+    channelRetentionMs: config.channelRetentionMs,
   };
 }
 

@@ -45,6 +45,8 @@ export interface Config {
   dataDir: string;
   /** Bound on the bytes of values (as JSON text: escapes, base64) one batch answer returns (past it, gets are per-op 413). */
   maxBatchResponseBytes: number;
+  /** How long channel messages are kept for replay (CHANNEL_RETENTION), ms. */
+  channelRetentionMs: number;
   /** CORS_ORIGINS as given (comma-separated origins or `*`); undefined → no CORS. Parsed by src/http/cors.ts. */
   corsOrigins: string | undefined;
   /** Largest whole body of a channel publish (POST /v1/channels/{channel}). */
@@ -210,6 +212,7 @@ export const ENV = z.object({
   SSE_KEEPALIVE: duration('15s', false),
   SSE_MAX_BUFFERED_BYTES: whole(1024 * 1024, 1024, 1024 * 1024 * 1024),
   SSE_MAX_BUFFERED_EVENTS: whole(10_000, 1, 10_000_000),
+  CHANNEL_RETENTION: duration('60s', false),
 });
 
 export type EnvName = keyof typeof ENV.shape;
@@ -249,6 +252,7 @@ export const ENV_HELP: Record<EnvName, string> = {
   SSE_KEEPALIVE: 'idle event streams (channels, changes) get a comment line this often, e.g. 15s (default 15s)',
   SSE_MAX_BUFFERED_BYTES: 'bytes an event stream may queue for a client that does not read before it is disconnected (default 1048576)',
   SSE_MAX_BUFFERED_EVENTS: 'events an event stream may queue for a client that does not read before it is disconnected (default 10000)',
+  CHANNEL_RETENTION: 'how long pub/sub messages are kept for replay, e.g. 3s, 60s, 5m (default 60s; at most 10,000 per channel)',
 };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -292,5 +296,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sseKeepaliveMs: e.SSE_KEEPALIVE,
     sseMaxBufferedBytes: e.SSE_MAX_BUFFERED_BYTES,
     sseMaxBufferedEvents: e.SSE_MAX_BUFFERED_EVENTS,
+    channelRetentionMs: e.CHANNEL_RETENTION,
   };
 }

@@ -1,7 +1,8 @@
+import type { ChannelOptions } from './channels.js';
 import type { NamespaceConfig } from './port.js';
 
-/** Options every adapter takes, whatever its backend. */
-export interface AdapterOptions {
+/** Options every adapter takes, whatever its backend (channel options are optional: see core/channels.ts). */
+export interface AdapterOptions extends ChannelOptions {
   /** Default ttl (ms) of namespaces without their own; null → no expiry. */
   defaultTtl: number | null;
   /** Inclusive limit on a value's size in bytes. */

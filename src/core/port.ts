@@ -422,6 +422,7 @@ export interface CachePort
     LockManager,
     SessionStore,
     PresenceTracker,
+    PubSub,
     Lifecycle {
   /** The namespace change feed (Postgres LISTEN/NOTIFY, Redis sharded pub/sub). */
   changes: ChangeFeed['changes'];

@@ -21,6 +21,7 @@ import { defineNamespaceTests } from './namespaces.js';
 import { defineConcurrencyTests } from './concurrency.js';
 import { defineModelSequenceTests } from './model-sequences.js';
 import { defineKeyInspectorTests } from './key-inspector.js';
+import { definePubSubTests } from './pubsub.js';
 
 export function runContractSuite(factory: BackendFactory<AdapterName>, options: { label?: string } = {}): void {
   describe(`CachePort contract: ${options.label ?? factory.name}`, () => {
@@ -44,5 +45,6 @@ export function runContractSuite(factory: BackendFactory<AdapterName>, options: 
     defineConcurrencyTests(ctx);
     defineModelSequenceTests(ctx);
     defineKeyInspectorTests(ctx);
+    definePubSubTests(ctx);
   });
 }

@@ -208,7 +208,14 @@ function unreachableFactory(name: BackendName): BackendFactory {
     name,
     async create() {
       const port = await createUnreachablePort(name);
-      return { port, scope: 'unreachable', cleanup: () => port.close().catch(() => undefined) };
+      return {
+        port,
+        scope: 'unreachable',
+        sibling: () => {
+          throw new Error('an unreachable backend has no siblings');
+        },
+        cleanup: () => port.close().catch(() => undefined),
+      };
     },
   };
 }

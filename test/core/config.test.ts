@@ -46,6 +46,11 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'http://x'],
     ['REDIS_URL', '127.0.0.1:6379'],
     ['LOG_LEVEL', 'loud'],
+    ['CHANNEL_RETENTION', '0s'],
+    ['CHANNEL_RETENTION', 'none'],
+    ['CHANNEL_RETENTION', '1 minute'],
+    ['CACHE_MAX_MESSAGE_BYTES', '0'],
+    ['CACHE_MAX_MESSAGE_BYTES', '64k'],
   ])('rejects %s=%j with an error naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);
@@ -71,5 +76,12 @@ describe('loadConfig reports every invalid variable at once', () => {
     expect(loadConfig({ STARTUP_TIMEOUT: '3s' }).startupTimeoutMs).toBe(3000);
     expect(loadConfig({ BACKEND_TIMEOUT_MS: '700' }).redisCommandTimeoutMs).toBe(700);
     expect(loadConfig({ BACKEND_TIMEOUT_MS: '700', REDIS_COMMAND_TIMEOUT_MS: '900' }).redisCommandTimeoutMs).toBe(900);
+  });
+
+  it('reads CHANNEL_RETENTION as a duration (default 60 s) and CACHE_MAX_MESSAGE_BYTES (default 64 KiB)', () => {
+    expect(loadConfig({})).toMatchObject({ channelRetentionMs: 60_000, maxMessageBytes: 65_536 });
+    expect(loadConfig({ CHANNEL_RETENTION: '3s' }).channelRetentionMs).toBe(3000);
+    expect(loadConfig({ CHANNEL_RETENTION: '5m' }).channelRetentionMs).toBe(300_000);
+    expect(loadConfig({ CACHE_MAX_MESSAGE_BYTES: '1024' }).maxMessageBytes).toBe(1024);
   });
 });

@@ -18,6 +18,8 @@ export interface TestBackend {
   port: CachePort;
   /** Postgres schema or Redis key prefix this port uses. */
   scope: string;
+  /** Another port on the same schema / prefix (like a second process); closed by cleanup. */
+  sibling(options?: Partial<AdapterOptions>): CachePort;
   cleanup(): Promise<void>;
 }
 
@@ -34,12 +36,20 @@ export const postgresFactory: BackendFactory = {
   async create(options = {}) {
     const schema = uniqueName('cptest').toLowerCase();
     await runMigrations(PG_URL, schema);
-    const port = createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, ...options, url: PG_URL, schema, poolMax: 4 });
+    const make = (given: Partial<AdapterOptions>): CachePort =>
+      createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, ...given, url: PG_URL, schema, poolMax: 4 });
+    const port = make(options);
+    const siblings: CachePort[] = [];
     return {
       port,
       scope: schema,
+      sibling(more = options) {
+        const other = make(more);
+        siblings.push(other);
+        return other;
+      },
       async cleanup() {
-        await port.close();
+        await Promise.all([port, ...siblings].map((p) => p.close()));
         const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
         await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         await sql.end();
@@ -52,12 +62,20 @@ export const redisFactory: BackendFactory = {
   name: 'redis',
   async create(options = {}) {
     const prefix = uniqueName('cptest');
-    const port = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, ...options, url: REDIS_URL, prefix });
+    const make = (given: Partial<AdapterOptions>): CachePort =>
+      createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, ...given, url: REDIS_URL, prefix });
+    const port = make(options);
+    const siblings: CachePort[] = [];
     return {
       port,
       scope: prefix,
+      sibling(more = options) {
+        const other = make(more);
+        siblings.push(other);
+        return other;
+      },
       async cleanup() {
-        await port.close();
+        await Promise.all([port, ...siblings].map((p) => p.close()));
         await deleteRedisKeys(prefix);
       },
     };
@@ -110,6 +128,7 @@ export function useBackend(factory: BackendFactory<AdapterName>, options?: Parti
     get scope() {
       return current().scope;
     },
+    sibling: (more) => current().sibling(more),
     cleanup: () => current().cleanup(),
   };
 }

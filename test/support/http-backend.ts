@@ -8,7 +8,11 @@ import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/app.js';
 import { createHttpPort, type HttpPort } from '../../src/adapters/http/index.js';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/core/channels.js';
 import type { BackendFactory, TestBackend } from './backends.js';
+
+/** `{"data":` and `}` around a published message. */
+const PUBLISH_ENVELOPE_BYTES = 9;
 
 export const HTTP_TEST_TOKEN = 'http-adapter-test-token-0123456789';
 
@@ -25,7 +29,11 @@ export async function startHttpBackend(
   options: Partial<typeof DEFAULT_ADAPTER_OPTIONS> & { poolMax?: number } = {},
   env: Record<string, string> = {},
 ): Promise<HttpTestBackend> {
+  const { poolMax = 4, ...adapterOptions } = options;
+  // The server limits a publish's whole body ({"data": …}); the adapter checks the message itself (maxMessageBytes).
+  const messageBytes = (adapterOptions.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES) + PUBLISH_ENVELOPE_BYTES;
   const config = loadConfig({
+    CACHE_MAX_MESSAGE_BYTES: String(messageBytes),
     HOST: '127.0.0.1',
     PORT: '0',
     WORKER: 'off',
@@ -33,8 +41,8 @@ export async function startHttpBackend(
     CACHE_TOKENS: JSON.stringify([{ token: HTTP_TEST_TOKEN, scopes: ['read', 'write', 'admin'], namespaces: ['*'] }]),
     ...env,
   });
-  const { poolMax = 4, ...adapterOptions } = options;
   const backend = await inner.create({
+    ...adapterOptions,
     defaultTtl: config.defaultTtl,
     maxValueBytes: config.maxValueBytes,
     maxBatch: config.maxBatch,
@@ -47,14 +55,23 @@ export async function startHttpBackend(
     await backend.cleanup();
     throw error;
   }
-  const port = createHttpPort({ ...DEFAULT_ADAPTER_OPTIONS, ...adapterOptions, url: server.url, token: HTTP_TEST_TOKEN, poolMax });
+  const make = (given: Partial<typeof DEFAULT_ADAPTER_OPTIONS>): HttpPort =>
+    createHttpPort({ ...DEFAULT_ADAPTER_OPTIONS, ...given, url: server.url, token: HTTP_TEST_TOKEN, poolMax });
+  const port = make(adapterOptions);
+  const siblings: HttpPort[] = [];
   return {
     port,
     server,
     inner: backend,
     scope: backend.scope,
+    /** Another HTTP port on the same server (like a second client process). */
+    sibling(more = adapterOptions) {
+      const other = make(more);
+      siblings.push(other);
+      return other;
+    },
     async cleanup() {
-      await port.close();
+      await Promise.all([port, ...siblings].map((p) => p.close()));
       await server.close();
       await backend.cleanup();
     },

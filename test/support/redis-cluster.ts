@@ -4,7 +4,8 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import { DEFAULT_ADAPTER_OPTIONS, type AdapterOptions } from '../../src/core/defaults.js';
+import type { CachePort } from '../../src/core/port.js';
 import { createRedisPort } from '../../src/adapters/redis/index.js';
 import type { BackendFactory } from './backends.js';
 import { startRedisServer, type RedisServerProcess } from './redis-server.js';
@@ -57,12 +58,20 @@ export function redisClusterFactory(cluster: () => LocalCluster): BackendFactory
     async create(options = {}) {
       const prefix = uniqueName('cptest');
       const { nodes } = cluster();
-      const port = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, ...options, url: '', clusterNodes: nodes, prefix });
+      const make = (given: Partial<AdapterOptions>): CachePort =>
+        createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, ...given, url: '', clusterNodes: nodes, prefix });
+      const port = make(options);
+      const siblings: CachePort[] = [];
       return {
         port,
         scope: prefix,
+        sibling(more = options) {
+          const other = make(more);
+          siblings.push(other);
+          return other;
+        },
         async cleanup() {
-          await port.close();
+          await Promise.all([port, ...siblings].map((p) => p.close()));
           // The cluster is thrown away after the suite; FLUSHALL each master keeps reruns clean.
           await Promise.allSettled(nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'flushall'], { timeout: 5000 })));
         },

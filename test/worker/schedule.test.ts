@@ -39,6 +39,7 @@ describe('stored schedules', () => {
     const minutely = await startWorker({ config: workerConfig(schema, { CLEANUP_INTERVAL: '5m', EVICTION_INTERVAL: '1m' }) });
     await minutely.stop();
     expect(await schedules()).toEqual([
+      { name: 'channel-retention', cron: '*/5 * * * *' },
       { name: 'lru-eviction', cron: '* * * * *' },
       { name: 'ttl-cleanup', cron: '*/5 * * * *' },
     ]);

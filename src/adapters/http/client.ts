@@ -45,6 +45,8 @@ export class HttpClient {
   private readonly base: URL;
   private readonly send: typeof httpRequest;
   private pending = 0;
+  /** After close(): every call fails as unavailable. */
+  closed = false;
 
   constructor(private readonly options: HttpClientOptions) {
     this.base = new URL(options.url);
@@ -79,6 +81,7 @@ export class HttpClient {
 
   /** One request; resolves with the answer for 2xx and `expect`ed statuses, else throws the typed error. */
   async call(call: HttpCall): Promise<HttpAnswer> {
+    if (this.closed) throw new BackendUnavailableError(`the port is closed (${call.operation})`);
     this.pending++;
     try {
       const answer = await this.exchange(call);
@@ -135,6 +138,7 @@ export class HttpClient {
   }
 
   close(): void {
+    this.closed = true;
     this.agent.destroy();
   }
 }

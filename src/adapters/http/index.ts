@@ -10,8 +10,10 @@ import type { AdapterOptions } from '../../core/defaults.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { CachePort } from '../../core/port.js';
 import { timedPing } from '../../core/ping.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../core/channels.js';
 import { HttpChangeFeed } from './change-feed.js';
 import { HttpClient } from './client.js';
+import { createHttpPubSub } from './channels.js';
 import { createHttpEntryStore } from './entries.js';
 import { createHttpKeyInspector } from './keys.js';
 import { createHttpLockManager } from './locks.js';
@@ -40,6 +42,7 @@ export interface HttpPort extends CachePort {
 export function createHttpPort(options: HttpPortOptions): HttpPort {
   const client = new HttpClient({ url: options.url, token: options.token, poolMax: options.poolMax, timeoutMs: options.timeoutMs });
   const feed = new HttpChangeFeed(client);
+  const channels = createHttpPubSub(client, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
   let closed = false;
 
   function ping(timeoutMs = options.timeoutMs): Promise<number> {
@@ -55,6 +58,7 @@ export function createHttpPort(options: HttpPortOptions): HttpPort {
     if (closed) return;
     closed = true;
     await feed.close();
+    channels.closeAll();
     closeStreams(client);
     client.close();
   }
@@ -71,6 +75,8 @@ export function createHttpPort(options: HttpPortOptions): HttpPort {
     ...createHttpSessionStore(client),
     ...createHttpPresenceTracker(client),
     changes: feed.changes,
+    publish: channels.publish,
+    subscribe: channels.subscribe,
     ping,
     close,
     usage: () => ({ inFlight: client.inFlight(), poolSize: options.poolMax }),

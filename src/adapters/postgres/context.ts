@@ -76,6 +76,7 @@ const RESENDABLE_OPERATIONS = new Set([
   'top',
   // A batch sent again sets the same rows' expiry to now() + ttl once more: nothing else changes.
   'expireMany',
+  'read channel',
 ]);
 
 function isLostConnection(error: unknown): boolean {

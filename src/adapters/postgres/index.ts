@@ -6,6 +6,7 @@ import type { AdapterOptions } from '../../core/defaults.js';
 import { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import type { CachePort } from '../../core/port.js';
 import { PgChangeFeed } from './change-feed.js';
+import { createPgPubSub } from './channels.js';
 import { createPgClient, type Sql } from './connection.js';
 import { createPgContext, mapPgError } from './context.js';
 import type { CoalescerOptions } from './coalescer.js';
@@ -86,6 +87,7 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
   const sessions = createPgSessionStore(ctx);
   const presence = createPgPresenceTracker(ctx);
   const feed = new PgChangeFeed({ url: options.url, schema: options.schema, timeoutMs: options.timeoutMs });
+  const pubsub = createPgPubSub(ctx, { ...options, url: options.url, schema: options.schema, timeoutMs: options.timeoutMs });
 
   function ping(timeoutMs = options.timeoutMs): Promise<number> {
     return timedPing(
@@ -98,6 +100,7 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
   async function close(): Promise<void> {
     await tracker.close();
     await feed.close();
+    await pubsub.close();
     await sql.end({ timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)) });
   }
 
@@ -112,6 +115,8 @@ export function createPostgresPort(options: PostgresPortOptions): PostgresPort {
     ...sessions,
     ...presence,
     changes: feed.changes,
+    publish: pubsub.publish,
+    subscribe: pubsub.subscribe,
     ping,
     close,
     usage: () => ({ inFlight: ctx.inFlight(), poolSize: options.poolMax }),

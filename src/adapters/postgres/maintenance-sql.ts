@@ -138,3 +138,71 @@ export function selectExpiredBacklog(sql: Queryable, table: CleanupTable) {
         FROM ${sql(table)} WHERE expires_at <= now()) AS oldest_age
   `;
 }
+
+// ---------------------------------------------------------------- channels (migration 0010)
+
+/** Up to `limit` channels after `after` (name order) that hold messages. */
+export async function selectChannelsWithMessages(sql: Queryable, after: string, limit: number): Promise<string[]> {
+  const rows = await sql<{ channel: string }[]>`
+    SELECT c.channel FROM channels c
+    WHERE c.channel > ${after} AND EXISTS (SELECT 1 FROM channel_messages m WHERE m.channel = c.channel)
+    ORDER BY c.channel LIMIT ${limit}`;
+  return rows.map((row) => row.channel);
+}
+
+/**
+ * Deletes up to `limit` of the channel's oldest messages among those past
+ * retention or beyond the newest `maxMessages`, and raises the channel's
+ * trimmed_through to the newest id deleted (subscribers compare their cursor
+ * with it to learn of a gap). Locks the channel row like publish does, so
+ * trimming and publishing one channel never interleave; a row a publisher
+ * holds is skipped (0), left for the next run.
+ */
+export async function trimChannelBatch(
+  sql: Queryable,
+  channel: string,
+  retentionMs: number,
+  maxMessages: number,
+  limit: number,
+): Promise<number> {
+  const rows = await sql<{ deleted: bigint }[]>`
+    WITH ch AS (
+      SELECT channel FROM channels WHERE channel = ${channel} FOR UPDATE SKIP LOCKED
+    ), cut AS (
+      SELECT greatest(
+        coalesce((SELECT e.id FROM channel_messages e
+                  WHERE e.channel = ch.channel AND e.published_at < now() - ${retentionMs}::bigint * interval '1 millisecond'
+                  ORDER BY e.published_at DESC LIMIT 1), 0),
+        coalesce((SELECT e.id FROM channel_messages e WHERE e.channel = ch.channel
+                  ORDER BY e.id DESC OFFSET ${maxMessages} LIMIT 1), 0)) AS upto
+      FROM ch
+    ), victims AS (
+      SELECT m.id FROM channel_messages m, cut WHERE m.channel = ${channel} AND m.id <= cut.upto ORDER BY m.id LIMIT ${limit}
+    ), deleted AS (
+      DELETE FROM channel_messages m USING victims v WHERE m.channel = ${channel} AND m.id = v.id RETURNING m.id
+    ), raised AS (
+      UPDATE channels c SET trimmed_through = greatest(c.trimmed_through, (SELECT max(id) FROM deleted))
+      WHERE c.channel = ${channel} AND EXISTS (SELECT 1 FROM deleted)
+    )
+    SELECT count(*) AS deleted FROM deleted`;
+  return Number(rows[0]?.deleted ?? 0n);
+}
+
+/**
+ * Forgets up to `limit` channels that hold no messages and saw no publish
+ * for `forgetMs` (their last id and trimmed_through go with them: a
+ * subscriber resuming such a channel with an old id is told `gap`).
+ */
+export async function forgetIdleChannels(sql: Queryable, forgetMs: number, limit: number): Promise<number> {
+  const result = await sql`
+    DELETE FROM channels
+    WHERE ctid = ANY(ARRAY(
+      SELECT c.ctid FROM channels c
+      WHERE c.last_published_at < now() - ${forgetMs}::bigint * interval '1 millisecond'
+        AND NOT EXISTS (SELECT 1 FROM channel_messages m WHERE m.channel = c.channel)
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    ))
+    AND last_published_at < now() - ${forgetMs}::bigint * interval '1 millisecond'`;
+  return result.count;
+}

@@ -1,7 +1,7 @@
 /**
  * Upkeep of the Postgres storage, called by the cleanup worker (jobs/), which
- * only schedules it: TTL cleanup, LRU eviction of bounded namespaces, and
- * table health. Each works in bounded batches, each batch its own short
+ * only schedules it: TTL cleanup, LRU eviction of bounded namespaces, channel
+ * retention, and table health. Each works in bounded batches, each batch its own short
  * statement or transaction, until done, out of time, or aborted; what is left
  * waits for the next run. Every function returns counts.
  */
@@ -12,10 +12,13 @@ import {
   announceAsEviction,
   deleteExpiredBatch,
   evictLruBatch,
+  forgetIdleChannels,
   namespaceUsage,
+  selectChannelsWithMessages,
   selectExpiredBacklog,
   selectNamespaceBounds,
   selectTupleStats,
+  trimChannelBatch,
   tryLockNamespaceEviction,
 } from './maintenance-sql.js';
 import { CLEANUP_TABLES, tableFor, type CleanupTable, type EntryTable } from './tables.js';
@@ -192,4 +195,65 @@ export async function readTableHealth(sql: Queryable): Promise<TableHealth[]> {
     });
   }
   return health;
+}
+
+export interface ChannelTrimOptions extends BatchedRunOptions {
+  /** CHANNEL_RETENTION in ms. */
+  retentionMs: number;
+  /** Messages kept per channel at most. */
+  maxMessages: number;
+  /** How long an idle channel's row (its last id) outlives its messages. */
+  forgetMs: number;
+}
+
+export interface ChannelTrimResult {
+  /** Messages deleted (past retention or beyond the per-channel bound). */
+  deleted: number;
+  /** Idle channels forgotten. */
+  forgotten: number;
+  durationMs: number;
+  complete: boolean;
+}
+
+const CHANNEL_PAGE = 500;
+
+/**
+ * Channel retention: deletes, channel by channel, the messages past
+ * retention or beyond `maxMessages` (oldest first, in batches), then forgets
+ * idle channels. Reads already treat a message past retention as gone; this
+ * frees the rows and enforces the count bound. Publish trims its own
+ * channel's expired messages too, so this mostly serves idle channels.
+ */
+export async function trimChannels(sql: Queryable, options: ChannelTrimOptions): Promise<ChannelTrimResult> {
+  const clock = runClock(options);
+  let deleted = 0;
+  let forgotten = 0;
+  let complete = true;
+  let after = '';
+  pages: for (;;) {
+    const channels = await selectChannelsWithMessages(sql, after, CHANNEL_PAGE);
+    for (const channel of channels) {
+      for (;;) {
+        if (clock.over()) {
+          complete = false;
+          break pages;
+        }
+        const count = await trimChannelBatch(sql, channel, options.retentionMs, options.maxMessages, options.batchSize);
+        deleted += count;
+        if (count < options.batchSize) break;
+      }
+    }
+    if (channels.length < CHANNEL_PAGE) break;
+    after = channels.at(-1) ?? after;
+  }
+  while (complete) {
+    if (clock.over()) {
+      complete = false;
+      break;
+    }
+    const count = await forgetIdleChannels(sql, options.forgetMs, options.batchSize);
+    forgotten += count;
+    if (count < options.batchSize) break;
+  }
+  return { deleted, forgotten, durationMs: clock.elapsedMs(), complete };
 }

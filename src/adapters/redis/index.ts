@@ -9,6 +9,7 @@ import type { CachePort } from '../../core/port.js';
 import { timedPing } from '../../core/ping.js';
 import { withTimeout } from '../../core/timeout.js';
 import { RedisChangeFeed } from './change-feed.js';
+import { createRedisPubSub } from './channels.js';
 import { createRedisClient, type RedisClient } from './connection.js';
 import { createRedisContext, mapRedisError, type RedisContext } from './context.js';
 import { createRedisEntryStore } from './entries.js';
@@ -64,6 +65,7 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
     channel: (ns) => namespaceKeys(ctx, ns).changes,
     timeoutMs: options.timeoutMs,
   });
+  const pubsub = createRedisPubSub(ctx, { ...options, prefix: options.prefix, timeoutMs: options.timeoutMs });
 
   function ping(timeoutMs = options.timeoutMs): Promise<number> {
     return timedPing(
@@ -75,6 +77,7 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
 
   async function close(): Promise<void> {
     await feed.close();
+    await pubsub.close();
     await counter.close();
     if (redis.status === 'ready') {
       await withTimeout(
@@ -101,6 +104,8 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
     enforceMaxEntries: namespaces.enforceBounds,
     feed,
     changes: feed.changes,
+    publish: pubsub.publish,
+    subscribe: pubsub.subscribe,
     ping,
     close,
     usage: () => ({ inFlight: ctx.inFlight(), poolSize: null }),

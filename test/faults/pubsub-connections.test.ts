@@ -1,0 +1,97 @@
+/**
+ * Channel subscribers and their backend connections, per backend: a killed
+ * subscriber connection (Postgres: the LISTEN backend; Redis: the blocking
+ * reader) is reopened and delivery resumes after the last delivered id, with
+ * nothing published meanwhile lost; close() leaves no subscriber connection.
+ */
+import postgres from 'postgres';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channelListenerName } from '../../src/adapters/postgres/channel-listener.js';
+import { channelReaderName } from '../../src/adapters/redis/channel-readers.js';
+import { killRedisClientsNamed } from '../cache/support/feed-faults.js';
+import { recorder, uniqueChannel, untilCount } from '../contract/pubsub.js';
+import { BACKENDS, type BackendName, type TestBackend } from '../support/backends.js';
+import { PG_URL, REDIS_URL } from '../support/services.js';
+
+/** The subscriber connections of `scope` the server sees. */
+async function subscriberConnections(backend: BackendName, scope: string): Promise<number> {
+  if (backend === 'postgres') {
+    const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await sql`SELECT 1 FROM pg_stat_activity WHERE application_name = ${channelListenerName(scope)}`;
+      return rows.length;
+    } finally {
+      await sql.end();
+    }
+  }
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    const list = (await redis.client('LIST')) as string;
+    return list.split('\n').filter((line) => line.includes(` name=${channelReaderName(scope)} `)).length;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function killSubscriberConnections(backend: BackendName, scope: string): Promise<number> {
+  if (backend === 'redis') return killRedisClientsNamed(REDIS_URL, channelReaderName(scope));
+  const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${channelListenerName(scope)}`;
+    return rows.length;
+  } finally {
+    await sql.end();
+  }
+}
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe.each(BACKENDS)('channel subscriber connections on $name', (factory) => {
+  let backend: TestBackend;
+  beforeAll(async () => {
+    backend = await factory.create();
+  });
+  afterAll(async () => {
+    await backend?.cleanup();
+  });
+
+  it('a killed subscriber connection is reopened; messages published meanwhile arrive in order, without a gap', async () => {
+    const subscriber = backend.sibling();
+    const publisher = backend.port;
+    const channel = uniqueChannel();
+    const rec = recorder();
+    const sub = await subscriber.subscribe(channel, rec.onEvent);
+    const before = await publisher.publish(channel, 'before');
+    await untilCount(rec.events, 1);
+    await until(async () => (await subscriberConnections(factory.name, backend.scope)) === 1, 'the subscriber connection');
+    expect(await killSubscriberConnections(factory.name, backend.scope)).toBe(1);
+    const during: string[] = [];
+    for (let i = 0; i < 20; i++) during.push(await publisher.publish(channel, i));
+    await untilCount(rec.events, 21);
+    await until(async () => (await subscriberConnections(factory.name, backend.scope)) === 1, 'the reopened connection');
+    const after = await publisher.publish(channel, 'after');
+    await untilCount(rec.events, 22);
+    expect(rec.events.map((e) => (e.type === 'message' ? e.id : e.type))).toEqual([before, ...during, after]);
+    expect(rec.data()).toEqual(['before', ...Array.from({ length: 20 }, (_, i) => i), 'after']);
+    sub.unsubscribe();
+    await subscriber.close();
+  }, 60_000);
+
+  it('close() leaves no subscriber connection open', async () => {
+    const subscriber = backend.sibling();
+    const rec = recorder();
+    await subscriber.subscribe(uniqueChannel(), rec.onEvent);
+    await subscriber.subscribe(uniqueChannel(), rec.onEvent);
+    await until(async () => (await subscriberConnections(factory.name, backend.scope)) > 0, 'the subscriber connection');
+    await subscriber.close();
+    await until(async () => (await subscriberConnections(factory.name, backend.scope)) === 0, 'no subscriber connection');
+  }, 60_000);
+});
