@@ -45,12 +45,12 @@ export interface Config {
   dataDir: string;
   /** Bound on the bytes of values (as JSON text: escapes, base64) one batch answer returns (past it, gets are per-op 413). */
   maxBatchResponseBytes: number;
+  /** Inclusive limit on a channel message's serialized JSON (CACHE_MAX_MESSAGE_BYTES); over HTTP, on the whole publish body. */
+  maxMessageBytes: number;
   /** How long channel messages are kept for replay (CHANNEL_RETENTION), ms. */
   channelRetentionMs: number;
   /** CORS_ORIGINS as given (comma-separated origins or `*`); undefined → no CORS. Parsed by src/http/cors.ts. */
   corsOrigins: string | undefined;
-  /** Largest whole body of a channel publish (POST /v1/channels/{channel}). */
-  maxMessageBytes: number;
   /** Idle event streams get a comment line this often (ms). */
   sseKeepaliveMs: number;
   /** Bytes one event stream may hold for a client that does not read; more → it is disconnected. */
@@ -209,10 +209,10 @@ export const ENV = z.object({
   CACHE_MAX_BATCH_RESPONSE_BYTES: whole(16 * 1024 * 1024, 1, 2 ** 31 - 1),
   CORS_ORIGINS: optionalText(),
   CACHE_MAX_MESSAGE_BYTES: whole(64 * 1024, 1, 16 * 1024 * 1024),
+  CHANNEL_RETENTION: duration('60s', false),
   SSE_KEEPALIVE: duration('15s', false),
   SSE_MAX_BUFFERED_BYTES: whole(1024 * 1024, 1024, 1024 * 1024 * 1024),
   SSE_MAX_BUFFERED_EVENTS: whole(10_000, 1, 10_000_000),
-  CHANNEL_RETENTION: duration('60s', false),
 });
 
 export type EnvName = keyof typeof ENV.shape;
@@ -248,11 +248,12 @@ export const ENV_HELP: Record<EnvName, string> = {
   CACHE_MAX_BATCH_RESPONSE_BYTES:
     'bound on the bytes of values (as JSON text) one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
   CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
-  CACHE_MAX_MESSAGE_BYTES: 'largest whole body of a pub/sub publish, POST /v1/channels/{channel} (default 65536 = 64 KiB)',
+  CACHE_MAX_MESSAGE_BYTES:
+    'largest pub/sub message: the data as JSON (library) and the whole body of POST /v1/channels/{channel} (HTTP) (default 65536 = 64 KiB)',
+  CHANNEL_RETENTION: 'how long pub/sub messages are kept for replay, e.g. 3s, 60s, 5m (default 60s; at most 10,000 per channel)',
   SSE_KEEPALIVE: 'idle event streams (channels, changes) get a comment line this often, e.g. 15s (default 15s)',
   SSE_MAX_BUFFERED_BYTES: 'bytes an event stream may queue for a client that does not read before it is disconnected (default 1048576)',
   SSE_MAX_BUFFERED_EVENTS: 'events an event stream may queue for a client that does not read before it is disconnected (default 10000)',
-  CHANNEL_RETENTION: 'how long pub/sub messages are kept for replay, e.g. 3s, 60s, 5m (default 60s; at most 10,000 per channel)',
 };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -293,9 +294,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBatchResponseBytes: e.CACHE_MAX_BATCH_RESPONSE_BYTES,
     corsOrigins: e.CORS_ORIGINS,
     maxMessageBytes: e.CACHE_MAX_MESSAGE_BYTES,
+    channelRetentionMs: e.CHANNEL_RETENTION,
     sseKeepaliveMs: e.SSE_KEEPALIVE,
     sseMaxBufferedBytes: e.SSE_MAX_BUFFERED_BYTES,
     sseMaxBufferedEvents: e.SSE_MAX_BUFFERED_EVENTS,
-    channelRetentionMs: e.CHANNEL_RETENTION,
   };
 }

@@ -38,6 +38,7 @@ import { namespacedKey, rawPath } from './path-key.js';
 import { clientClosed, HttpProblem, problemResponse, toProblem } from './problem.js';
 import { batchRoutes } from './routes/batch.js';
 import { changeRoutes } from './routes/changes.js';
+import { channelRoutes } from './routes/channels.js';
 import { counterRoutes } from './routes/counters.js';
 import { entryRoutes } from './routes/entries.js';
 import { lockRoutes } from './routes/locks.js';
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', presenceRoutes(deps));
   app.route('/v1', rateLimitRoutes(deps));
   app.route('/v1', lockRoutes(deps));
+  app.route('/v1', channelRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   const documentConfig: Parameters<typeof app.getOpenAPI31Document>[0] = {

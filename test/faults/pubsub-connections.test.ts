@@ -2,16 +2,20 @@
  * Channel subscribers and their backend connections, per backend: a killed
  * subscriber connection (Postgres: the LISTEN backend; Redis: the blocking
  * reader) is reopened and delivery resumes after the last delivered id, with
- * nothing published meanwhile lost; close() leaves no subscriber connection.
+ * nothing published meanwhile lost; close() leaves no subscriber connection;
+ * an unreachable backend fails publish and subscribe as unavailable.
  */
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelListenerName } from '../../src/adapters/postgres/channel-listener.js';
 import { channelReaderName } from '../../src/adapters/redis/channel-readers.js';
+import { BackendUnavailableError } from '../../src/core/errors.js';
 import { killRedisClientsNamed } from '../cache/support/feed-faults.js';
+import { expectThrown, expectValidationError } from '../contract/context.js';
 import { recorder, uniqueChannel, untilCount } from '../contract/pubsub.js';
 import { BACKENDS, type BackendName, type TestBackend } from '../support/backends.js';
+import { createUnreachablePort } from '../support/contract-unreachable.js';
 import { PG_URL, REDIS_URL } from '../support/services.js';
 
 /** The subscriber connections of `scope` the server sees. */
@@ -94,4 +98,18 @@ describe.each(BACKENDS)('channel subscriber connections on $name', (factory) => 
     await subscriber.close();
     await until(async () => (await subscriberConnections(factory.name, backend.scope)) === 0, 'no subscriber connection');
   }, 60_000);
+});
+
+describe.each(BACKENDS.map((b) => b.name))('channels with %s unreachable', (name) => {
+  it('publish and subscribe fail as unavailable within the timeout; invalid input is still a ValidationError', async () => {
+    const port = await createUnreachablePort(name);
+    try {
+      await expectThrown(() => port.publish('chan', { a: 1 }), BackendUnavailableError);
+      await expectThrown(() => port.subscribe('chan', () => {}), BackendUnavailableError);
+      await expectValidationError(() => port.publish('bad name', 1), /^channel$/);
+      await expectValidationError(() => port.subscribe('chan', () => {}, { fromId: 'nope' }), /^fromId$/);
+    } finally {
+      await port.close();
+    }
+  }, 30_000);
 });

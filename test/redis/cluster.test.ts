@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { createRedisPort } from '../../src/adapters/redis/index.js';
 import { feedConnectionName } from '../../src/adapters/redis/change-feed.js';
+import { channelReaderName } from '../../src/adapters/redis/channel-readers.js';
 import type { ChangeEvent } from '../../src/core/port.js';
 import { killRedisClientsNamed } from '../cache/support/feed-faults.js';
 import { runContractSuite } from '../contract/suite.js';
@@ -75,6 +76,46 @@ describe('redis cluster change feed', () => {
     } finally {
       await reader.close();
       await writer.close();
+    }
+  }, 60_000);
+});
+
+describe('redis cluster channels', () => {
+  it('reads channels on every master (one blocking reader each) and resumes after every reader is killed', async () => {
+    const prefix = uniqueName('cpcl');
+    const publisher = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: '', clusterNodes: current().nodes, prefix });
+    const subscriber = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: '', clusterNodes: current().nodes, prefix });
+    try {
+      // Enough channels that their slots fall on more than one master.
+      const channels = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'];
+      const received = new Map<string, unknown[]>(channels.map((c) => [c, []]));
+      // One after another: ioredis (enableOfflineQueue off) rejects a command sent to a cluster node whose
+      // connection is still being opened by a concurrent first command.
+      const subs = [];
+      for (const c of channels) {
+        subs.push(await subscriber.subscribe(c, (e) => received.get(c)?.push(e.type === 'message' ? e.data : e)));
+      }
+      const settled = async (count: number): Promise<void> => {
+        const deadline = Date.now() + 15_000;
+        while (![...received.values()].every((list) => list.length >= count)) {
+          if (Date.now() > deadline) throw new Error(`not every channel got ${count}: ${JSON.stringify([...received])}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      for (const c of channels) await publisher.publish(c, `${c}-1`);
+      await settled(1);
+      const killed = await Promise.all(
+        current().nodes.map((node) => killRedisClientsNamed(`redis://${node.host}:${node.port}`, channelReaderName(prefix))),
+      );
+      expect(killed.filter((n) => n > 0).length).toBeGreaterThan(1);
+      expect(killed.reduce((a, b) => a + b, 0)).toBe(channels.length);
+      for (const c of channels) await publisher.publish(c, `${c}-2`);
+      await settled(2);
+      for (const c of channels) expect(received.get(c)).toEqual([`${c}-1`, `${c}-2`]);
+      for (const sub of subs) sub.unsubscribe();
+    } finally {
+      await subscriber.close();
+      await publisher.close();
     }
   }, 60_000);
 });
