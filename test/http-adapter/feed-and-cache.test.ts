@@ -136,3 +136,43 @@ describe('HTTP adapter change feed: server restart', () => {
     }
   });
 });
+
+describe('HTTP adapter pub/sub: server restart', () => {
+  it('a subscription resumes after the last delivered id: messages published while the server was down arrive once, in order', async () => {
+    const backend = await startHttpBackend(BACKENDS[0] as (typeof BACKENDS)[number]);
+    const url = new URL(backend.server.url);
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: url.port,
+      WORKER: 'off',
+      LOG_LEVEL: 'silent',
+      CACHE_TOKENS: JSON.stringify([{ token: HTTP_TEST_TOKEN, scopes: ['read', 'write', 'admin'], namespaces: ['*'] }]),
+    });
+    const port = createHttpPort({ ...DEFAULT_ADAPTER_OPTIONS, url: backend.server.url, token: HTTP_TEST_TOKEN, poolMax: 2 });
+    let second: Awaited<ReturnType<typeof startServer>> | undefined;
+    try {
+      const events: unknown[] = [];
+      await port.subscribe('app:resume', (event) => events.push(event));
+      await port.publish('app:resume', 'a');
+      const until = async (count: number) => {
+        const deadline = Date.now() + 15_000;
+        while (events.length < count && Date.now() < deadline) await sleep(10);
+      };
+      await until(1);
+      await backend.server.close();
+      // Published on the backend while this client had no server to talk to.
+      await backend.inner.port.publish('app:resume', 'b');
+      second = await startServer(config, { port: backend.inner.port, worker: false });
+      await until(2);
+      await port.publish('app:resume', 'c');
+      await until(3);
+      await sleep(200);
+      expect(events.map((e) => (e as { type: string; data?: unknown }).data)).toEqual(['a', 'b', 'c']);
+      expect(events.every((e) => (e as { type: string }).type === 'message')).toBe(true);
+    } finally {
+      await port.close();
+      await second?.close();
+      await backend.cleanup();
+    }
+  });
+});
