@@ -3,53 +3,21 @@
  * never open more than poolMax at once (counted at a TCP relay in front of
  * the real server); usage() reports the pool size and returns to 0 in flight.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpPort, type HttpPort } from '../../src/adapters/http/index.js';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { redisFactory } from '../support/backends.js';
 import { HTTP_TEST_TOKEN, startHttpBackend, type HttpTestBackend } from '../support/http-backend.js';
-
-/** A TCP relay to `target` that counts the connections it accepted and how many are open at once. */
-async function countingRelay(target: URL) {
-  const open = new Set<Socket>();
-  const stats = { accepted: 0, mostOpen: 0 };
-  const server: Server = createServer((client) => {
-    stats.accepted++;
-    open.add(client);
-    stats.mostOpen = Math.max(stats.mostOpen, open.size);
-    const upstream = connect(Number(target.port), target.hostname);
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      open.delete(client);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', end);
-    client.on('error', end);
-    upstream.on('close', end);
-    upstream.on('error', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stats,
-    close: () => {
-      for (const socket of open) socket.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 
 describe('HTTP adapter connection pool', () => {
   let backend: HttpTestBackend;
-  let relay: Awaited<ReturnType<typeof countingRelay>>;
+  let relay: TcpRelay;
   let port: HttpPort;
 
   beforeAll(async () => {
     backend = await startHttpBackend(redisFactory);
-    relay = await countingRelay(new URL(backend.server.url));
+    relay = await startTcpRelay(new URL(backend.server.url));
     port = createHttpPort({ ...DEFAULT_ADAPTER_OPTIONS, url: relay.url, token: HTTP_TEST_TOKEN, poolMax: 3 });
   });
   afterAll(async () => {

@@ -18,6 +18,8 @@ export interface HttpClientOptions {
   token?: string;
   poolMax: number;
   timeoutMs: number;
+  /** SSE streams silent (no event, no keepalive) this long are taken as lost (default SSE_IDLE_TIMEOUT_MS, 60 s). */
+  streamIdleTimeoutMs?: number;
 }
 
 export interface HttpCall {
@@ -58,6 +60,10 @@ export class HttpClient {
 
   get timeoutMs(): number {
     return this.options.timeoutMs;
+  }
+
+  get streamIdleTimeoutMs(): number | undefined {
+    return this.options.streamIdleTimeoutMs;
   }
 
   /** Calls started and not yet answered. */

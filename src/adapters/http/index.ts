@@ -30,6 +30,11 @@ export interface HttpPortOptions extends AdapterOptions {
   token?: string;
   /** Most sockets open to the server at once (default 10); further calls wait for one. */
   poolMax: number;
+  /**
+   * Change and channel streams that deliver nothing, not even the server's keepalive comment, for this long
+   * are reconnected (default 60 s; keep it above the server's SSE_KEEPALIVE, 15 s by default).
+   */
+  streamIdleTimeoutMs?: number;
 }
 
 export interface HttpPort extends CachePort {
@@ -40,7 +45,13 @@ export interface HttpPort extends CachePort {
 }
 
 export function createHttpPort(options: HttpPortOptions): HttpPort {
-  const client = new HttpClient({ url: options.url, token: options.token, poolMax: options.poolMax, timeoutMs: options.timeoutMs });
+  const client = new HttpClient({
+    url: options.url,
+    token: options.token,
+    poolMax: options.poolMax,
+    timeoutMs: options.timeoutMs,
+    streamIdleTimeoutMs: options.streamIdleTimeoutMs,
+  });
   const feed = new HttpChangeFeed(client);
   const channels = createHttpPubSub(client, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
   let closed = false;

@@ -58,8 +58,17 @@ export class SseParser {
   }
 }
 
+/**
+ * A stream that delivers nothing, not even the server's keepalive comment
+ * (SSE_KEEPALIVE, 15 s by default), for this long is taken as lost: a
+ * half-open connection (the server's host gone without a FIN) ends no other way.
+ */
+export const SSE_IDLE_TIMEOUT_MS = 60_000;
+
 export interface OpenSseOptions {
   path: string;
+  /** Default SSE_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs?: number;
   headers?: Record<string, string>;
   onEvent(event: SseEvent): void;
   /** The stream ended or failed after it was open (not called after close()). */
@@ -89,6 +98,9 @@ export function openSse(client: HttpClient, options: OpenSseOptions): Promise<Ss
     let open = false;
     let closed = false;
     let req: ClientRequest | undefined;
+    let lastActivity = Date.now();
+    let idleCheck: NodeJS.Timeout | undefined;
+    const idleTimeoutMs = options.idleTimeoutMs ?? client.streamIdleTimeoutMs ?? SSE_IDLE_TIMEOUT_MS;
     const timer = setTimeout(() => {
       req?.destroy();
       reject(new BackendTimeoutError(timeoutMs, options.operation));
@@ -96,12 +108,15 @@ export function openSse(client: HttpClient, options: OpenSseOptions): Promise<Ss
     const stream: SseStream = {
       close() {
         closed = true;
+        clearInterval(idleCheck);
         req?.destroy();
       },
     };
     const ended = (error: Error): void => {
       if (closed) return;
       closed = true;
+      clearInterval(idleCheck);
+      req?.destroy();
       options.onEnd(error);
     };
     req = send(
@@ -125,7 +140,18 @@ export function openSse(client: HttpClient, options: OpenSseOptions): Promise<Ss
         open = true;
         const parser = new SseParser(options.onEvent);
         res.setEncoding('utf8');
-        res.on('data', (chunk: string) => parser.push(chunk));
+        res.on('data', (chunk: string) => {
+          lastActivity = Date.now();
+          parser.push(chunk);
+        });
+        idleCheck = setInterval(
+          () => {
+            if (Date.now() - lastActivity > idleTimeoutMs)
+              ended(new BackendUnavailableError(`the ${options.operation} stream was silent for ${idleTimeoutMs} ms`));
+          },
+          Math.min(idleTimeoutMs, 5000),
+        );
+        idleCheck.unref();
         res.on('end', () => ended(new BackendUnavailableError(`the cacheport server ended the ${options.operation} stream`)));
         res.on('close', () => ended(new BackendUnavailableError(`the ${options.operation} stream was closed`)));
         res.on('error', (error) =>
