@@ -101,6 +101,9 @@ export function invalidCalls(): InvalidCall[] {
   add('expire in a bad namespace', NS, (p) => p.expire('Bad', 'k', 1000));
   add('deleteByPrefix in a bad namespace', NS, (p) => p.deleteByPrefix('Bad', 'k'));
   add('invalidateTags in a bad namespace', NS, (p) => p.invalidateTags('Bad', ['t']));
+  add('listKeys in a bad namespace', NS, (p) => p.listKeys('Bad'));
+  add('top in a bad namespace', NS, (p) => p.top('Bad'));
+  add('expireMany in a bad namespace', NS, (p) => p.expireMany('Bad', 1000));
 
   for (const [label, bad] of BAD_KEYS) {
     add(`get of a key: ${label}`, KEY, (p, ns) => p.get(ns, bad));
@@ -138,12 +141,43 @@ export function invalidCalls(): InvalidCall[] {
     add(`configure with defaultTtl ${label}`, TTL, (p, ns) => p.configure(ns, { defaultTtl: loose<number>(bad) }));
   }
 
+  for (const [label, bad] of BAD_TTLS) {
+    add(`expireMany with ttl ${label}`, TTL, (p, ns) => p.expireMany(ns, loose<number>(bad)));
+  }
+  add('expireMany without a ttl', TTL, (p, ns) => p.expireMany(ns, loose<number | null>(undefined)));
+  add('expireMany with both prefix and tags', /prefix|tags/, (p, ns) =>
+    p.expireMany(ns, 1000, loose<{ prefix: string }>({ prefix: 'a', tags: ['t'] })),
+  );
+  add('expireMany with an empty prefix', /prefix/, (p, ns) => p.expireMany(ns, 1000, { prefix: '' }));
+  add('expireMany with a NUL in the prefix', /prefix/, (p, ns) => p.expireMany(ns, 1000, { prefix: 'a\u0000' }));
+  add('expireMany with no tags', TAGS, (p, ns) => p.expireMany(ns, 1000, { tags: [] }));
+  for (const [label, bad] of [
+    ['limit 0', 0],
+    ['limit 10001', 10_001],
+    ['a fractional limit', 2.5],
+    ['a string limit', '10'],
+  ] as const) {
+    add(`listKeys with ${label}`, /limit/, (p, ns) => p.listKeys(ns, { limit: loose<number>(bad) }));
+  }
+  for (const [label, bad] of [
+    ['limit 0', 0],
+    ['limit 1001', 1001],
+  ] as const) {
+    add(`top with ${label}`, /limit/, (p, ns) => p.top(ns, { limit: bad }));
+  }
+  for (const bad of ['', '***', 'AA', '_w', 'a', 42]) {
+    add(`listKeys with cursor ${JSON.stringify(bad)}`, /cursor/, (p, ns) => p.listKeys(ns, { cursor: loose<string>(bad) }));
+  }
+  add('listKeys with a NUL in the prefix', /prefix/, (p, ns) => p.listKeys(ns, { prefix: 'a\u0000' }));
+  add('listKeys with a non-string prefix', /prefix/, (p, ns) => p.listKeys(ns, { prefix: loose<string>(5) }));
+
   // expire has no default ttl: a missing one is refused, not taken as "no expiry".
   add('expire without a ttl', TTL, (p, ns) => p.expire(ns, 'k', loose<number | null>(undefined)));
 
   for (const [label, bad] of BAD_TAGS) {
     add(`set with ${label}`, TAGS, (p, ns) => p.set(ns, 'k', 'v', { tags: loose<string[]>(bad) }));
     add(`invalidateTags with ${label}`, TAGS, (p, ns) => p.invalidateTags(ns, loose<string[]>(bad)));
+    add(`expireMany with ${label}`, TAGS, (p, ns) => p.expireMany(ns, 1000, { tags: loose<string[]>(bad) }));
   }
 
   for (const [label, bad] of BAD_CONDITIONS) {

@@ -224,6 +224,9 @@ describe.each(BACKENDS)('HTTP with the $name backend unreachable', (factory) => 
       await expectProblem(await fetch(`${server.url}/v1/cache/ns/k`), 503);
       await expectProblem(await fetch(`${server.url}/v1/cache/ns/k`, { method: 'PUT', body: 'x' }), 503);
       await expectProblem(await fetch(`${server.url}/v1/namespaces`), 503);
+      await expectProblem(await fetch(`${server.url}/v1/namespaces/ns/keys`), 503);
+      await expectProblem(await fetch(`${server.url}/v1/namespaces/ns/top`), 503);
+      await expectProblem(await fetch(`${server.url}/v1/namespaces/ns/entries`, jsonInit('PATCH', { ttl: '30s' })), 503);
       expect(Date.now() - started).toBeLessThan(15_000);
       const ready = await fetch(`${server.url}/health/ready`);
       expect(ready.status).toBe(503);

@@ -181,6 +181,9 @@ describe.each(BACKENDS)('HTTP namespace keys on $name', (factory) => {
     await expectProblem(await s.fetch('/v1/namespaces/other/top', { headers: reader }), 403);
     await expectProblem(await s.fetch('/v1/namespaces/app2/keys', { headers: writer }), 403);
     expect((await s.fetch('/v1/namespaces/app1/keys', { headers: writer })).status).toBe(200);
+    const wrong = await s.fetch('/v1/namespaces/app1/keys', { method: 'POST', headers: admin });
+    await expectProblem(wrong, 405);
+    expect(wrong.headers.get('allow')).toContain('GET');
     expect((await s.fetch('/v1/cache/app1/k', { headers: admin })).headers.get('cache-control')).toBeNull();
   });
 });

@@ -77,11 +77,11 @@ export class HitCounter {
     this.timer.unref();
   }
 
-  /** A read that found `key` (omitted: count for the namespace only). */
-  hit(ns: string, key?: string): void {
+  /** A read that found `key`: in memory only (two map updates), written out by the next flush. */
+  hit(ns: string, key: string): void {
     const p = this.entry(ns);
     p.hits += 1;
-    if (key !== undefined) this.addReads(p, key, 1, Date.now());
+    this.addReads(p, key, 1, Date.now());
   }
 
   miss(ns: string): void {

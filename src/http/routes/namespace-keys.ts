@@ -143,7 +143,7 @@ export function namespaceKeyRoutes(deps: AppDeps) {
       tags: ['namespaces'],
       summary: 'Set the expiry of every live entry (or those under a literal prefix, or with any of the tags)',
       description:
-        'Applied in batches of 1000 keys (one transaction or script each), so other writers wait for at most one batch. Entries written meanwhile may or may not be included.',
+        'Applied in batches of 1000 keys (one transaction or script each), so other writers wait for at most one batch. Entries written meanwhile may or may not be included. A 503 after the first batch leaves the batches already applied in place; sending the request again completes it.',
       middleware: [authorize('admin', NS), jsonBody()],
       request: { params, body: { required: true, content: { 'application/json': { schema: ExpireBodySchema } } } },
       responses: {
