@@ -5,6 +5,7 @@
  * not apply to that backend, or a bad value, is a ValidationError and opens nothing.
  */
 import { DEFAULT_ADAPTER_OPTIONS } from './core/defaults.js';
+import { MAX_DURATION_MS } from './core/duration.js';
 import { ValidationError, type InvalidParam } from './core/errors.js';
 import type { CachePort } from './core/port.js';
 import { SCHEMA_PATTERN } from './adapters/postgres/schema-name.js';
@@ -24,6 +25,10 @@ export interface OpenPortOptions {
   poolMax?: number;
   /** Bound on every backend call in ms (default 2000). */
   timeoutMs?: number;
+  /** Pub/sub: largest message, as serialized JSON, in bytes (default 64 KiB). */
+  maxMessageBytes?: number;
+  /** Pub/sub: how long messages are kept for replay, in ms (default 60 s). */
+  channelRetentionMs?: number;
 }
 
 export type Backend = 'postgres' | 'redis' | 'http';
@@ -34,6 +39,8 @@ const APPLIES_TO: Record<keyof OpenPortOptions, readonly Backend[]> = {
   token: ['http'],
   poolMax: ['postgres', 'http'],
   timeoutMs: ['postgres', 'redis', 'http'],
+  maxMessageBytes: ['postgres', 'redis', 'http'],
+  channelRetentionMs: ['postgres', 'redis'],
 };
 
 /** Which backend a URL names, or a ValidationError. */
@@ -54,6 +61,10 @@ export function backendOf(url: string): Backend {
     name: 'url',
     reason: `scheme ${scheme} is not supported (expected postgres://, redis://, rediss://, http:// or https://)`,
   });
+}
+
+function isWholeIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
 export function checkOptions(backend: Backend, options: OpenPortOptions): void {
@@ -79,6 +90,12 @@ export function checkOptions(backend: Backend, options: OpenPortOptions): void {
   if (options.timeoutMs !== undefined && !(Number.isInteger(options.timeoutMs) && options.timeoutMs >= 10 && options.timeoutMs <= 60_000)) {
     problems.push({ name: 'timeoutMs', reason: 'must be a whole number of ms between 10 and 60000' });
   }
+  if (options.maxMessageBytes !== undefined && !isWholeIn(options.maxMessageBytes, 1, 16 * 1024 * 1024)) {
+    problems.push({ name: 'maxMessageBytes', reason: 'must be a whole number of bytes between 1 and 16777216' });
+  }
+  if (options.channelRetentionMs !== undefined && !isWholeIn(options.channelRetentionMs, 1, MAX_DURATION_MS)) {
+    problems.push({ name: 'channelRetentionMs', reason: 'must be a whole number of ms between 1 and 365 days' });
+  }
   if (problems.length > 0) throw new ValidationError(problems);
 }
 
@@ -92,7 +109,12 @@ export function checkOptions(backend: Backend, options: OpenPortOptions): void {
 export async function openPort(url: string, options: OpenPortOptions = {}): Promise<CachePort> {
   const backend = backendOf(url);
   checkOptions(backend, options);
-  const common = { ...DEFAULT_ADAPTER_OPTIONS, timeoutMs: options.timeoutMs ?? DEFAULT_ADAPTER_OPTIONS.timeoutMs };
+  const common = {
+    ...DEFAULT_ADAPTER_OPTIONS,
+    timeoutMs: options.timeoutMs ?? DEFAULT_ADAPTER_OPTIONS.timeoutMs,
+    maxMessageBytes: options.maxMessageBytes,
+    channelRetentionMs: options.channelRetentionMs,
+  };
   if (backend === 'postgres') {
     const schema = options.schema ?? 'cacheport';
     await runMigrations(url, schema);

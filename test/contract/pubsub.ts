@@ -68,6 +68,21 @@ export function definePubSubTests(ctx: ContractContext): void {
       sub.unsubscribe();
     });
 
+    it('data comes back as published: object key order, NUL and lone surrogates in strings', async () => {
+      const port = ctx.port();
+      const channel = uniqueChannel();
+      const rec = recorder();
+      const sub = await port.subscribe(channel, rec.onEvent);
+      const items: JsonValue[] = [{ zeta: 1, alpha: 2, mid: { b: 1, a: 2 } }, 'nul\u0000inside', 'lone \ud800 surrogate', 1e300, -0.5];
+      await publishAll(port, channel, items);
+      await untilCount(rec.events, items.length);
+      expect(rec.data()).toEqual(items);
+      const [first] = rec.data() as [{ mid: object }];
+      expect(Object.keys(first)).toEqual(['zeta', 'alpha', 'mid']);
+      expect(Object.keys(first.mid)).toEqual(['b', 'a']);
+      sub.unsubscribe();
+    });
+
     it('a subscription without fromId sees only messages published after subscribe resolved', async () => {
       const port = ctx.port();
       const channel = uniqueChannel();

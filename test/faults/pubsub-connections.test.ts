@@ -16,6 +16,10 @@ import { expectThrown, expectValidationError } from '../contract/context.js';
 import { recorder, uniqueChannel, untilCount } from '../contract/pubsub.js';
 import { BACKENDS, type BackendName, type TestBackend } from '../support/backends.js';
 import { createUnreachablePort } from '../support/contract-unreachable.js';
+import { startCutProxy } from '../support/cut-proxy.js';
+import { createPostgresPort } from '../../src/adapters/postgres/index.js';
+import { createRedisPort } from '../../src/adapters/redis/index.js';
+import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { PG_URL, REDIS_URL } from '../support/services.js';
 
 /** The subscriber connections of `scope` the server sees. */
@@ -47,6 +51,26 @@ async function killSubscriberConnections(backend: BackendName, scope: string): P
     return rows.length;
   } finally {
     await sql.end();
+  }
+}
+
+/** What a crash of the backend does to one channel: its messages and what the backend knew of it are gone. */
+async function forgetChannel(backend: BackendName, scope: string, channel: string): Promise<void> {
+  if (backend === 'postgres') {
+    const sql = postgres(PG_URL, { max: 1, onnotice: () => {}, connection: { search_path: scope } });
+    try {
+      await sql`DELETE FROM channel_messages WHERE channel = ${channel}`;
+      await sql`DELETE FROM channels WHERE channel = ${channel}`;
+    } finally {
+      await sql.end();
+    }
+    return;
+  }
+  const redis = new Redis(REDIS_URL);
+  try {
+    await redis.del(`${scope}:chan:{${channel}}`, `${scope}:chan:{${channel}}:gone`);
+  } finally {
+    redis.disconnect();
   }
 }
 
@@ -86,6 +110,61 @@ describe.each(BACKENDS)('channel subscriber connections on $name', (factory) => 
     expect(rec.events.map((e) => (e.type === 'message' ? e.id : e.type))).toEqual([before, ...during, after]);
     expect(rec.data()).toEqual(['before', ...Array.from({ length: 20 }, (_, i) => i), 'after']);
     sub.unsubscribe();
+    await subscriber.close();
+  }, 60_000);
+
+  it('an outage of the subscriber longer than retention: gap after reconnecting, then live delivery again', async () => {
+    const retention = { channelRetentionMs: 400 };
+    const proxy = await startCutProxy(factory.name === 'postgres' ? PG_URL : REDIS_URL, factory.name === 'postgres' ? 5432 : 6379);
+    const options = { ...DEFAULT_ADAPTER_OPTIONS, ...retention, timeoutMs: 1000 };
+    const subscriber =
+      factory.name === 'postgres'
+        ? createPostgresPort({ ...options, url: proxy.url, schema: backend.scope, poolMax: 2 })
+        : createRedisPort({ ...options, url: proxy.url, prefix: backend.scope });
+    const publisher = backend.sibling(retention);
+    try {
+      const channel = uniqueChannel();
+      const rec = recorder();
+      await subscriber.subscribe(channel, rec.onEvent);
+      const first = await publisher.publish(channel, 'first');
+      await untilCount(rec.events, 1);
+      proxy.cut();
+      await publisher.publish(channel, 'lost-1');
+      await publisher.publish(channel, 'lost-2');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      proxy.restore();
+      await untilCount(rec.events, 2);
+      const next = await publisher.publish(channel, 'next');
+      await untilCount(rec.events, 3);
+      expect(rec.events).toEqual([
+        { type: 'message', id: first, data: 'first' },
+        { type: 'gap', oldestId: null },
+        { type: 'message', id: next, data: 'next' },
+      ]);
+    } finally {
+      await subscriber.close();
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it('the backend loses the channel (a crash empties UNLOGGED tables, Redis restarts empty): gap, then new messages', async () => {
+    const subscriber = backend.sibling();
+    const channel = uniqueChannel();
+    const rec = recorder();
+    await subscriber.subscribe(channel, rec.onEvent);
+    const first = await backend.port.publish(channel, 'first');
+    await untilCount(rec.events, 1);
+    await forgetChannel(factory.name, backend.scope, channel);
+    // The reconnect makes the subscriber read the channel again.
+    expect(await killSubscriberConnections(factory.name, backend.scope)).toBe(1);
+    await untilCount(rec.events, 2);
+    const next = await backend.port.publish(channel, 'next');
+    await untilCount(rec.events, 3);
+    expect(rec.events).toEqual([
+      { type: 'message', id: first, data: 'first' },
+      { type: 'gap', oldestId: null },
+      { type: 'message', id: next, data: 'next' },
+    ]);
     await subscriber.close();
   }, 60_000);
 

@@ -1,6 +1,6 @@
 /** openPort(url, options): the adapter comes from the URL; a wrong option or scheme is a ValidationError and opens nothing. */
 import { describe, expect, it } from 'vitest';
-import { openPort, ValidationError } from '../../src/index.js';
+import { LimitExceededError, openPort, ValidationError } from '../../src/index.js';
 import { deleteRedisKeys, redisFactory } from '../support/backends.js';
 import { HTTP_TEST_TOKEN, startHttpBackend } from '../support/http-backend.js';
 import { PG_URL, REDIS_URL } from '../support/services.js';
@@ -13,6 +13,9 @@ describe('openPort', () => {
     ['postgres://root@127.0.0.1:5432/test', { schema: 'Bad"Name' }, 'schema: must be a lowercase SQL identifier'],
     ['postgres://root@127.0.0.1:5432/test', { poolMax: 0 }, 'poolMax: must be a whole number'],
     ['redis://127.0.0.1:6379', { timeoutMs: 1.5 }, 'timeoutMs: must be a whole number'],
+    ['redis://127.0.0.1:6379', { maxMessageBytes: 0 }, 'maxMessageBytes: must be a whole number'],
+    ['postgres://root@127.0.0.1:5432/test', { channelRetentionMs: -1 }, 'channelRetentionMs: must be a whole number'],
+    ['https://cache.example.com', { channelRetentionMs: 1000 }, 'channelRetentionMs: applies to postgres, redis URLs only, not http'],
     ['mysql://127.0.0.1/x', {}, 'url: scheme mysql: is not supported'],
     ['not a url', {}, 'url: is not a valid URL'],
     ['redis://127.0.0.1:6379', { token: 't' }, 'token: applies to http URLs only, not redis'],
@@ -31,9 +34,11 @@ describe('openPort', () => {
 
   it('redis:// opens the Redis adapter with its prefix', async () => {
     const prefix = `cp_openport_${process.pid}`;
-    const port = await openPort(REDIS_URL, { prefix, timeoutMs: 2000 });
+    const port = await openPort(REDIS_URL, { prefix, timeoutMs: 2000, maxMessageBytes: 10 });
     try {
       expect(port.backend).toBe('redis');
+      await port.publish('chan', '12345678');
+      await expect(port.publish('chan', '123456789')).rejects.toThrow(LimitExceededError);
       await port.set('ns', 'k', 'v');
       expect(new TextDecoder().decode((await port.get('ns', 'k'))?.value)).toBe('v');
     } finally {

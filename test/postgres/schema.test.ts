@@ -13,14 +13,23 @@ describe('postgres schema', () => {
     await sql.end();
   });
 
-  it('keeps cache entries UNLOGGED and durable entries and namespaces logged', async () => {
+  it('keeps cache entries and pub/sub messages UNLOGGED, durable entries, namespaces and the message id sequence logged', async () => {
     const schema = await createTestSchema();
     schemas.push(schema);
     const rows = await sql<{ relname: string; relpersistence: string }[]>`
       SELECT c.relname, c.relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = ${schema} AND c.relname IN ('entries', 'durable_entries', 'namespaces')`;
+       WHERE n.nspname = ${schema}
+         AND c.relname IN ('entries', 'durable_entries', 'namespaces', 'channels', 'channel_messages', 'channel_message_ids')`;
     const persistence = Object.fromEntries(rows.map((r) => [r.relname, r.relpersistence]));
-    expect(persistence).toEqual({ entries: 'u', durable_entries: 'p', namespaces: 'p' });
+    // The sequence stays logged: after a crash message ids must not start over below ids subscribers hold.
+    expect(persistence).toEqual({
+      entries: 'u',
+      durable_entries: 'p',
+      namespaces: 'p',
+      channels: 'u',
+      channel_messages: 'u',
+      channel_message_ids: 'p',
+    });
   });
 
   it('two concurrent migrations of a fresh schema both succeed and apply each migration once', async () => {

@@ -8,7 +8,8 @@
  * dropped before any id was known cannot be resumed: the subscriber gets
  * `gap` with oldestId null (messages in between may be missing).
  */
-import { DECIMAL_IDS, preparePublish, STREAM_IDS, type ChannelIds } from '../../core/channels.js';
+import { preparePublish } from '../../core/channels.js';
+import { DECIMAL_IDS, STREAM_IDS, type ChannelIds } from '../../core/channel-ids.js';
 import { BackendUnavailableError, ValidationError } from '../../core/errors.js';
 import type { ChannelEvent, ChannelSubscription, JsonValue, PubSub, SubscribeOptions } from '../../core/port.js';
 import { ReconnectSchedule } from '../../core/reconnect-schedule.js';

@@ -2,7 +2,7 @@
  * Pub/sub channels on Postgres (migration 0010): messages in the UNLOGGED
  * `channel_messages` table, one row per channel in `channels`, and a NOTIFY
  * per publish that only wakes subscribers (channel-listener.ts), who then
- * read `id > cursor` (core/channels.ts ChannelHub).
+ * read `id > cursor` (core/channel-hub.ts).
  *
  * Ordering. A subscriber reads `id > last delivered`, so ids must become
  * visible in id order within a channel. A plain identity column does not give
@@ -14,24 +14,16 @@
  * different channels never wait for each other.
  *
  * Retention. A message is held for `channelRetentionMs` and among the newest
- * `channelMaxMessages` of its channel. Publish trims its channel's messages
+ * 10,000 of its channel. Publish trims its channel's messages
  * past retention in the same statement (one index probe, usually nothing to
  * delete); the worker's cleanup (maintenance.ts trimChannels) removes the
  * rest, including the count bound. Reads treat a message past retention as
  * gone whether or not it was deleted yet, and `channels.trimmed_through`
  * remembers the newest id deleted, so a reader learns of a gap either way.
  */
-import {
-  CHANNEL_READ_BATCH,
-  ChannelHub,
-  DECIMAL_IDS,
-  channelSettings,
-  preparePublish,
-  prepareSubscribe,
-  type ChannelOptions,
-  type ChannelRead,
-  type ChannelSource,
-} from '../../core/channels.js';
+import { CHANNEL_READ_BATCH, channelSettings, preparePublish, prepareSubscribe, type ChannelOptions } from '../../core/channels.js';
+import { ChannelHub, type ChannelRead, type ChannelSource } from '../../core/channel-hub.js';
+import { DECIMAL_IDS } from '../../core/channel-ids.js';
 import type { BackoffRange } from '../../core/reconnect-schedule.js';
 import type { ChannelEvent, ChannelSubscription, JsonValue, PubSub } from '../../core/port.js';
 import { CHANNEL_NOTIFY, PgChannelListener } from './channel-listener.js';
@@ -136,7 +128,7 @@ export function createPgPubSub(ctx: PgContext, options: PgPubSubOptions): PgPubS
           DELETE FROM channel_messages m USING ch WHERE m.channel = ch.channel AND m.id <= ch.trimmed_through
         ), inserted AS (
           INSERT INTO channel_messages (channel, id, data, published_at)
-          SELECT channel, last_id, ${json}::text::jsonb, clock_timestamp() FROM ch
+          SELECT channel, last_id, ${json}::text::json, clock_timestamp() FROM ch
           RETURNING id
         )
         SELECT id::text AS id, pg_notify(${CHANNEL_NOTIFY}, ${payload}) FROM inserted`,

@@ -18,8 +18,8 @@
  * nothing published meanwhile is missed (or `gap` says what was).
  */
 import { Cluster, Redis } from 'ioredis';
-import type { ChannelHub } from '../../core/channels.js';
-import { STREAM_IDS } from '../../core/channels.js';
+import type { ChannelHub } from '../../core/channel-hub.js';
+import { STREAM_IDS } from '../../core/channel-ids.js';
 import { ReconnectSchedule, type BackoffRange } from '../../core/reconnect-schedule.js';
 import { withTimeout } from '../../core/timeout.js';
 import type { RedisClient } from './connection.js';
@@ -126,11 +126,16 @@ export class ChannelReaders {
       // Back after a loss: what was published meanwhile is read from the subscribers' cursors.
       if (reconnected) for (const channel of this.channelsOf(reader)) this.options.hub.wake(channel);
       await this.loop(reader);
+      // No channel left: close it; the next subscribe starts a new reader (sync).
+      if (!reader.stopped && this.readers.get(reader.key) === reader) this.stop(reader);
     } catch {
       reader.connection?.disconnect();
       reader.connection = undefined;
       reader.blocked = false;
       if (reader.stopped || this.closed) return;
+      // A failover or resharding moves slots: let the cluster client learn the new masters first.
+      const { redis } = this.options;
+      if (redis instanceof Cluster) redis.refreshSlotsCache();
       reader.retries.schedule(() => {
         if (!reader.stopped && !this.closed) void this.run(reader);
       });

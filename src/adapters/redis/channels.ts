@@ -8,20 +8,18 @@
  *
  * Subscribers are woken by blocking readers (channel-readers.ts) and read
  * with the read script through the port's command connection
- * (core/channels.ts ChannelHub), which reports gaps.
+ * (core/channel-hub.ts), which reports gaps.
  */
 import {
   CHANNEL_FORGET_AFTER_MS,
   CHANNEL_READ_BATCH,
-  ChannelHub,
-  STREAM_IDS,
   channelSettings,
   preparePublish,
   prepareSubscribe,
   type ChannelOptions,
-  type ChannelRead,
-  type ChannelSource,
 } from '../../core/channels.js';
+import { ChannelHub, type ChannelRead, type ChannelSource } from '../../core/channel-hub.js';
+import { STREAM_IDS } from '../../core/channel-ids.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { ChannelEvent, ChannelSubscription, JsonValue, PubSub } from '../../core/port.js';
 import { ReconnectSchedule, type BackoffRange } from '../../core/reconnect-schedule.js';
