@@ -3,14 +3,17 @@
  * and change-stream routes.
  *
  * The response body is a ReadableStream we feed ourselves rather than Hono's
- * streamSSE: its writes swallow errors and queue without bound when the
- * client does not read. @hono/node-server pulls from this stream only while
- * the socket accepts data (it waits for `drain`), so frames that cannot be
- * written pile up in our outbox; past `maxBufferedBytes` or
- * `maxBufferedEvents` the subscriber is disconnected (its socket destroyed)
- * instead of being buffered further. When
- * the client goes away, node-server cancels the stream and `onClose`
- * callbacks (the routes' unsubscribe) run at once.
+ * streamSSE. streamSSE has backpressure only for a producer that awaits each
+ * write; ours are push callbacks (a message, a change) that cannot wait, so
+ * unawaited writes would queue inside its TransformStream, uncounted and
+ * unbounded (and its writes swallow errors). @hono/node-server pulls from
+ * this stream only while the socket accepts data (it waits for `drain`), so
+ * frames that cannot be written pile up in our outbox, where they are
+ * counted; past `maxBufferedBytes` or `maxBufferedEvents` the subscriber is
+ * disconnected (its socket destroyed) instead of being buffered further.
+ * When the client goes away, node-server cancels the stream and `onClose`
+ * callbacks (the routes' unsubscribe) run at once. test/http/sse.test.ts
+ * checks both on the real node server.
  *
  * An idle stream gets a `: keepalive` comment every `keepaliveMs`. Every open
  * stream is tracked by an SseStreams registry so a graceful shutdown can end
@@ -131,7 +134,7 @@ export class SseStream {
     if (!this.open) return;
     this.ending = true;
     this.wake?.();
-    if (!this.ended) setTimeout(() => this.finish('server', new Error('the stream could not be flushed')), END_FLUSH_MS).unref();
+    setTimeout(() => this.finish('server', new Error('the stream could not be flushed')), END_FLUSH_MS).unref();
   }
 
   /** Ends a stream that was never handed to a client (its subscription failed). */

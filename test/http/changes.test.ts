@@ -6,17 +6,14 @@
  * keepalive comments; a client that leaves is unsubscribed; shutdown ends
  * the stream cleanly.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
-import type { CachePort } from '../../src/core/port.js';
-import { createPostgresPort } from '../../src/adapters/postgres/index.js';
-import { createRedisPort } from '../../src/adapters/redis/index.js';
-import { BACKENDS, type BackendName } from '../support/backends.js';
+import { BACKENDS } from '../support/backends.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createUnreachablePort } from '../support/contract-unreachable.js';
 import { loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/app.js';
-import { PG_URL, REDIS_URL } from '../support/services.js';
+import { REDIS_URL } from '../support/services.js';
 import { killFeedConnections } from '../cache/support/feed-faults.js';
 import { expectProblem, jsonInit } from './helpers.js';
 import { dataOf, openSse, type SseConnection } from './sse-client.js';
@@ -61,11 +58,16 @@ function heardFrom(connection: SseConnection) {
   };
 }
 
-/** Another adapter instance on the same Postgres schema or Redis prefix: a second writer. */
-function secondPort(backend: BackendName, scope: string): CachePort {
-  return backend === 'postgres'
-    ? createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, url: PG_URL, schema: scope, poolMax: 2 })
-    : createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url: REDIS_URL, prefix: scope });
+/** Subscribers of a Redis shard channel (PUBSUB SHARDNUMSUB). */
+async function shardSubscribers(channel: string): Promise<number> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    const reply = (await redis.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+    return Number(reply[1]);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Polls `check` until it holds (no timing is asserted; the test timeout bounds it). */
@@ -137,23 +139,24 @@ describe.each(BACKENDS)('namespace change stream on $name', (factory) => {
   it('changes made by another port on the same backend arrive too', async () => {
     const changes = await stream('/v1/namespaces/app-other/changes');
     const heard = heardFrom(changes);
-    const other = secondPort(factory.name, s.backend.scope);
-    try {
-      await other.set('app-other', 'k1', 'v');
-      expect(await heard('k1')).toEqual({ op: 'set', keys: ['k1'] });
-      await other.delete('app-other', 'k1');
-      expect(await heard('k1')).toEqual({ op: 'delete', keys: ['k1'] });
-      await other.set('app-other', 'k2', 'v', { tags: ['x'] });
-      await heard('k2');
-      await other.invalidateTags('app-other', ['x']);
-      expect(DELETING).toContain((await heard('k2', ['x'])).op);
-      await other.set('app-other', 'k3', 'v');
-      await heard('k3');
-      expect(await other.clear('app-other')).toBe(1);
-      expect(DELETING).toContain((await heard('k3')).op);
-    } finally {
-      await other.close();
-    }
+    // A second adapter instance on the same schema / prefix, like another process (closed by the backend's cleanup).
+    const other = s.backend.sibling();
+    await other.set('app-other', 'k1', 'v');
+    expect(await heard('k1')).toEqual({ op: 'set', keys: ['k1'] });
+    await other.delete('app-other', 'k1');
+    expect(await heard('k1')).toEqual({ op: 'delete', keys: ['k1'] });
+    await other.set('app-other', 'k2', 'v', { tags: ['x'] });
+    await heard('k2');
+    await other.invalidateTags('app-other', ['x']);
+    expect(DELETING).toContain((await heard('k2', ['x'])).op);
+    await other.set('app-other', 'p:1', 'v');
+    await heard('p:1');
+    expect(await other.deleteByPrefix('app-other', 'p:')).toBe(1);
+    expect(DELETING).toContain((await heard('p:1')).op);
+    await other.set('app-other', 'k3', 'v');
+    await heard('k3');
+    expect(await other.clear('app-other')).toBe(1);
+    expect(DELETING).toContain((await heard('k3')).op);
   });
 
   it('a stream hears only its own namespace; two streams of one namespace both hear each change', async () => {
@@ -201,8 +204,12 @@ describe.each(BACKENDS)('namespace change stream on $name', (factory) => {
     const before = s.server.streams.size;
     const leaving = await stream('/v1/namespaces/app-leave/changes');
     expect(s.server.streams.size).toBe(before + 1);
+    if (factory.name === 'redis') expect(await shardSubscribers(`${s.backend.scope}:{app-leave}#changes`)).toBe(1);
     leaving.close();
     await eventually(() => s.server.streams.size === before, 'the stream to end after the client left');
+    // Redis shows the unsubscribe itself: the feed leaves the namespace's shard channel once nobody listens.
+    if (factory.name === 'redis')
+      await eventually(async () => (await shardSubscribers(`${s.backend.scope}:{app-leave}#changes`)) === 0, 'SUNSUBSCRIBE');
     // The namespace still works for others: a new stream hears the next change.
     const next = await stream('/v1/namespaces/app-leave/changes');
     await s.fetch('/v1/cache/app-leave/k', { method: 'PUT', body: '1', headers: ADMIN });
