@@ -12,6 +12,9 @@ import { problemError } from './problems.js';
 /** Header bytes accepted in an answer: 64 tags × 256 bytes, percent-encoded (×3), with room for the rest. */
 const MAX_ANSWER_HEADER_BYTES = 128 * 1024;
 
+/** Longest a pooled socket stays idle (shortened by the server's Keep-Alive hint, 5 s on a Node server). */
+const IDLE_SOCKET_MS = 30_000;
+
 export interface HttpClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8080 (a path prefix is kept). */
   url: string;
@@ -53,7 +56,10 @@ export class HttpClient {
   constructor(private readonly options: HttpClientOptions) {
     this.base = new URL(options.url);
     const secure = this.base.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets: options.poolMax, maxFreeSockets: options.poolMax };
+    // `timeout` bounds how long an idle socket is kept; Node then also honours the server's `Keep-Alive: timeout=`
+    // hint (minus a second), so an idle socket is dropped before the server closes it and a call never lands on a
+    // socket being closed (ECONNRESET). It is not a request deadline: call() has its own timer.
+    const agentOptions = { keepAlive: true, maxSockets: options.poolMax, maxFreeSockets: options.poolMax, timeout: IDLE_SOCKET_MS };
     this.agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.send = secure ? httpsRequest : httpRequest;
   }
