@@ -38,6 +38,10 @@ interface Subscriber {
   cursor: string;
   /** Report a gap at the next read (fromId the channel never issued). */
   gapDue: boolean;
+  /** False once unsubscribed (or the hub closed): nothing more is delivered, not even the rest of a batch. */
+  active: boolean;
+  /** Events held until subscribe() has resolved, so a callback always has the subscription in hand. */
+  held: ChannelEvent[] | undefined;
 }
 
 interface ChannelState {
@@ -77,7 +81,7 @@ export class ChannelHub {
       gapDue = head === null || ids.compare(fromId, head) > 0;
       cursor = gapDue ? ids.zero : fromId;
     }
-    const subscriber: Subscriber = { channel, onEvent, cursor, gapDue };
+    const subscriber: Subscriber = { channel, onEvent, cursor, gapDue, active: true, held: [] };
     const state = getOrCreate(this.channels, channel, () => ({ subscribers: new Set<Subscriber>(), reading: undefined, again: false }));
     const first = state.subscribers.size === 0;
     state.subscribers.add(subscriber);
@@ -89,6 +93,8 @@ export class ChannelHub {
       unsubscribe();
       throw error;
     }
+    // After the caller's `await` has the subscription: what the first read (the replay) found, then live events.
+    setImmediate(() => release(subscriber));
     return { unsubscribe };
   }
 
@@ -122,10 +128,12 @@ export class ChannelHub {
 
   close(): void {
     this.closed = true;
+    for (const state of this.channels.values()) for (const subscriber of state.subscribers) subscriber.active = false;
     this.channels.clear();
   }
 
   private remove(subscriber: Subscriber): void {
+    subscriber.active = false;
     const state = this.channels.get(subscriber.channel);
     if (state === undefined || !state.subscribers.delete(subscriber)) return;
     if (state.subscribers.size === 0) {
@@ -168,6 +176,7 @@ export class ChannelHub {
   }
 
   private deliver(subscriber: Subscriber, read: ChannelRead): void {
+    if (!subscriber.active) return;
     const { compare, zero } = this.source.ids;
     // The backend no longer knows a channel this subscriber has read (a crash emptied it, or it was
     // forgotten): whatever followed the cursor may be lost; start over from the beginning.
@@ -182,6 +191,8 @@ export class ChannelHub {
       emit(subscriber, { type: 'gap', oldestId });
     }
     for (const message of read.messages) {
+      // A callback may unsubscribe (this or another subscription) in the middle of a batch.
+      if (!subscriber.active) return;
       if (compare(message.id, subscriber.cursor) <= 0) continue;
       subscriber.cursor = message.id;
       emit(subscriber, { type: 'message', id: message.id, data: message.data });
@@ -189,8 +200,21 @@ export class ChannelHub {
   }
 }
 
-/** A subscriber's callback that throws must not stop delivery to the others. */
 function emit(subscriber: Subscriber, event: ChannelEvent): void {
+  if (subscriber.held !== undefined) subscriber.held.push(event);
+  else call(subscriber, event);
+}
+
+/** Delivers the events held while subscribing, in order, then lets later ones through directly. */
+function release(subscriber: Subscriber): void {
+  const held = subscriber.held ?? [];
+  for (let i = 0; i < held.length && subscriber.active; i++) call(subscriber, held[i] as ChannelEvent);
+  subscriber.held = undefined;
+}
+
+/** A subscriber's callback that throws must not stop delivery to the others. */
+function call(subscriber: Subscriber, event: ChannelEvent): void {
+  if (!subscriber.active) return;
   try {
     subscriber.onEvent(event);
   } catch {

@@ -163,9 +163,12 @@ export interface PubSub {
   publish(channel: string, data: JsonValue): Promise<string>;
   /**
    * Resolves once every message published from now on will be delivered, in
-   * publish order, at least once (within the retention window). A dropped
-   * backend connection is retried; delivery resumes after the last delivered
-   * id, or with a `gap` event when that is past retention.
+   * publish order, at least once (within the retention window). `onEvent` is
+   * called only after the returned promise has resolved (replayed messages
+   * first), so a callback may unsubscribe. A dropped backend connection is
+   * retried; delivery resumes after the last delivered id, or with a `gap`
+   * event when that is past retention. Rejects with ValidationError (bad
+   * channel, malformed fromId) or BackendUnavailableError.
    */
   subscribe(channel: string, onEvent: (event: ChannelEvent) => void, options?: SubscribeOptions): Promise<ChannelSubscription>;
 }

@@ -157,7 +157,17 @@ export function definePubSubTests(ctx: ContractContext): void {
       const channel = uniqueChannel();
       const ids = await publishAll(port, channel, [1, 2, 3, 4, 5]);
       const rec = recorder();
-      const sub = await port.subscribe(channel, rec.onEvent, { fromId: ids[1] as string });
+      let resolved = false;
+      let beforeResolved = 0;
+      const sub = await port.subscribe(
+        channel,
+        (event) => {
+          if (!resolved) beforeResolved += 1;
+          rec.onEvent(event);
+        },
+        { fromId: ids[1] as string },
+      );
+      resolved = true;
       // Published while the replay may still be delivering.
       const later = await publishAll(port, channel, [6, 7]);
       await untilCount(rec.events, 5);
@@ -165,6 +175,7 @@ export function definePubSubTests(ctx: ContractContext): void {
       expect(rec.events.map((e) => e.type)).toEqual(['message', 'message', 'message', 'message', 'message']);
       expect(rec.data()).toEqual([3, 4, 5, 6, 7]);
       expect(messageIds(rec.events)).toEqual([...ids.slice(2), ...later]);
+      expect(beforeResolved, 'events delivered before subscribe resolved').toBe(0);
       sub.unsubscribe();
     });
 
@@ -315,6 +326,30 @@ export function definePubSubTests(ctx: ContractContext): void {
       expect(stays.data()).toEqual(['one', 'two']);
       expect(twice.data()).toEqual(['one', 'one', 'two', 'two']);
       for (const sub of subs) sub.unsubscribe();
+    });
+
+    it('unsubscribing from inside a callback stops delivery at once, also within one batch', async () => {
+      const port = ctx.port();
+      const channel = uniqueChannel();
+      const ids = await publishAll(port, channel, [1, 2, 3, 4, 5]);
+      const seen: number[] = [];
+      let sub: { unsubscribe(): void } | undefined;
+      const watcher = recorder();
+      const watch = await port.subscribe(channel, watcher.onEvent, { fromId: ids[0] as string });
+      sub = await port.subscribe(
+        channel,
+        (event) => {
+          if (event.type !== 'message') return;
+          seen.push(event.data as number);
+          if (event.data === 3) sub?.unsubscribe();
+        },
+        { fromId: ids[0] as string },
+      );
+      await untilCount(watcher.events, 4);
+      await port.publish(channel, 6);
+      await untilCount(watcher.events, 5);
+      expect(seen).toEqual([2, 3]);
+      watch.unsubscribe();
     });
 
     it('a subscriber whose callback throws does not stop delivery to the others', async () => {
