@@ -9,6 +9,12 @@ import type { AppContext, AppDeps } from './context.js';
 import { HttpProblem } from './problem.js';
 import { acceptsEventStream, SSE_HEADERS, SseStream } from './sse.js';
 
+/**
+ * How long an ending stream (a subscriber past its outbox bound, or a server
+ * shutting down) may take to flush what it holds before its socket is cut.
+ */
+export const STREAM_FLUSH_GRACE_MS = 2000;
+
 export interface Unsubscribe {
   unsubscribe(): void;
 }
@@ -36,7 +42,12 @@ export async function openEventStream(
   const { config } = deps;
   const outgoing = c.env?.outgoing;
   const stream = new SseStream(
-    { keepaliveMs: config.sseKeepaliveMs, maxBufferedBytes: config.sseMaxBufferedBytes, maxBufferedEvents: config.sseMaxBufferedEvents },
+    {
+      keepaliveMs: config.sseKeepaliveMs,
+      flushGraceMs: STREAM_FLUSH_GRACE_MS,
+      maxBufferedBytes: config.sseMaxBufferedBytes,
+      maxBufferedEvents: config.sseMaxBufferedEvents,
+    },
     deps.streams,
     outgoing && (() => outgoing.destroy()),
   );

@@ -10,7 +10,7 @@
  * this stream only while the socket accepts data (it waits for `drain`), so
  * frames that cannot be written pile up in our outbox, where they are
  * counted; past `maxBufferedBytes` or `maxBufferedEvents` the subscriber is
- * disconnected (its socket destroyed) instead of being buffered further.
+ * disconnected (see send) instead of being buffered further.
  * When the client goes away, node-server cancels the stream and `onClose`
  * callbacks (the routes' unsubscribe) run at once. test/http/sse.test.ts
  * checks both on the real node server.
@@ -24,6 +24,8 @@ import { sseDisconnects, sseStreamsOpen } from '../metrics.js';
 export interface SseLimits {
   /** A comment line is sent when nothing else was sent for this long. */
   keepaliveMs: number;
+  /** How long a stream that is ending (overflow, shutdown) may take to flush what it holds before its socket is cut. */
+  flushGraceMs: number;
   /** Bytes waiting for a socket that does not drain; more → disconnect. */
   maxBufferedBytes: number;
   /** Events waiting for a socket that does not drain; more → disconnect. */
@@ -40,9 +42,6 @@ export interface SseEvent {
 
 /** Why a stream ended: the client left, the server closed it, or the client could not keep up. */
 export type SseEndReason = 'client' | 'server' | 'slow';
-
-/** How long a stream ended by the server may take to flush what it holds before it is cut. */
-const END_FLUSH_MS = 1000;
 
 const encoder = new TextEncoder();
 
@@ -69,6 +68,8 @@ export class SseStream {
   /** Resolves a pull that found the outbox empty. */
   private wake: (() => void) | undefined;
   private ending = false;
+  /** Reported to onClose when an ending stream finishes. */
+  private endReason: SseEndReason = 'server';
   private ended = false;
   private sentSinceKeepalive = false;
   private readonly keepalive: NodeJS.Timeout;
@@ -117,34 +118,37 @@ export class SseStream {
     else this.closeListeners.push(listener);
   }
 
-  /** Queues one event; a client that lets the bound fill up is disconnected. */
+  /**
+   * Queues one event. When it would take the outbox past its bound the client
+   * is not keeping up: nothing more is queued, what is queued is still
+   * flushed (so a client that reconnects with Last-Event-ID makes progress
+   * even after a burst larger than the bound), then the stream ends; a
+   * socket that does not drain within the grace is cut.
+   */
   send(event: SseEvent): void {
     if (!this.open) return;
     const bytes = encoder.encode(formatEvent(event));
     if (this.bufferedBytes + bytes.byteLength > this.limits.maxBufferedBytes || this.bufferedEvents + 1 > this.limits.maxBufferedEvents) {
-      this.disconnect();
+      sseDisconnects.inc({ reason: 'slow' });
+      this.endReason = 'slow';
+      this.end();
       return;
     }
     this.bufferedEvents++;
     this.enqueue(bytes);
   }
 
-  /** Ends the stream cleanly after what is queued; a client that does not take it within a second is cut. */
+  /** Ends the stream cleanly after what is queued; a client that does not take it within the grace is cut. */
   end(): void {
     if (!this.open) return;
     this.ending = true;
     this.wake?.();
-    setTimeout(() => this.finish('server', new Error('the stream could not be flushed')), END_FLUSH_MS).unref();
+    setTimeout(() => this.finish(this.endReason, new Error('the stream could not be flushed')), this.limits.flushGraceMs).unref();
   }
 
   /** Ends a stream that was never handed to a client (its subscription failed). */
   abandon(): void {
     this.finish('server');
-  }
-
-  /** Drops the client at once: the node server destroys the socket. */
-  private disconnect(): void {
-    this.finish('slow', new Error('the subscriber could not keep up'));
   }
 
   private enqueue(bytes: Uint8Array): void {
@@ -178,7 +182,7 @@ export class SseStream {
     }
     // Ending and everything written.
     controller.close();
-    this.finish('server');
+    this.finish(this.endReason);
   }
 
   private finish(reason: SseEndReason, error?: Error): void {
@@ -201,7 +205,6 @@ export class SseStream {
     this.wake?.();
     this.registry?.remove(this);
     sseStreamsOpen.dec();
-    if (reason === 'slow') sseDisconnects.inc({ reason });
     for (const listener of this.closeListeners.splice(0)) listener(reason);
   }
 }
@@ -223,6 +226,13 @@ export class SseStreams {
   /** Open streams right now. */
   get size(): number {
     return this.streams.size;
+  }
+
+  /** Streams still open but ending: flushing what they hold after an overflow or a shutdown. */
+  get ending(): number {
+    let count = 0;
+    for (const stream of this.streams) if (!stream.open) count++;
+    return count;
   }
 
   /** Bytes queued over all open streams (bounded by size × maxBufferedBytes). */

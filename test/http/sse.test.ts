@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptsEventStream, formatEvent, SSE_HEADERS, type SseEndReason, SseStream, SseStreams } from '../../src/http/sse.js';
 import { openSse } from './sse-client.js';
 
-const LIMITS = { keepaliveMs: 60_000, maxBufferedBytes: 256 * 1024, maxBufferedEvents: 1000 };
+const LIMITS = { keepaliveMs: 60_000, flushGraceMs: 200, maxBufferedBytes: 256 * 1024, maxBufferedEvents: 1000 };
 
 describe('SseStream on @hono/node-server', () => {
   let server: Server;
@@ -64,23 +64,41 @@ describe('SseStream on @hono/node-server', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(current.stream.open).toBe(false);
-    expect(await current.ended).toBe('slow');
     expect(largest).toBeLessThanOrEqual(LIMITS.maxBufferedBytes);
+    // Further events are dropped, not queued.
+    current.stream.send(frame);
+    expect(current.stream.buffered).toBeLessThanOrEqual(LIMITS.maxBufferedBytes);
+    // The socket never drains, so it is cut after the flush grace.
+    expect(await current.ended).toBe('slow');
     expect(current.stream.buffered).toBe(0);
     client.resume();
     expect(await client.ended).toBe('aborted');
     expect(streams.size).toBe(0);
   });
 
-  it('too many queued events also disconnect, whatever their size', async () => {
+  it('too many queued events also end the stream, whatever their size: the client gets the bound, then the end', async () => {
     const client = await openSse(url, '/stream');
-    client.pause();
     const current = latest!;
     // Without a turn of the event loop nothing is pulled: every event stays queued.
-    for (let i = 0; i <= LIMITS.maxBufferedEvents && current.stream.open; i++) current.stream.send({ event: 'message', data: '1' });
+    for (let i = 0; i <= LIMITS.maxBufferedEvents; i++) current.stream.send({ event: 'message', data: String(i) });
+    expect(current.stream.open).toBe(false);
     expect(await current.ended).toBe('slow');
-    client.resume();
-    expect(await client.ended).toBe('aborted');
+    expect(await client.ended).toBe('end');
+    expect(client.events.length).toBe(LIMITS.maxBufferedEvents);
+  });
+
+  it('a burst larger than the bound to a client that reads: it gets what fit, then a clean end (to resume with Last-Event-ID)', async () => {
+    const client = await openSse(url, '/stream');
+    const current = latest!;
+    const data = 'z'.repeat(32 * 1024);
+    for (let i = 0; i < 20; i++) current.stream.send({ id: String(i), event: 'message', data });
+    expect(await client.ended).toBe('end');
+    expect(await current.ended).toBe('slow');
+    const ids = client.events.map((e) => e.id);
+    const fit = Math.floor(LIMITS.maxBufferedBytes / formatEvent({ id: '10', event: 'message', data }).length);
+    expect(ids.length).toBeGreaterThanOrEqual(fit - 1);
+    expect(ids.length).toBeLessThan(20);
+    expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => String(i)));
   });
 
   it('a client that disconnects ends the stream at once (the route unsubscribes in onClose)', async () => {

@@ -34,7 +34,9 @@ const STREAM_DESCRIPTION =
   '"keys"?: [...], "prefix"?: "...", "tags"?: [...]}` (a change without keys, prefix and tags concerns the whole namespace). ' +
   '`event: gap`, `data: {"live": boolean}`: changes may have been missed, drop everything you hold of this namespace; ' +
   'with `live: false` the feed is down (cache nothing until the next gap), with `live: true` you are current again. ' +
-  'Ids increase within a connection; a comment line `: keepalive` is sent on an idle stream every SSE_KEEPALIVE (15s).';
+  'Ids increase within a connection; a comment line `: keepalive` is sent on an idle stream every SSE_KEEPALIVE (15s). ' +
+  'A subscriber that falls behind (SSE_MAX_BUFFERED_BYTES or SSE_MAX_BUFFERED_EVENTS waiting) gets what was queued, then the end: ' +
+  'reconnect, and drop what you hold (the first event is a gap).';
 
 /** The wire form of one change (the namespace is the stream's own). */
 function changeData(event: ChangeEvent & { type: 'change' }): string {

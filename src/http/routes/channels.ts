@@ -54,7 +54,8 @@ const STREAM_DESCRIPTION =
   'With `Last-Event-ID` the retained messages published after that id come first; when some of them are no longer ' +
   'retained (CHANNEL_RETENTION) the first event is `event: gap` with `data: {"oldestId": "<oldest id still held>" | null}`. ' +
   'A comment line `: keepalive` is sent on an idle stream every SSE_KEEPALIVE (15s). A subscriber that does not read ' +
-  'fast enough (more than SSE_MAX_BUFFERED_BYTES or SSE_MAX_BUFFERED_EVENTS waiting) is disconnected; reconnect with Last-Event-ID.';
+  'fast enough (more than SSE_MAX_BUFFERED_BYTES or SSE_MAX_BUFFERED_EVENTS waiting) gets what was queued, then the end ' +
+  '(or a cut connection after 2 s); reconnect with Last-Event-ID.';
 
 const ACCESS = { name: 'channel', what: 'channel' } as const;
 
