@@ -42,6 +42,8 @@ class ChannelStream {
   private stream: SseStream | undefined;
   private lastId: string | undefined;
   private ended = false;
+  /** Events that arrived before subscribe() resolved: the subscriber hears nothing before it holds its subscription. */
+  private held: ChannelEvent[] | undefined = [];
   private readonly retries = new ReconnectSchedule();
 
   constructor(
@@ -67,8 +69,16 @@ class ChannelStream {
     else this.stream = stream;
   }
 
+  /** subscribe() has resolved: deliver what arrived meanwhile, then everything as it comes. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const event of held) this.emit(event);
+  }
+
   close(): void {
     this.ended = true;
+    this.held = undefined;
     this.retries.cancel();
     this.stream?.close();
     this.forget(this);
@@ -91,6 +101,12 @@ class ChannelStream {
   }
 
   private emit(event: ChannelEvent): void {
+    // Unsubscribed (possibly from inside the previous callback): nothing more, not even the rest of a chunk.
+    if (this.ended) return;
+    if (this.held) {
+      this.held.push(event);
+      return;
+    }
     try {
       this.onEvent(event);
     } catch {
@@ -150,6 +166,8 @@ export function createHttpPubSub(client: HttpClient, maxMessageBytes: number): H
     const stream = new ChannelStream(client, channel, onEvent, fromId, (s) => streams.delete(s));
     await stream.open();
     streams.add(stream);
+    // After the caller's await has resumed (a macrotask later than the resolution it continues on).
+    setImmediate(() => stream.release());
     return { unsubscribe: () => stream.close() };
   }
 
