@@ -441,7 +441,7 @@ export interface BackendUsage {
 }
 
 export interface Lifecycle {
-  readonly backend: 'postgres' | 'redis';
+  readonly backend: 'postgres' | 'redis' | 'http';
   usage(): BackendUsage;
   /** Round-trip latency in ms; throws BackendUnavailableError / BackendTimeoutError. */
   ping(timeoutMs?: number): Promise<number>;

@@ -70,7 +70,37 @@ const ListQuery = z.object({
     .optional()
     .openapi({ description: `Most namespaces per page (default ${DEFAULT_NAMESPACE_LIST_LIMIT}, at most ${MAX_NAMESPACE_LIST_LIMIT})` }),
   cursor: z.string().optional().openapi({ description: 'The `cursor` of the previous page' }),
+  name: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .openapi({ description: 'Only these namespaces (repeatable; combined with `prefix` as "either")' }),
+  prefix: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .openapi({ description: 'Only namespaces whose name starts with this literal prefix (repeatable)' }),
 });
+
+const asList = (value: string | string[] | undefined): string[] | undefined =>
+  value === undefined ? undefined : typeof value === 'string' ? [value] : value;
+
+/**
+ * What a list may return: the token's patterns narrowed by the request's
+ * `name`/`prefix` filter (when it gives one). Both are unions of exact names
+ * and prefixes, so their intersection is one too.
+ */
+export function intersectFilters(token: NamespaceFilter | undefined, request: NamespaceFilter | undefined): NamespaceFilter | undefined {
+  if (request === undefined) return token;
+  if (token === undefined) return request;
+  const allowedBy = (f: NamespaceFilter, name: string) => f.names.includes(name) || f.prefixes.some((p) => name.startsWith(p));
+  const names = new Set([...request.names.filter((n) => allowedBy(token, n)), ...token.names.filter((n) => allowedBy(request, n))]);
+  const prefixes = new Set<string>();
+  for (const a of request.prefixes)
+    for (const b of token.prefixes) {
+      if (a.startsWith(b)) prefixes.add(a);
+      else if (b.startsWith(a)) prefixes.add(b);
+    }
+  return { names: [...names], prefixes: [...prefixes] };
+}
 
 /** A token's namespace patterns (`name`, `prefix*`, `*`) as a list filter; undefined when it sees every namespace. */
 function namespaceFilterOf(patterns: readonly string[]): NamespaceFilter | undefined {
@@ -102,6 +132,8 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces',
       tags: ['namespaces'],
       summary: 'Namespaces that are configured or hold entries (only those the token may access), one page at a time',
+      description:
+        '`name` and `prefix` (each repeatable) narrow the list to those names and name prefixes; without either, every namespace the token may access is listed.',
       request: { query: ListQuery },
       responses: {
         200: json(
@@ -116,11 +148,15 @@ export function namespaceRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const principal = requireScope(c, 'read');
-      const { limit, cursor } = c.req.valid('query');
+      const query = c.req.valid('query');
+      // c.req.queries: a repeated parameter arrives whole (the validated query keeps one value).
+      const names = c.req.queries('name') ?? asList(query.name);
+      const prefixes = c.req.queries('prefix') ?? asList(query.prefix);
+      const requested = names === undefined && prefixes === undefined ? undefined : { names: names ?? [], prefixes: prefixes ?? [] };
       const page = await deps.port.list({
-        limit: limit === undefined ? undefined : Number(limit),
-        cursor,
-        only: namespaceFilterOf(principal.namespaces),
+        limit: query.limit === undefined ? undefined : Number(query.limit),
+        cursor: query.cursor,
+        only: intersectFilters(namespaceFilterOf(principal.namespaces), requested),
       });
       return c.json({ namespaces: page.namespaces.map(namespaceToJson), cursor: page.cursor }, 200);
     },
