@@ -17,7 +17,7 @@ import { createHttpPubSub } from './channels.js';
 import { createHttpEntryStore } from './entries.js';
 import { createHttpKeyInspector } from './keys.js';
 import { createHttpLockManager } from './locks.js';
-import { createHttpNamespaceAdmin } from './namespaces.js';
+import { createHttpNamespaceAdmin, LocalHitReporter } from './namespaces.js';
 import { createHttpPresenceTracker } from './presence.js';
 import { createHttpRateLimiter } from './ratelimit.js';
 import { createHttpSessionStore } from './sessions.js';
@@ -53,6 +53,7 @@ export function createHttpPort(options: HttpPortOptions): HttpPort {
     streamIdleTimeoutMs: options.streamIdleTimeoutMs,
   });
   const feed = new HttpChangeFeed(client);
+  const localHits = new LocalHitReporter(client);
   const channels = createHttpPubSub(client, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
   let closed = false;
 
@@ -68,6 +69,7 @@ export function createHttpPort(options: HttpPortOptions): HttpPort {
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
+    await localHits.close();
     await feed.close();
     channels.closeAll();
     closeStreams(client);
@@ -79,7 +81,7 @@ export function createHttpPort(options: HttpPortOptions): HttpPort {
     client,
     feed,
     ...createHttpEntryStore(client, options),
-    ...createHttpNamespaceAdmin(client),
+    ...createHttpNamespaceAdmin(client, localHits),
     ...createHttpKeyInspector(client),
     ...createHttpRateLimiter(client),
     ...createHttpLockManager(client),

@@ -63,6 +63,9 @@ function toInfo(json: NamespaceJson): NamespaceInfo {
 
 const path = (ns: string) => `/v1/namespaces/${segment(ns)}`;
 
+/** As the server's route allows (src/http/routes/namespaces.ts). */
+const MAX_LOCAL_HITS_REPORT = 1_000_000_000;
+
 /** A config field as the API's JSON: durations as text. */
 function toWire(field: string, value: unknown): unknown {
   if (field === 'defaultTtl' && typeof value === 'number') return duration(value);
@@ -73,7 +76,7 @@ function toWire(field: string, value: unknown): unknown {
   return value;
 }
 
-export function createHttpNamespaceAdmin(client: HttpClient, configMaxAgeMs = 1000): NamespaceAdmin {
+export function createHttpNamespaceAdmin(client: HttpClient, localHits: LocalHitReporter, configMaxAgeMs = 1000): NamespaceAdmin {
   // GET /v1/namespaces/{ns} computes stats too; cached like the other adapters' config (1 s).
   const configs = new NamespaceConfigCache(async (ns) => (await describe(ns)).config, configMaxAgeMs);
 
@@ -93,6 +96,8 @@ export function createHttpNamespaceAdmin(client: HttpClient, configMaxAgeMs = 10
 
   async function describe(ns: string): Promise<NamespaceInfo> {
     validateNamespace(ns);
+    // Local hits counted before this call are part of the answer, as with the other adapters.
+    await localHits.flush();
     return toInfo((await client.json<NamespaceJson>({ method: 'GET', path: path(ns), operation: 'describe' })).body);
   }
 
@@ -130,16 +135,66 @@ export function createHttpNamespaceAdmin(client: HttpClient, configMaxAgeMs = 10
     return (await describe(ns)).stats;
   }
 
+  function countLocalHits(ns: string, count: number): void {
+    localHits.count(ns, count);
+  }
+
   function namespaceConfig(ns: string): Promise<NamespaceConfig> {
     validateNamespace(ns);
     return configs.get(ns);
   }
 
-  /**
-   * The server's processes count the reads they answer from their own local
-   * caches; a client has no route to report its own, so nothing is counted.
-   */
-  function countLocalHits(_ns: string, _count: number): void {}
-
   return { configure, describe, list, drop, stats, namespaceConfig, countLocalHits };
+}
+
+/**
+ * countLocalHits over HTTP: counts are buffered per namespace and sent as
+ * `POST /v1/namespaces/{ns}/local-hits` about once a second and on close,
+ * like the other adapters' hit counters. Never an error: a failed report is
+ * kept for the next flush (a crash loses at most one interval).
+ */
+export class LocalHitReporter {
+  private pending = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: HttpClient,
+    intervalMs = 1000,
+  ) {
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  count(ns: string, n: number): void {
+    if (!Number.isInteger(n) || n <= 0) return;
+    this.pending.set(ns, Math.min((this.pending.get(ns) ?? 0) + n, MAX_LOCAL_HITS_REPORT));
+  }
+
+  flush(): Promise<void> {
+    if (this.flushing || this.pending.size === 0) return this.flushing ?? Promise.resolve();
+    const batch = this.pending;
+    this.pending = new Map();
+    this.flushing = (async () => {
+      try {
+        await Promise.all(
+          [...batch].map(async ([ns, count]) => {
+            try {
+              await this.client.call({ method: 'POST', path: `${path(ns)}/local-hits`, body: { count }, operation: 'countLocalHits' });
+            } catch {
+              this.count(ns, count);
+            }
+          }),
+        );
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
 }

@@ -61,6 +61,8 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 
 const params = z.object({ ns: NamespaceParam });
+/** Most reads one local-hits report may add (a client flushes about once a second). */
+export const MAX_LOCAL_HITS_REPORT = 1_000_000_000;
 const NS = { namespace: 'ns' } as const;
 
 const ListQuery = z.object({
@@ -235,6 +237,47 @@ export function namespaceRoutes(deps: AppDeps) {
       await deps.localEntries.writing(ns, 'all', () => deps.port.drop(ns));
       deps.localEntries.reconfigured(ns);
       namespaceLabels(deps.port).droppedNow(ns);
+      return c.body(null, 204);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/namespaces/{ns}/local-hits',
+      tags: ['namespaces'],
+      summary: 'Report reads a client answered from its own local cache (adds to stats.localHits)',
+      description:
+        'For clients that keep a local cache over this server (the HTTP adapter). The count is buffered and written with ' +
+        "the server's own hit counters; a namespace that is neither configured nor holding entries counts nothing.",
+      middleware: [authorize('write', NS), jsonBody()],
+      request: {
+        params,
+        body: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: z
+                .object({ count: z.number().int().min(1).max(MAX_LOCAL_HITS_REPORT).openapi({ example: 120 }) })
+                .strict()
+                .openapi({ example: { count: 120 } }),
+            },
+          },
+        },
+      },
+      responses: { 204: { description: 'Counted' }, ...problemResponses(400, 401, 403, 415) },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid('param');
+      validateNamespace(ns);
+      const body = asObject(await readJson(c));
+      const unknown = Object.keys(body).find((k) => k !== 'count');
+      if (unknown !== undefined) throw invalidParam(unknown, 'is not a field of this request');
+      const count = body.count;
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_LOCAL_HITS_REPORT) {
+        throw invalidParam('count', `must be an integer from 1 to ${MAX_LOCAL_HITS_REPORT}`);
+      }
+      deps.port.countLocalHits(ns, count);
       return c.body(null, 204);
     },
   );
