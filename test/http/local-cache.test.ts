@@ -343,6 +343,27 @@ describe.each(BACKENDS)('HTTP local caches with a slow feed on $name', (factory)
     expect((await fetchPath('/v1/namespaces/slow', { method: 'DELETE' })).status).toBe(204);
     expect(await text('z')).toBe(404);
   });
+
+  it('a bulk expire through this server is seen by the very next read (all, prefix, tags)', async () => {
+    await fetchPath('/v1/namespaces/slow', jsonInit('PUT', { localCache: { maxEntries: 10, ttl: '1h' } }));
+    const maxAge = async (key: string) => (await fetchPath(`/v1/cache/slow/${key}`)).headers.get('cache-control');
+    await fetchPath('/v1/cache/slow/b?ttl=none', { method: 'PUT', body: 'v', headers: { 'cache-tag': 't' } });
+    const bulk = [{ ttl: '10m' }, { ttl: null }, { ttl: '20m', prefix: 'b' }, { ttl: null, tags: ['t'] }, { ttl: '250ms' }];
+    const expected = [/^max-age=(59\d|600)$/, null, /^max-age=(119\d|1200)$/, null];
+    for (const [i, body] of bulk.entries()) {
+      await untilServedLocally('b');
+      const res = await fetchPath('/v1/namespaces/slow/entries', jsonInit('PATCH', body));
+      expect(await res.json()).toEqual({ updated: 1 });
+      if (i < expected.length) {
+        const want = expected[i];
+        if (want === null) expect(await maxAge('b'), JSON.stringify(body)).toBeNull();
+        else expect(await maxAge('b'), JSON.stringify(body)).toMatch(want as RegExp);
+      }
+    }
+    // Expired by the last bulk expire: the copy (no expiry) must not outlive the entry; the announcement is 400 ms away.
+    await sleep(300);
+    expect(await text('b')).toBe(404);
+  });
 });
 
 async function pollStats(port: CachePort, ns: string, done: (localHits: number) => boolean): Promise<number> {

@@ -166,7 +166,9 @@ export function namespaceKeyRoutes(deps: AppDeps) {
       const filter = (body.prefix !== undefined ? { prefix: body.prefix } : body.tags !== undefined ? { tags: body.tags } : undefined) as
         | ExpireManyFilter
         | undefined;
-      return c.json({ updated: await deps.port.expireMany(ns, ttl, filter) }, 200);
+      // Expiries change on an unknown set of keys: this process's local copies of the namespace go (./local-entries.ts).
+      const updated = await deps.localEntries.writing(ns, 'all', () => deps.port.expireMany(ns, ttl, filter));
+      return c.json({ updated }, 200);
     },
   );
 
