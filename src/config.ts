@@ -54,7 +54,7 @@ export interface Config {
   dataDir: string;
   /** Bound on the bytes of values (as JSON text: escapes, base64) one batch answer returns (past it, gets are per-op 413). */
   maxBatchResponseBytes: number;
-  /** Bound on the value bytes one namespace's local cache holds in one server process (CACHE_LOCAL_CACHE_MAX_BYTES). */
+  /** Bound on the bytes (values, keys, tags) one namespace's local cache holds in one server process (CACHE_LOCAL_CACHE_MAX_BYTES). */
   localCacheMaxBytes: number;
   /** Inclusive limit on a channel message's serialized JSON (CACHE_MAX_MESSAGE_BYTES). */
   maxMessageBytes: number;
@@ -258,7 +258,7 @@ export const ENV_HELP: Record<EnvName, string> = {
   CACHE_MAX_BATCH_RESPONSE_BYTES:
     'bound on the bytes of values (as JSON text) one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
   CACHE_LOCAL_CACHE_MAX_BYTES:
-    'bound on the value bytes each server process keeps in memory per namespace with localCache (default 67108864 = 64 MiB)',
+    'bound on the bytes (values, keys, tags) each server process keeps in memory per namespace with localCache (default 67108864 = 64 MiB)',
   CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
   CACHE_MAX_MESSAGE_BYTES: 'largest pub/sub message, as JSON (default 65536 = 64 KiB)',
   CHANNEL_RETENTION: 'how long pub/sub messages are kept for replay, e.g. 3s, 60s, 5m (default 60s; at most 10,000 per channel)',

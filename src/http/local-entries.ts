@@ -27,7 +27,7 @@ export interface EntryRead {
   local: boolean;
 }
 
-/** What a copy costs besides its value bytes (key, headers, bookkeeping), so many tiny entries still count. */
+/** What a copy costs besides its value and texts (objects, bookkeeping), so many tiny entries still count. */
 const ENTRY_OVERHEAD_BYTES = 256;
 
 class NamespaceCopies {
@@ -111,7 +111,7 @@ export class LocalEntryCaches {
     if (entry === undefined || !copies.coherence.unchangedSince(key, mark) || this.byNamespace.get(ns) !== copies) return;
     const evicted = copies.cache.set(key, {
       value: { ...entry, value: compact(entry.value) },
-      bytes: entry.value.byteLength + Buffer.byteLength(key) + ENTRY_OVERHEAD_BYTES,
+      bytes: copyBytes(key, entry),
       tags: entry.tags,
       // The local ttl runs from before the read: a copy is never older than ttl.
       storedAt: readAt,
@@ -167,6 +167,17 @@ export class LocalEntryCaches {
     this.byNamespace.set(ns, copies);
     return copies;
   }
+}
+
+/**
+ * What a copy counts against CACHE_LOCAL_CACHE_MAX_BYTES: its value, and its key, content type and tags (up to
+ * 64 × 256 bytes, far more than a small value: not counting them let a 1-byte value hold 16 KB unseen).
+ * Strings count twice their length (JS strings hold up to 2 bytes per character, whatever their UTF-8).
+ */
+function copyBytes(key: string, entry: CacheEntry): number {
+  let text = key.length + entry.contentType.length + entry.etag.length;
+  for (const tag of entry.tags) text += tag.length;
+  return entry.value.byteLength + 2 * text + ENTRY_OVERHEAD_BYTES + 16 * entry.tags.length;
 }
 
 /**

@@ -374,3 +374,41 @@ async function pollStats(port: CachePort, ns: string, done: (localHits: number) 
     await sleep(100);
   }
 }
+
+describe.each(BACKENDS)('HTTP local caches under CACHE_LOCAL_CACHE_MAX_BYTES on $name', (factory) => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer(factory, { CACHE_LOCAL_CACHE_MAX_BYTES: String(64 * 1024) });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('counts what a copy holds besides its value (tags) against the byte bound', async () => {
+    const ns = 'lc-bytes';
+    expect((await s.fetch(`/v1/namespaces/${ns}`, jsonInit('PUT', { localCache: { maxEntries: 1000, ttl: '1h' } }))).status).toBe(201);
+    // A 1-byte value with 64 tags of 250 bytes: at least 16 KB per copy, so the 64 KiB bound holds at most four.
+    const tags = Array.from({ length: 64 }, (_, i) => `${String(i).padStart(2, '0')}${'t'.repeat(248)}`).join(', ');
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    for (const key of keys) {
+      expect((await s.fetch(`/v1/cache/${ns}/${key}`, { method: 'PUT', body: key, headers: { 'cache-tag': tags } })).status).toBe(201);
+    }
+    const localHits = async () => (await s.server.port.stats(ns)).localHits;
+    // Reads until every key was served from memory once (the feed goes live on first use), in order a..f.
+    for (const key of keys) {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const before = await localHits();
+        expect((await s.fetch(`/v1/cache/${ns}/${key}`)).status).toBe(200);
+        if ((await localHits()) > before) break;
+        if (Date.now() > deadline) throw new Error(`${key} was never served locally`);
+        await sleep(20);
+      }
+    }
+    // a (least recently used) cannot still be held: a quiet change of it is seen at once.
+    await changeQuietly(factory.name, s.backend.scope, ns, 'a', 'a2');
+    expect(await (await s.fetch(`/v1/cache/${ns}/a`)).text()).toBe('a2');
+    const metrics = await (await s.fetch('/metrics')).text();
+    expect(metrics).toMatch(new RegExp(`cacheport_local_cache_evictions_total\\{namespace="${ns}"\\} [1-9]`));
+  });
+});
