@@ -41,6 +41,11 @@ export class NamespaceConfigCache {
     return pending;
   }
 
+  /** The config as last loaded, however old (undefined when none is held); never a load. */
+  peek(ns: string): NamespaceConfig | undefined {
+    return this.cached.get(ns)?.config;
+  }
+
   /** Configs held (loaded and not yet swept). */
   get size(): number {
     return this.cached.size;

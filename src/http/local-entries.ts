@@ -104,7 +104,7 @@ export class LocalEntryCaches {
     }
     const copy = copies.cache.get(key, now);
     if (copy === undefined) return undefined;
-    this.port.countLocalHits(ns, 1);
+    this.port.countLocalHits(ns, 1, key);
     localCacheHits.inc({ namespace: namespaceLabels(this.port).label(ns) });
     return copy.value as CacheEntry;
   }

@@ -196,6 +196,24 @@ describe.each(BACKENDS)('HTTP local caches on $name', (factory) => {
     expect((await s.server.port.stats(ns)).localHits).toBe(before);
   });
 
+  it('reads served from memory count for the entry like backend reads: /top ranks by all reads', async () => {
+    const ns = await localNamespace();
+    await put(ns, 'hot', 'h');
+    await put(ns, 'cold', 'c');
+    await untilServedLocally(ns, 'hot');
+    await untilServedLocally(ns, 'cold');
+    const read = async (key: string, times: number) => {
+      for (let i = 0; i < times; i++) expect(await text(ns, key)).toBe(key === 'hot' ? 'h' : 'c');
+    };
+    // hot: 30 more reads, all from memory; cold: 10 more (also from memory).
+    await read('hot', 30);
+    await read('cold', 10);
+    const top = (await (await s.fetch(`/v1/namespaces/${ns}/top`)).json()) as { entries: { key: string; hits: number }[] };
+    expect(top.entries.map((e) => e.key)).toEqual(['hot', 'cold']);
+    expect(top.entries[0]?.hits).toBeGreaterThanOrEqual(31);
+    expect(top.entries[1]?.hits).toBeGreaterThanOrEqual(11);
+  });
+
   it('evicts beyond maxEntries (least recently used first) and counts it', async () => {
     const ns = await localNamespace({ maxEntries: 2, ttl: '1h' });
     for (const key of ['a', 'b', 'c']) await put(ns, key, key);

@@ -94,8 +94,12 @@ export class HitCounter {
     this.entry(ns).misses += 1;
   }
 
-  localHits(ns: string, n: number): void {
-    if (n > 0) this.entry(ns).localHits += n;
+  /** `n` reads answered from a local cache; with `key`, of that entry (its reads, as hit() counts them). */
+  localHits(ns: string, n: number, key?: string): void {
+    if (n <= 0) return;
+    const p = this.entry(ns);
+    p.localHits += n;
+    if (key !== undefined) this.addReads(p, key, n, Date.now());
   }
 
   /** Pending and in-flight counts (a flush in flight has not landed yet). */
