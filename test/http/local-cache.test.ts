@@ -55,6 +55,27 @@ async function changeQuietly(backend: BackendName, scope: string, ns: string, ke
   }
 }
 
+/** The entry's LRU access time as the backend stores it (ms). */
+async function recencyOf(backend: BackendName, scope: string, ns: string, key: string): Promise<number> {
+  if (backend === 'postgres') {
+    const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await sql<{ ms: number }[]>`
+        SELECT extract(epoch FROM accessed_at)::float8 * 1000 AS ms FROM ${sql(scope)}.entries WHERE ns = ${ns} AND key = ${key}`;
+      return rows[0]?.ms as number;
+    } finally {
+      await sql.end();
+    }
+  }
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    return Number(await redis.hget(`${scope}:{${ns}}:${key}`, 'a'));
+  } finally {
+    redis.disconnect();
+  }
+}
+
 describe.each(BACKENDS)('HTTP local caches on $name', (factory) => {
   let s: TestServer;
   let other: CachePort;
@@ -212,6 +233,22 @@ describe.each(BACKENDS)('HTTP local caches on $name', (factory) => {
     expect(top.entries.map((e) => e.key)).toEqual(['hot', 'cold']);
     expect(top.entries[0]?.hits).toBeGreaterThanOrEqual(31);
     expect(top.entries[1]?.hits).toBeGreaterThanOrEqual(11);
+  });
+
+  it('reads served from memory move the entry on in the backend LRU (a hot entry does not look idle to eviction)', async () => {
+    const ns = `lc-lru-${++n}`;
+    const config = { maxEntries: 1000, eviction: 'lru', localCache: { maxEntries: 10, ttl: '1h' } };
+    expect((await s.fetch(`/v1/namespaces/${ns}`, jsonInit('PUT', config))).status).toBe(201);
+    await put(ns, 'k', 'v');
+    await untilServedLocally(ns, 'k');
+    const before = await recencyOf(factory.name, s.backend.scope, ns, 'k');
+    await sleep(20);
+    const localBefore = (await s.server.port.stats(ns)).localHits;
+    for (let i = 0; i < 5; i++) expect(await text(ns, 'k')).toBe('v');
+    expect((await s.server.port.stats(ns)).localHits).toBe(localBefore + 5);
+    // top writes this process's pending reads out.
+    expect((await s.fetch(`/v1/namespaces/${ns}/top`)).status).toBe(200);
+    expect(await recencyOf(factory.name, s.backend.scope, ns, 'k')).toBeGreaterThan(before);
   });
 
   it('evicts beyond maxEntries (least recently used first) and counts it', async () => {
