@@ -11,6 +11,7 @@ import type { CachePort } from './core/port.js';
 import { createLogger, type Logger } from './logger.js';
 import { createAuthenticator } from './http/auth.js';
 import { createApp } from './http/app.js';
+import { joinSiblings, type SiblingChanges } from './cluster-siblings.js';
 import { LocalEntryCaches } from './http/local-entries.js';
 import { SseStreams } from './http/sse.js';
 import { openBackend, type Backend, type OpenBackendOptions } from './backend.js';
@@ -27,6 +28,8 @@ export interface ServerOverrides {
   worker?: boolean;
   /** How to open the configured backend (a cluster worker: database already prepared, its share of the pool). */
   backend?: OpenBackendOptions;
+  /** A cluster worker: tell the sibling workers about writes to namespaces with local caches (cluster-siblings.ts). */
+  siblings?: boolean;
 }
 
 export interface RunningServer {
@@ -58,15 +61,18 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   let server: Server | undefined;
   let localEntries: LocalEntryCaches | undefined;
   const streams = new SseStreams();
+  let siblings: SiblingChanges | undefined;
   try {
     const startWorkerNow = overrides.worker ?? (ownsPort && config.worker === 'inline');
     if (startWorkerNow) {
       worker = await startWorker({ config, logger, databaseUrl: backend.databaseUrl, redisPort: backend.redis });
     }
-    localEntries = new LocalEntryCaches(backend.port, config.localCacheMaxBytes);
+    siblings = overrides.siblings ? joinSiblings((ns, keys) => localEntries?.changed(ns, keys)) : undefined;
+    localEntries = new LocalEntryCaches(backend.port, config.localCacheMaxBytes, siblings);
     const app = createApp({ port: backend.port, config, logger, auth, localEntries, streams });
     server = await listen(app.fetch, config);
   } catch (error) {
+    siblings?.close();
     localEntries?.close();
     await worker?.stop().catch(() => undefined);
     if (ownsPort) await backend.port.close().catch(() => undefined);
@@ -91,6 +97,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
         // Event streams never finish by themselves: end them so they do not hold the grace period open.
         streams.endAll();
         await stopAccepting(running, SHUTDOWN_GRACE_MS);
+        siblings?.close();
         localEntries?.close();
         await worker?.stop().catch((error: unknown) => logger.error({ err: error }, 'worker stop failed'));
         if (ownsPort) await backend.port.close().catch((error: unknown) => logger.error({ err: error }, 'port close failed'));

@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createAuthenticator } from './http/auth.js';
 import { prepareDatabase, type PreparedDatabase } from './backend.js';
 import { SHUTDOWN_GRACE_MS, startServer, type RunningServer } from './app.js';
+import { SiblingRelay } from './cluster-siblings.js';
 
 /** Set by the primary on each worker: its number, 0..N-1. */
 const WORKER_ID_VARIABLE = 'CACHEPORT_WORKER_ID';
@@ -53,6 +54,8 @@ export async function startClusterWorker(config: Config): Promise<RunningServer>
     logger,
     worker: config.worker === 'inline' && id === 0,
     backend: { prepare: false, poolMax: workerPoolMax(config) },
+    // Writes are seen at once by the next read whichever worker answers it (cluster-siblings.ts).
+    siblings: true,
   });
   const message: ListeningMessage = { type: 'cacheport:listening', url: server.url };
   process.send?.(message);
@@ -72,12 +75,13 @@ export async function runPrimary(config: Config): Promise<void> {
   const restarts: number[] = [];
   let stopping: Promise<void> | undefined;
   let announced = false;
+  const relay = new SiblingRelay(() => listened);
 
   const fork = (id: number): void => {
     const worker = cluster.fork({ ...workerEnv, [WORKER_ID_VARIABLE]: String(id) });
     workers.set(worker, id);
     worker.on('message', (message: unknown) => {
-      if (!isListeningMessage(message)) return;
+      if (relay.handle(worker, message) || !isListeningMessage(message)) return;
       listened.add(worker);
       if (!announced && listened.size === config.webConcurrency) {
         announced = true;
@@ -89,6 +93,7 @@ export async function runPrimary(config: Config): Promise<void> {
     });
     worker.on('exit', (code, signal) => {
       workers.delete(worker);
+      relay.gone(worker);
       const wasListening = listened.delete(worker);
       if (stopping) return;
       if (!wasListening) {

@@ -54,7 +54,7 @@ export interface Config {
   dataDir: string;
   /** Bound on the bytes of values (as JSON text: escapes, base64) one batch answer returns (past it, gets are per-op 413). */
   maxBatchResponseBytes: number;
-  /** Bound on the value bytes one namespace's local cache holds in one server process (CACHE_LOCAL_CACHE_MAX_BYTES). */
+  /** Bound on the bytes (values, keys, tags) one namespace's local cache holds in one server process (CACHE_LOCAL_CACHE_MAX_BYTES). */
   localCacheMaxBytes: number;
   /** Inclusive limit on a channel message's serialized JSON (CACHE_MAX_MESSAGE_BYTES); over HTTP, on the whole publish body. */
   maxMessageBytes: number;
@@ -267,7 +267,7 @@ export const ENV_HELP: Record<EnvName, string> = {
   CACHE_MAX_BATCH_RESPONSE_BYTES:
     'bound on the bytes of values (as JSON text) one /v1/batch answer returns; further gets are per-op 413 (default 16777216 = 16 MiB)',
   CACHE_LOCAL_CACHE_MAX_BYTES:
-    'bound on the value bytes each server process keeps in memory per namespace with localCache (default 67108864 = 64 MiB)',
+    'bound on the bytes (values, keys, tags) each server process keeps in memory per namespace with localCache (default 67108864 = 64 MiB)',
   CORS_ORIGINS: 'comma-separated origins (or *) allowed by CORS; unset = no CORS headers and OPTIONS is 405',
   CACHE_MAX_MESSAGE_BYTES:
     'largest pub/sub message: the data as JSON (library) and the whole body of POST /v1/channels/{channel} (HTTP) (default 65536 = 64 KiB)',

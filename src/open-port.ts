@@ -1,7 +1,7 @@
 /**
  * openPort(url, options): the one entry point of the library. The URL's scheme
- * picks the adapter (postgres:// → Postgres, redis:// and rediss:// → Redis;
- * http:// and https:// are reserved for the HTTP adapter). An option that does
+ * picks the adapter (postgres:// → Postgres, redis:// and rediss:// → Redis,
+ * http:// and https:// → the HTTP adapter, a client of a cacheport server). An option that does
  * not apply to that backend, or a bad value, is a ValidationError and opens nothing.
  */
 import { DEFAULT_ADAPTER_OPTIONS } from './core/defaults.js';
@@ -13,6 +13,7 @@ import { createPostgresPort } from './adapters/postgres/index.js';
 import { runMigrations } from './adapters/postgres/migrate.js';
 import { checkPoolerSession } from './adapters/postgres/pooler-session.js';
 import { createRedisPort } from './adapters/redis/index.js';
+import { createHttpPort } from './adapters/http/index.js';
 
 export interface OpenPortOptions {
   /** Postgres: schema of the tables (default `cacheport`), created and migrated on open. */
@@ -21,7 +22,7 @@ export interface OpenPortOptions {
   prefix?: string;
   /** HTTP: bearer token of the cacheport server. */
   token?: string;
-  /** Postgres: most connections in the pool (default 10). */
+  /** Postgres and HTTP: most connections in the pool (default 10). */
   poolMax?: number;
   /**
    * Postgres: false when `url` is PgBouncer in transaction pooling mode: no
@@ -49,11 +50,11 @@ const APPLIES_TO: Record<keyof OpenPortOptions, readonly Backend[]> = {
   schema: ['postgres'],
   prefix: ['redis'],
   token: ['http'],
-  poolMax: ['postgres'],
+  poolMax: ['postgres', 'http'],
   prepare: ['postgres'],
   directUrl: ['postgres'],
   timeoutMs: ['postgres', 'redis', 'http'],
-  maxMessageBytes: ['postgres', 'redis'],
+  maxMessageBytes: ['postgres', 'redis', 'http'],
   channelRetentionMs: ['postgres', 'redis'],
 };
 
@@ -92,6 +93,9 @@ export function checkOptions(backend: Backend, options: OpenPortOptions): void {
   if (options.schema !== undefined && !SCHEMA_PATTERN.test(options.schema)) {
     problems.push({ name: 'schema', reason: 'must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)' });
   }
+  if (options.token !== undefined && !(typeof options.token === 'string' && /^[\x21-\x7e]{1,4096}$/.test(options.token))) {
+    problems.push({ name: 'token', reason: 'must be 1-4096 printable ASCII characters without spaces' });
+  }
   if (options.prefix !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(options.prefix)) {
     problems.push({ name: 'prefix', reason: 'must be 1-64 characters of A-Z a-z 0-9 _ . -' });
   }
@@ -119,6 +123,7 @@ export function checkOptions(backend: Backend, options: OpenPortOptions): void {
 /**
  * Opens a CachePort on `url`. Postgres: the schema is created and migrated
  * first (idempotent; concurrent callers serialize on an advisory lock), on `directUrl` when given.
+ * HTTP: nothing is sent until the first call (a wrong token surfaces then, as AuthorizationError).
  * Call `close()` on the port when done. Postgres users must also run the
  * cleanup worker (`cacheport worker`, or a server with WORKER=inline), or expired rows stay.
  */
@@ -147,5 +152,5 @@ export async function openPort(url: string, options: OpenPortOptions = {}): Prom
     return port;
   }
   if (backend === 'redis') return createRedisPort({ ...common, url, prefix: options.prefix ?? 'cacheport' });
-  throw new ValidationError({ name: 'url', reason: 'http:// and https:// (a cacheport server) are not supported by this version yet' });
+  return createHttpPort({ ...common, url, token: options.token, poolMax: options.poolMax ?? 10 });
 }

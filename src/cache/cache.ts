@@ -14,7 +14,8 @@ import type { Cache, CacheOptions, CacheStats, GetResult } from './types.js';
 
 export function createCache(options: CacheOptions): Cache {
   checkPortChoice(options);
-  const lazy = options.url === undefined ? undefined : lazyPort(options.url, options.portOptions);
+  const portOptions = options.token === undefined ? options.portOptions : { ...options.portOptions, token: options.token };
+  const lazy = options.url === undefined ? undefined : lazyPort(options.url, portOptions);
   const port = lazy?.port ?? checkGivenPort(options.port);
   const settings = resolveOptions(options);
   const ns = settings.namespace;

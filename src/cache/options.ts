@@ -93,6 +93,8 @@ export function checkPortChoice(options: CacheOptions): void {
   if ((options.port === undefined) === (options.url === undefined)) fail('port', 'give exactly one of port and url');
   if (options.url !== undefined && typeof options.url !== 'string') fail('url', 'must be a string');
   if (options.port !== undefined && options.portOptions !== undefined) fail('portOptions', 'apply to url only');
+  if (options.token !== undefined && options.url === undefined) fail('token', 'applies to url only');
+  if (options.token !== undefined && options.portOptions?.token !== undefined) fail('token', 'give it once: token or portOptions.token');
 }
 
 export function resolveOptions(options: CacheOptions): CacheSettings {

@@ -39,8 +39,10 @@ export interface CacheOptions {
   port?: CachePort;
   /** A backend URL: the cache opens its own port on first use (openPort) and closes it on close(). */
   url?: string;
-  /** openPort options for `url` (schema, prefix, poolMax, timeoutMs). */
+  /** openPort options for `url` (schema, prefix, token, poolMax, timeoutMs). */
   portOptions?: OpenPortOptions;
+  /** Bearer token of a cacheport server, for an http:// or https:// `url` (shorthand for portOptions.token). */
+  token?: string;
   namespace: string;
   serializer?: SerializerOption;
   localCache?: LocalCacheOption | false;

@@ -11,7 +11,9 @@ export type CacheErrorCode =
   | 'overflow'
   | 'backend_unavailable'
   | 'backend_timeout'
-  | 'lock_not_acquired';
+  | 'lock_not_acquired'
+  | 'unauthorized'
+  | 'forbidden';
 
 export interface InvalidParam {
   /** The offending field, e.g. `key`, `ttl`, `ops[3].ns`. */
@@ -93,6 +95,23 @@ export class LockNotAcquiredError extends CacheError {
   constructor(readonly lockName: string) {
     super(`lock ${JSON.stringify(lockName)} is held by someone else`);
     this.name = 'LockNotAcquiredError';
+  }
+}
+
+/**
+ * HTTP adapter: the cacheport server refused the token (401: missing or
+ * unknown → `unauthorized`; 403: valid but without the scope or namespace →
+ * `forbidden`). Nothing was done.
+ */
+export class AuthorizationError extends CacheError {
+  readonly code: 'unauthorized' | 'forbidden';
+  constructor(
+    readonly status: 401 | 403,
+    detail: string,
+  ) {
+    super(status === 401 ? `the server did not accept the token: ${detail}` : `the token may not do this: ${detail}`);
+    this.name = 'AuthorizationError';
+    this.code = status === 401 ? 'unauthorized' : 'forbidden';
   }
 }
 

@@ -38,6 +38,11 @@ export class FeedListeners {
     for (const listener of set) listener(event);
   }
 
+  /** Delivers an event to the listeners of `ns` only (e.g. a `down`/`up` for one namespace's stream). */
+  emitTo(ns: string, event: ChangeEvent): void {
+    for (const listener of this.byNamespace.get(ns) ?? []) listener(event);
+  }
+
   /** Delivers `down` or `up` to every listener. */
   emitAll(event: ChangeEvent): void {
     for (const set of this.byNamespace.values()) for (const listener of set) listener(event);

@@ -6,9 +6,14 @@ import type { NamespaceConfig } from './port.js';
  * A change made by this process is visible at once (invalidate); a change
  * made by another process is picked up within `maxAgeMs`.
  */
+/** Cached configs held before outdated ones are swept (reads of ever new namespace names must not grow memory without bound). */
+const SWEEP_FROM = 10_000;
+
 export class NamespaceConfigCache {
   private readonly cached = new Map<string, { config: NamespaceConfig; loadedAt: number }>();
   private readonly loading = new Map<string, Promise<NamespaceConfig>>();
+  /** The size at which outdated entries are swept next: twice what a sweep kept, so sweeping costs O(1) per load. */
+  private sweepAt = SWEEP_FROM;
 
   constructor(
     private readonly load: (ns: string) => Promise<NamespaceConfig>,
@@ -23,7 +28,10 @@ export class NamespaceConfigCache {
     const pending: Promise<NamespaceConfig> = this.load(ns)
       .then((config) => {
         // A load invalidated while in flight may predate the change: it answers its callers but is not cached.
-        if (this.loading.get(ns) === pending) this.cached.set(ns, { config, loadedAt: Date.now() });
+        if (this.loading.get(ns) === pending) {
+          this.cached.set(ns, { config, loadedAt: Date.now() });
+          if (this.cached.size >= this.sweepAt) this.sweep();
+        }
         return config;
       })
       .finally(() => {
@@ -31,6 +39,23 @@ export class NamespaceConfigCache {
       });
     this.loading.set(ns, pending);
     return pending;
+  }
+
+  /** The config as last loaded, however old (undefined when none is held); never a load. */
+  peek(ns: string): NamespaceConfig | undefined {
+    return this.cached.get(ns)?.config;
+  }
+
+  /** Configs held (loaded and not yet swept). */
+  get size(): number {
+    return this.cached.size;
+  }
+
+  /** Drops the configs too old to be answered again (a later get reloads them anyway). */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [ns, hit] of this.cached) if (now - hit.loadedAt >= this.maxAgeMs) this.cached.delete(ns);
+    this.sweepAt = Math.max(SWEEP_FROM, 2 * this.cached.size);
   }
 
   /** Forgets the cached config and any load in flight, so the next get reads the current one. */

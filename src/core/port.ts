@@ -392,9 +392,12 @@ export interface NamespaceAdmin {
    * namespace's `localHits`. Buffered in memory and written with the adapter's
    * own hit counters (about once a second, and on close); never a backend call
    * of its own, never an error. Like hits, counts of a namespace that is
-   * neither configured nor holding entries are dropped.
+   * neither configured nor holding entries are dropped. With `key` (the entry
+   * those reads were of), they also count for that entry as backend reads do:
+   * its read count and last read (top) and its recency (LRU eviction), so an
+   * entry served from memory does not look cold to the backend.
    */
-  countLocalHits(ns: string, count: number): void;
+  countLocalHits(ns: string, count: number, key?: string): void;
 }
 
 export interface RateLimiter {
@@ -441,7 +444,7 @@ export interface BackendUsage {
 }
 
 export interface Lifecycle {
-  readonly backend: 'postgres' | 'redis';
+  readonly backend: 'postgres' | 'redis' | 'http';
   usage(): BackendUsage;
   /** Round-trip latency in ms; throws BackendUnavailableError / BackendTimeoutError. */
   ping(timeoutMs?: number): Promise<number>;

@@ -53,3 +53,31 @@ export function parseEtagList(header: string, field: string): string[] {
   if (tags.length === 0 || consumed !== trimmed.length) throw invalidParam(field, 'must be * or a list of quoted entity tags');
   return tags;
 }
+
+/**
+ * Refuses a query parameter whose raw value is not valid percent-encoded UTF-8 (`a%FF`, `%E0%A4`, a lone `%`).
+ * The router decodes leniently and keeps such sequences as literal text, so `?prefix=a%FF` would silently mean
+ * the key text `a%FF` (which is `?prefix=a%25FF`).
+ */
+export function requireStrictQueryEncoding(url: string, name: string): void {
+  const query = url.indexOf('?');
+  if (query === -1) return;
+  for (const pair of url.slice(query + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const rawName = eq === -1 ? pair : pair.slice(0, eq);
+    if (lenientDecode(rawName) !== name || eq === -1) continue;
+    try {
+      decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
+    } catch {
+      throw invalidParam(name, 'is not valid percent-encoded UTF-8 (write % as %25)');
+    }
+  }
+}
+
+function lenientDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}

@@ -17,6 +17,7 @@
  */
 import { Coherence } from '../cache/coherence.js';
 import { LocalCache } from '../cache/local-cache.js';
+import type { SiblingChanges } from '../cluster-siblings.js';
 import type { CacheEntry, CachePort, NamespaceConfig } from '../core/port.js';
 import { localCacheEvictions, localCacheHits } from '../metrics.js';
 import { namespaceLabels } from './namespace-labels.js';
@@ -27,7 +28,7 @@ export interface EntryRead {
   local: boolean;
 }
 
-/** What a copy costs besides its value bytes (key, headers, bookkeeping), so many tiny entries still count. */
+/** What a copy costs besides its value and texts (objects, bookkeeping), so many tiny entries still count. */
 const ENTRY_OVERHEAD_BYTES = 256;
 
 class NamespaceCopies {
@@ -56,8 +57,10 @@ export class LocalEntryCaches {
 
   constructor(
     private readonly port: CachePort,
-    /** Bound on the value bytes of one namespace's copies (CACHE_LOCAL_CACHE_MAX_BYTES). */
+    /** Bound on the bytes of one namespace's copies (CACHE_LOCAL_CACHE_MAX_BYTES). */
     private readonly maxBytes: number,
+    /** The other worker processes of this server (WEB_CONCURRENCY > 1), told of writes before they are answered. */
+    private readonly siblings?: Pick<SiblingChanges, 'announce'>,
   ) {}
 
   /** One entry, from the local copy when allowed, else from the backend (filling the copy). */
@@ -101,7 +104,7 @@ export class LocalEntryCaches {
     }
     const copy = copies.cache.get(key, now);
     if (copy === undefined) return undefined;
-    this.port.countLocalHits(ns, 1);
+    this.port.countLocalHits(ns, 1, key);
     localCacheHits.inc({ namespace: namespaceLabels(this.port).label(ns) });
     return copy.value as CacheEntry;
   }
@@ -111,7 +114,7 @@ export class LocalEntryCaches {
     if (entry === undefined || !copies.coherence.unchangedSince(key, mark) || this.byNamespace.get(ns) !== copies) return;
     const evicted = copies.cache.set(key, {
       value: { ...entry, value: compact(entry.value) },
-      bytes: entry.value.byteLength + Buffer.byteLength(key) + ENTRY_OVERHEAD_BYTES,
+      bytes: copyBytes(key, entry),
       tags: entry.tags,
       // The local ttl runs from before the read: a copy is never older than ttl.
       storedAt: readAt,
@@ -130,19 +133,33 @@ export class LocalEntryCaches {
     this.byNamespace.get(ns)?.coherence.touched(keys === 'all' ? 'all' : [...keys]);
   }
 
-  /** Runs a write of `keys` of `ns` and then changed(ns, keys), whether the write succeeded or not. */
+  /**
+   * Runs a write of `keys` of `ns` and then changed(ns, keys), whether the write succeeded or not; under
+   * WEB_CONCURRENCY the sibling workers drop their copies too before the write is answered.
+   */
   async writing<T>(ns: string, keys: readonly string[] | 'all', write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } finally {
       this.changed(ns, keys);
+      await this.tellSiblings(ns, keys);
     }
   }
 
-  /** The namespace was configured or dropped through this process: its copies go at once. */
+  /** The namespace was configured or dropped through this process: its copies go at once (the siblings' too). */
   reconfigured(ns: string): void {
     this.byNamespace.get(ns)?.close();
     this.byNamespace.delete(ns);
+    void this.siblings?.announce(ns, 'all');
+  }
+
+  /** Only for namespaces with local caches (as this process knows the config): other writes cost no IPC. */
+  private async tellSiblings(ns: string, keys: readonly string[] | 'all'): Promise<void> {
+    if (this.siblings === undefined) return;
+    // A config that cannot be read (backend trouble): announce anyway.
+    const config = await this.port.namespaceConfig(ns).catch(() => undefined);
+    if (config !== undefined && config.localCache === null && !this.byNamespace.has(ns)) return;
+    await this.siblings.announce(ns, keys);
   }
 
   /** Unsubscribes every feed and drops every copy. */
@@ -167,6 +184,17 @@ export class LocalEntryCaches {
     this.byNamespace.set(ns, copies);
     return copies;
   }
+}
+
+/**
+ * What a copy counts against CACHE_LOCAL_CACHE_MAX_BYTES: its value, and its key, content type and tags (up to
+ * 64 × 256 bytes, far more than a small value: not counting them let a 1-byte value hold 16 KB unseen).
+ * Strings count twice their length (JS strings hold up to 2 bytes per character, whatever their UTF-8).
+ */
+function copyBytes(key: string, entry: CacheEntry): number {
+  let text = key.length + entry.contentType.length + entry.etag.length;
+  for (const tag of entry.tags) text += tag.length;
+  return entry.value.byteLength + 2 * text + ENTRY_OVERHEAD_BYTES + 16 * entry.tags.length;
 }
 
 /**

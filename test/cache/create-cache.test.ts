@@ -29,6 +29,7 @@ describe('createCache (postgres)', () => {
       [{ namespace: 'ok', localCache: { maxEntries: 10, ttl: '2h' } }, 'localCache.ttl'],
       [{ namespace: 'ok', timeouts: { soft: '5s', hard: '1s' } }, 'timeouts.soft'],
       [{ namespace: 'ok', serializer: 'yaml' as 'json' }, 'serializer'],
+      [{ namespace: 'ok', token: 'a-token' }, 'token'],
     ];
     for (const [options, field] of bad) {
       let error: unknown;
@@ -43,6 +44,10 @@ describe('createCache (postgres)', () => {
     expect(() => createCache({ namespace: 'ok' })).toThrow(ValidationError);
     expect(() => createCache({ namespace: 'ok', url: 'ftp://x' })).toThrow(ValidationError);
     expect(() => createCache({ namespace: 'ok', url: PG_URL, portOptions: { prefix: 'x' } })).toThrow(ValidationError);
+    expect(() => createCache({ namespace: 'ok', url: PG_URL, token: 'a-token' })).toThrow('token: applies to http URLs only, not postgres');
+    expect(() => createCache({ namespace: 'ok', url: 'http://127.0.0.1:1', token: 'a', portOptions: { token: 'b' } })).toThrow(
+      'token: give it once',
+    );
   });
 
   it('round-trips JSON (Date as its ISO string, bigint refused), raw bytes and a custom serializer; the content type says which', async () => {

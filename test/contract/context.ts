@@ -6,10 +6,10 @@
 import { expect } from 'vitest';
 import type { CachePort, CacheEntry } from '../../src/core/port.js';
 import { ValidationError } from '../../src/core/errors.js';
-import type { BackendFactory } from '../support/backends.js';
+import type { AdapterName, BackendFactory } from '../support/backends.js';
 
 export interface ContractContext {
-  factory: BackendFactory;
+  factory: BackendFactory<AdapterName>;
   /** The port of the enclosing suite (created in beforeAll). */
   port(): CachePort;
   /** A namespace no other test uses. */

@@ -7,7 +7,7 @@
  */
 import { describe } from 'vitest';
 import type { CachePort } from '../../src/core/port.js';
-import { useBackend, type BackendFactory } from '../support/backends.js';
+import { useBackend, type AdapterName, type BackendFactory } from '../support/backends.js';
 import { uniqueNamespace, type ContractContext } from './context.js';
 import { defineEntryTests } from './entries.js';
 import { defineConditionTests } from './conditions.js';
@@ -23,7 +23,7 @@ import { defineModelSequenceTests } from './model-sequences.js';
 import { defineKeyInspectorTests } from './key-inspector.js';
 import { definePubSubTests } from './pubsub.js';
 
-export function runContractSuite(factory: BackendFactory, options: { label?: string } = {}): void {
+export function runContractSuite(factory: BackendFactory<AdapterName>, options: { label?: string } = {}): void {
   describe(`CachePort contract: ${options.label ?? factory.name}`, () => {
     const backend = useBackend(factory);
 

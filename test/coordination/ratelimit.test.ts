@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
 import type { RateLimitAlgorithm, RateLimitResult } from '../../src/core/port.js';
-import { BACKENDS, useBackend } from '../support/backends.js';
+import { BACKENDS, useBackend, redisFactory } from '../support/backends.js';
+import { httpFactory } from '../support/http-backend.js';
 
 const ALGORITHMS: RateLimitAlgorithm[] = ['sliding-window', 'fixed-window', 'token-bucket'];
 const DAY = 86_400_000;
@@ -25,7 +26,8 @@ function expectWellFormed(result: RateLimitResult, limit: number): void {
   else expect(result.retryAfterMs).toBeGreaterThan(0);
 }
 
-describe.each(BACKENDS)('rate limits on $name', (factory) => {
+// The HTTP adapter too, in front of a server over Redis (the server's answers are the port's, whatever the backend).
+describe.each([...BACKENDS, httpFactory(redisFactory)])('rate limits on $name', (factory) => {
   const backend = useBackend(factory);
 
   describe.each(ALGORITHMS)('%s', (algorithm) => {

@@ -5,10 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import type { CachePort } from '../../src/core/port.js';
-import { BACKENDS } from '../support/backends.js';
+import { BACKENDS, redisFactory } from '../support/backends.js';
+import { httpFactory } from '../support/http-backend.js';
 import { createUnreachablePort } from '../support/contract-unreachable.js';
 
-describe.each(BACKENDS)('coordination with $name unreachable', (factory) => {
+// The HTTP adapter too, in front of a server over Redis (the server's answers are the port's, whatever the backend).
+describe.each([...BACKENDS, httpFactory(redisFactory)])('coordination with $name unreachable', (factory) => {
   let port: CachePort;
   beforeAll(async () => {
     port = await createUnreachablePort(factory.name);

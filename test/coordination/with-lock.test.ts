@@ -2,13 +2,15 @@
 import { describe, expect, it } from 'vitest';
 import { LockNotAcquiredError } from '../../src/core/errors.js';
 import { LeaseLostError, withLock } from '../../src/core/with-lock.js';
-import { BACKENDS, useBackend } from '../support/backends.js';
+import { BACKENDS, useBackend, redisFactory } from '../support/backends.js';
+import { httpFactory } from '../support/http-backend.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let counter = 0;
 const freshName = (label: string) => `withlock.${label}.${Date.now()}-${counter++}`;
 
-describe.each(BACKENDS)('withLock on $name', (factory) => {
+// The HTTP adapter too, in front of a server over Redis (the server's answers are the port's, whatever the backend).
+describe.each([...BACKENDS, httpFactory(redisFactory)])('withLock on $name', (factory) => {
   const backend = useBackend(factory);
 
   it('runs fn holding the lock and releases it afterwards', async () => {

@@ -45,3 +45,16 @@ describe('NamespaceConfigCache', () => {
     expect(pending).toHaveLength(2);
   });
 });
+
+describe('NamespaceConfigCache memory', () => {
+  it('does not keep outdated configs of ever new namespaces without bound', async () => {
+    // maxAgeMs 0: every config is outdated as soon as it is loaded, so none need be kept.
+    const cache = new NamespaceConfigCache(async () => config(false), 0);
+    let largest = 0;
+    for (let i = 0; i < 25_000; i++) {
+      await cache.get(`ns-${i}`);
+      largest = Math.max(largest, cache.size);
+    }
+    expect(largest).toBeLessThanOrEqual(10_000);
+  });
+});

@@ -167,13 +167,17 @@ async function untilServedLocally(server: ChildServer, key: string, value: strin
 }
 
 /** Before the outage: a namespace with a local cache whose key the server serves from memory. */
-export async function warmLocalCache(server: ChildServer, tag: string): Promise<void> {
+async function configureLocalCache(server: ChildServer): Promise<void> {
   const configured = await timedFetch(server, `/v1/namespaces/${LOCAL_NS}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ localCache: { maxEntries: 100, ttl: '1h' } }),
   });
   expect(configured.status).toBeOneOf([200, 201]);
+}
+
+export async function warmLocalCache(server: ChildServer, tag: string): Promise<void> {
+  await configureLocalCache(server);
   expect((await timedFetch(server, `/v1/cache/${LOCAL_NS}/${tag}`, { method: 'PUT', body: tag })).status).toBeOneOf([201, 204]);
   await untilServedLocally(server, tag, tag, RECOVERY_MS);
 }
@@ -195,10 +199,12 @@ export async function expectLocalCacheBypassed(server: ChildServer, tag: string)
 }
 
 /**
- * After the outage: served from memory again (the feed came back by itself). Written again first: a crash
- * may have emptied the backend (UNLOGGED tables, a Redis without persistence).
+ * After the outage: served from memory again (the feed came back by itself). Configured and written again
+ * first: a crash may have emptied the backend (UNLOGGED tables; a Redis without persistence loses the
+ * namespace's configuration too).
  */
 export async function expectLocalCacheBack(server: ChildServer, tag: string): Promise<void> {
+  await configureLocalCache(server);
   const put = await timedFetch(server, `/v1/cache/${LOCAL_NS}/${tag}`, { method: 'PUT', body: `${tag}-after` });
   expect(put.status, put.body).toBeOneOf([201, 204]);
   await untilServedLocally(server, tag, `${tag}-after`, RECOVERY_MS);

@@ -55,6 +55,27 @@ async function changeQuietly(backend: BackendName, scope: string, ns: string, ke
   }
 }
 
+/** The entry's LRU access time as the backend stores it (ms). */
+async function recencyOf(backend: BackendName, scope: string, ns: string, key: string): Promise<number> {
+  if (backend === 'postgres') {
+    const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await sql<{ ms: number }[]>`
+        SELECT extract(epoch FROM accessed_at)::float8 * 1000 AS ms FROM ${sql(scope)}.entries WHERE ns = ${ns} AND key = ${key}`;
+      return rows[0]?.ms as number;
+    } finally {
+      await sql.end();
+    }
+  }
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    return Number(await redis.hget(`${scope}:{${ns}}:${key}`, 'a'));
+  } finally {
+    redis.disconnect();
+  }
+}
+
 describe.each(BACKENDS)('HTTP local caches on $name', (factory) => {
   let s: TestServer;
   let other: CachePort;
@@ -194,6 +215,40 @@ describe.each(BACKENDS)('HTTP local caches on $name', (factory) => {
     const before = (await s.server.port.stats(ns)).localHits;
     for (let i = 0; i < 5; i++) expect(await text(ns, 'k')).toBe('v-quiet');
     expect((await s.server.port.stats(ns)).localHits).toBe(before);
+  });
+
+  it('reads served from memory count for the entry like backend reads: /top ranks by all reads', async () => {
+    const ns = await localNamespace();
+    await put(ns, 'hot', 'h');
+    await put(ns, 'cold', 'c');
+    await untilServedLocally(ns, 'hot');
+    await untilServedLocally(ns, 'cold');
+    const read = async (key: string, times: number) => {
+      for (let i = 0; i < times; i++) expect(await text(ns, key)).toBe(key === 'hot' ? 'h' : 'c');
+    };
+    // hot: 30 more reads, all from memory; cold: 10 more (also from memory).
+    await read('hot', 30);
+    await read('cold', 10);
+    const top = (await (await s.fetch(`/v1/namespaces/${ns}/top`)).json()) as { entries: { key: string; hits: number }[] };
+    expect(top.entries.map((e) => e.key)).toEqual(['hot', 'cold']);
+    expect(top.entries[0]?.hits).toBeGreaterThanOrEqual(31);
+    expect(top.entries[1]?.hits).toBeGreaterThanOrEqual(11);
+  });
+
+  it('reads served from memory move the entry on in the backend LRU (a hot entry does not look idle to eviction)', async () => {
+    const ns = `lc-lru-${++n}`;
+    const config = { maxEntries: 1000, eviction: 'lru', localCache: { maxEntries: 10, ttl: '1h' } };
+    expect((await s.fetch(`/v1/namespaces/${ns}`, jsonInit('PUT', config))).status).toBe(201);
+    await put(ns, 'k', 'v');
+    await untilServedLocally(ns, 'k');
+    const before = await recencyOf(factory.name, s.backend.scope, ns, 'k');
+    await sleep(20);
+    const localBefore = (await s.server.port.stats(ns)).localHits;
+    for (let i = 0; i < 5; i++) expect(await text(ns, 'k')).toBe('v');
+    expect((await s.server.port.stats(ns)).localHits).toBe(localBefore + 5);
+    // top writes this process's pending reads out.
+    expect((await s.fetch(`/v1/namespaces/${ns}/top`)).status).toBe(200);
+    expect(await recencyOf(factory.name, s.backend.scope, ns, 'k')).toBeGreaterThan(before);
   });
 
   it('evicts beyond maxEntries (least recently used first) and counts it', async () => {
@@ -343,6 +398,27 @@ describe.each(BACKENDS)('HTTP local caches with a slow feed on $name', (factory)
     expect((await fetchPath('/v1/namespaces/slow', { method: 'DELETE' })).status).toBe(204);
     expect(await text('z')).toBe(404);
   });
+
+  it('a bulk expire through this server is seen by the very next read (all, prefix, tags)', async () => {
+    await fetchPath('/v1/namespaces/slow', jsonInit('PUT', { localCache: { maxEntries: 10, ttl: '1h' } }));
+    const maxAge = async (key: string) => (await fetchPath(`/v1/cache/slow/${key}`)).headers.get('cache-control');
+    await fetchPath('/v1/cache/slow/b?ttl=none', { method: 'PUT', body: 'v', headers: { 'cache-tag': 't' } });
+    const bulk = [{ ttl: '10m' }, { ttl: null }, { ttl: '20m', prefix: 'b' }, { ttl: null, tags: ['t'] }, { ttl: '250ms' }];
+    const expected = [/^max-age=(59\d|600)$/, null, /^max-age=(119\d|1200)$/, null];
+    for (const [i, body] of bulk.entries()) {
+      await untilServedLocally('b');
+      const res = await fetchPath('/v1/namespaces/slow/entries', jsonInit('PATCH', body));
+      expect(await res.json()).toEqual({ updated: 1 });
+      if (i < expected.length) {
+        const want = expected[i];
+        if (want === null) expect(await maxAge('b'), JSON.stringify(body)).toBeNull();
+        else expect(await maxAge('b'), JSON.stringify(body)).toMatch(want as RegExp);
+      }
+    }
+    // Expired by the last bulk expire: the copy (no expiry) must not outlive the entry; the announcement is 400 ms away.
+    await sleep(300);
+    expect(await text('b')).toBe(404);
+  });
 });
 
 async function pollStats(port: CachePort, ns: string, done: (localHits: number) => boolean): Promise<number> {
@@ -353,3 +429,41 @@ async function pollStats(port: CachePort, ns: string, done: (localHits: number) 
     await sleep(100);
   }
 }
+
+describe.each(BACKENDS)('HTTP local caches under CACHE_LOCAL_CACHE_MAX_BYTES on $name', (factory) => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer(factory, { CACHE_LOCAL_CACHE_MAX_BYTES: String(64 * 1024) });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('counts what a copy holds besides its value (tags) against the byte bound', async () => {
+    const ns = 'lc-bytes';
+    expect((await s.fetch(`/v1/namespaces/${ns}`, jsonInit('PUT', { localCache: { maxEntries: 1000, ttl: '1h' } }))).status).toBe(201);
+    // A 1-byte value with 64 tags of 250 bytes: at least 16 KB per copy, so the 64 KiB bound holds at most four.
+    const tags = Array.from({ length: 64 }, (_, i) => `${String(i).padStart(2, '0')}${'t'.repeat(248)}`).join(', ');
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    for (const key of keys) {
+      expect((await s.fetch(`/v1/cache/${ns}/${key}`, { method: 'PUT', body: key, headers: { 'cache-tag': tags } })).status).toBe(201);
+    }
+    const localHits = async () => (await s.server.port.stats(ns)).localHits;
+    // Reads until every key was served from memory once (the feed goes live on first use), in order a..f.
+    for (const key of keys) {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const before = await localHits();
+        expect((await s.fetch(`/v1/cache/${ns}/${key}`)).status).toBe(200);
+        if ((await localHits()) > before) break;
+        if (Date.now() > deadline) throw new Error(`${key} was never served locally`);
+        await sleep(20);
+      }
+    }
+    // a (least recently used) cannot still be held: a quiet change of it is seen at once.
+    await changeQuietly(factory.name, s.backend.scope, ns, 'a', 'a2');
+    expect(await (await s.fetch(`/v1/cache/${ns}/a`)).text()).toBe('a2');
+    const metrics = await (await s.fetch('/metrics')).text();
+    expect(metrics).toMatch(new RegExp(`cacheport_local_cache_evictions_total\\{namespace="${ns}"\\} [1-9]`));
+  });
+});

@@ -124,6 +124,14 @@ describe.each(BACKENDS)('HTTP namespace keys on $name', (factory) => {
     for (const query of ['?limit=0', '?limit=10001', '?limit=abc', '?cursor=!!', '?cursor=a', `?prefix=${encodeURIComponent('a\u0000')}`]) {
       await expectProblem(await s.fetch(`/v1/namespaces/app-bad/keys${query}`, { headers: reader }), 400);
     }
+    // A prefix that is not valid percent-encoded UTF-8 is refused, never taken literally (`a%FF` is not the key `a%FF`).
+    await put('app-bad', 'a%FFx', 'x');
+    for (const query of ['?prefix=a%FF', '?prefix=%E0%A4', '?prefix=a%ED%A0%80', '?prefix=%']) {
+      const problem = await expectProblem(await s.fetch(`/v1/namespaces/app-bad/keys${query}`, { headers: reader }), 400);
+      expect(problem['invalid-params']?.[0]?.name, query).toBe('prefix');
+    }
+    expect((await page('app-bad', '?prefix=a%25FF')).keys.map((k) => k.key)).toEqual(['a%FFx']);
+    expect((await page('app-bad', '?prefix=a+b')).keys).toEqual([]);
     await expectProblem(await s.fetch('/v1/namespaces/app-bad/top?limit=1001', { headers: reader }), 400);
     await expectProblem(await s.fetch('/v1/namespaces/app-bad/top?limit=0', { headers: reader }), 400);
     await expectProblem(await s.fetch('/v1/namespaces/Bad/keys', { headers: admin }), 400);

@@ -1,7 +1,8 @@
 /** openPort(url, options): the adapter comes from the URL; a wrong option or scheme is a ValidationError and opens nothing. */
 import { describe, expect, it } from 'vitest';
 import { LimitExceededError, openPort, ValidationError } from '../../src/index.js';
-import { deleteRedisKeys } from '../support/backends.js';
+import { deleteRedisKeys, redisFactory } from '../support/backends.js';
+import { HTTP_TEST_TOKEN, startHttpBackend } from '../support/http-backend.js';
 import { PG_URL, REDIS_URL } from '../support/services.js';
 
 describe('openPort', () => {
@@ -17,7 +18,10 @@ describe('openPort', () => {
     ['https://cache.example.com', { channelRetentionMs: 1000 }, 'channelRetentionMs: applies to postgres, redis URLs only, not http'],
     ['mysql://127.0.0.1/x', {}, 'url: scheme mysql: is not supported'],
     ['not a url', {}, 'url: is not a valid URL'],
-    ['https://cache.example.com', { token: 't' }, 'url: http:// and https://'],
+    ['redis://127.0.0.1:6379', { token: 't' }, 'token: applies to http URLs only, not redis'],
+    ['https://cache.example.com', { schema: 'x' }, 'schema: applies to postgres URLs only, not http'],
+    ['http://127.0.0.1:8080', { prefix: 'x' }, 'prefix: applies to redis URLs only, not http'],
+    ['http://127.0.0.1:8080', { token: 'has space' }, 'token: must be 1-4096 printable ASCII characters'],
   ] as const)('%s with %j → ValidationError', async (url, options, message) => {
     const attempt = openPort(url, options);
     await expect(attempt).rejects.toThrow(ValidationError);
@@ -55,6 +59,21 @@ describe('openPort', () => {
       const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
       await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await sql.end();
+    }
+  });
+
+  it('http:// opens the HTTP adapter on a cacheport server, with its token and pool', async () => {
+    const server = await startHttpBackend(redisFactory);
+    const port = await openPort(server.server.url, { token: HTTP_TEST_TOKEN, poolMax: 3, timeoutMs: 3000 });
+    try {
+      expect(port.backend).toBe('http');
+      expect(port.usage()).toEqual({ inFlight: 0, poolSize: 3 });
+      await port.set('ns', 'k', 'over http');
+      expect(new TextDecoder().decode((await server.inner.port.get('ns', 'k'))?.value)).toBe('over http');
+      expect(await port.increment('ns', 'n', 2)).toBe(2n);
+    } finally {
+      await port.close();
+      await server.cleanup();
     }
   });
 });

@@ -42,6 +42,8 @@ describe('npm pack → npm install → import', () => {
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
     expect(files).toContain('dist/src/cli.js');
+    expect(files).toContain('dist/src/http-adapter.js');
+    expect(files).toContain('dist/src/http-adapter.d.ts');
     expect(files.some((file) => file.startsWith('dist/drizzle/') && file.endsWith('.sql'))).toBe(true);
 
     const project = path.join(work, 'app');
@@ -60,6 +62,7 @@ describe('npm pack → npm install → import', () => {
       path.join(project, 'use.mjs'),
       `import { openPort, ValidationError } from 'cacheport';
 import { createRedisPort } from 'cacheport/redis';
+import { createHttpPort } from 'cacheport/http';
 import { runMigrations } from 'cacheport/postgres';
 import { KeyvCacheport } from 'cacheport/keyv';
 const port = await openPort(process.env.PG_URL, { schema: process.env.SCHEMA, poolMax: 2 });
@@ -71,7 +74,7 @@ const keyv = await store.get('ns:k');
 await store.disconnect();
 let typed = 'none';
 try { await openPort('redis://127.0.0.1:6379', { schema: 'x' }); } catch (error) { typed = error instanceof ValidationError ? error.message : 'other'; }
-console.log(JSON.stringify({ value: new TextDecoder().decode(entry.value), keyv, typed, redis: typeof createRedisPort, migrations: typeof runMigrations }));
+console.log(JSON.stringify({ value: new TextDecoder().decode(entry.value), keyv, typed, redis: typeof createRedisPort, http: typeof createHttpPort, migrations: typeof runMigrations }));
 `,
     );
     const used = await run(process.execPath, ['use.mjs'], { cwd: project, env: { PATH: process.env.PATH ?? '', PG_URL, SCHEMA } });
@@ -80,6 +83,7 @@ console.log(JSON.stringify({ value: new TextDecoder().decode(entry.value), keyv,
       keyv: 'keyv store without keyv installed',
       typed: 'schema: applies to postgres URLs only, not redis',
       redis: 'function',
+      http: 'function',
       migrations: 'function',
     });
 

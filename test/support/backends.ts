@@ -24,8 +24,11 @@ export interface TestBackend {
   cleanup(): Promise<void>;
 }
 
-export interface BackendFactory {
-  name: BackendName;
+/** `http`: a port of the HTTP adapter, talking to a server over one of the other two (test/support/http-backend.ts). */
+export type AdapterName = BackendName | 'http';
+
+export interface BackendFactory<N extends AdapterName = BackendName> {
+  name: N;
   create(options?: Partial<AdapterOptions>): Promise<TestBackend>;
 }
 
@@ -123,7 +126,7 @@ export const BACKENDS: BackendFactory[] = selectedBackends();
  * the block, cleaned up afterwards. The returned object reads through to it,
  * so `backend.port` inside a test is the live port.
  */
-export function useBackend(factory: BackendFactory, options?: Partial<AdapterOptions>): TestBackend {
+export function useBackend(factory: BackendFactory<AdapterName>, options?: Partial<AdapterOptions>): TestBackend {
   let created: TestBackend | undefined;
   beforeAll(async () => {
     created = await factory.create(options);

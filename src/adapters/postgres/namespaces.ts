@@ -217,8 +217,10 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
     return configs.get(ns);
   }
 
-  function countLocalHits(ns: string, count: number): void {
-    tracker.localHits(ns, count);
+  function countLocalHits(ns: string, count: number, key?: string): void {
+    // The table as last known (a copy exists only after a read resolved it); after a storage switch the touch finds no row.
+    const config = key === undefined ? undefined : configs.peek(ns);
+    tracker.localHits(ns, count, key === undefined || config === undefined ? undefined : { table: tableFor(config), key });
   }
 
   return { configure, describe, list, drop, stats, namespaceConfig, countLocalHits };

@@ -88,8 +88,11 @@ export class ReadTracker {
     bump(this.counts, ns).misses += 1;
   }
 
-  localHits(ns: string, count: number): void {
-    if (count > 0) bump(this.counts, ns).localHits += count;
+  /** `count` reads answered from a local cache; with `read`, of that entry (its hits and recency, as hit() does). */
+  localHits(ns: string, count: number, read?: { table: EntryTable; key: string }): void {
+    if (count <= 0) return;
+    bump(this.counts, ns).localHits += count;
+    if (read !== undefined) for (let i = 0; i < count; i++) this.remember(this.recency[read.table], ns, read.key);
   }
 
   /** Counts not yet visible in the namespaces table (pending and in flight). */

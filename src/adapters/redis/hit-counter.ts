@@ -26,7 +26,8 @@ export const MAX_TRACKED_KEYS = 10_000;
  * Adds counts only to a namespace that exists (configured or holding a key),
  * so reads of made-up namespaces create nothing; atomic, so all counts land
  * or none does. ARGV after hits, misses and local hits: (key, reads, last read ms) triples;
- * a key whose entry is gone is skipped. Returns 1 when counted.
+ * a key whose entry is gone is skipped; a later read moves the entry's LRU access time ('a') on.
+ * Returns 1 when counted.
  */
 const addCounts = defineScript({
   name: 'cp_count_reads',
@@ -46,6 +47,9 @@ for i = 4, #ARGV, 3 do
     local h = redis.call('HINCRBY', entry, 'h', ARGV[i + 1])
     local r = tonumber(redis.call('HGET', entry, 'r') or '0')
     if tonumber(ARGV[i + 2]) > r then redis.call('HSET', entry, 'r', ARGV[i + 2]) end
+    -- LRU recency ('a', kept by bounded namespaces): reads a server answered from memory count too.
+    local a = redis.call('HGET', entry, 'a')
+    if a and a ~= '' and tonumber(ARGV[i + 2]) > tonumber(a) then redis.call('HSET', entry, 'a', ARGV[i + 2]) end
     redis.call('ZADD', KEYS[4], -h, ARGV[i])
   end
 end
@@ -94,8 +98,12 @@ export class HitCounter {
     this.entry(ns).misses += 1;
   }
 
-  localHits(ns: string, n: number): void {
-    if (n > 0) this.entry(ns).localHits += n;
+  /** `n` reads answered from a local cache; with `key`, of that entry (its reads, as hit() counts them). */
+  localHits(ns: string, n: number, key?: string): void {
+    if (n <= 0) return;
+    const p = this.entry(ns);
+    p.localHits += n;
+    if (key !== undefined) this.addReads(p, key, n, Date.now());
   }
 
   /** Pending and in-flight counts (a flush in flight has not landed yet). */

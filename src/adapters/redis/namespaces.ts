@@ -260,8 +260,8 @@ export function createRedisNamespaceAdmin(
     return configs.get(ns);
   }
 
-  function countLocalHits(ns: string, count: number): void {
-    counter.localHits(ns, count);
+  function countLocalHits(ns: string, count: number, key?: string): void {
+    counter.localHits(ns, count, key);
   }
 
   return { configure, describe, list, drop, stats, namespaceConfig, countLocalHits, enforceBounds, pruneIndex };

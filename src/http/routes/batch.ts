@@ -10,22 +10,21 @@
  * distinct keys, so a batch reading one large value many times fetches it once.
  */
 import { z } from '@hono/zod-openapi';
-import type { CachePort, SetManyItem } from '../../core/port.js';
+import type { CachePort, SetManyItem, WriteCondition } from '../../core/port.js';
 import { BackendUnavailableError, LimitExceededError } from '../../core/errors.js';
-import { toValueBytes, validateContentType, validateNamespace, validateTags } from '../../core/validation.js';
+import { toValueBytes, validateContentType, validateKey, validateNamespace, validateTags } from '../../core/validation.js';
 import { cacheLookups } from '../../metrics.js';
 import { allowsNamespace } from '../auth.js';
 import { asObject, readJson } from '../json-body.js';
 import { createRouter, requireScope, type AppDeps } from '../context.js';
 import { namespaceLabels } from '../namespace-labels.js';
-import { validateHttpKey } from '../path-key.js';
 import { HttpProblem, invalidParam, toProblem } from '../problem.js';
-import { parseBy, parseTtlOrNone, quoteEtag } from '../fields.js';
+import { parseBy, parseEtagList, parseTtlOrNone, quoteEtag } from '../fields.js';
 import { bytesToJson, integerToJson } from '../values.js';
 import { DurationSchema, problemResponses } from './openapi-shared.js';
 
 type Op =
-  | { kind: 'get'; ns: string; key: string }
+  | { kind: 'get'; ns: string; key: string; meta: boolean }
   | { kind: 'delete'; ns: string; key: string }
   | { kind: 'set'; ns: string; item: SetManyItem }
   | { kind: 'incr'; ns: string; key: string; by: bigint; ttl: number | null | undefined };
@@ -35,6 +34,10 @@ export interface OpResult {
   value?: string | number;
   encoding?: 'base64';
   etag?: string;
+  /** get with `meta: true`: the entry's metadata, as the single-key GET's headers say it. */
+  contentType?: string;
+  tags?: string[];
+  expiresAt?: string | null;
   detail?: string;
   'invalid-params'?: { name: string; reason: string }[];
 }
@@ -52,10 +55,10 @@ function decodeValue(value: unknown, encoding: unknown, field: string, maxBytes:
 
 /** The fields each kind of op takes; any other field is that op's 400. */
 const OP_FIELDS: Record<Op['kind'], readonly string[]> = {
-  get: ['op', 'ns', 'key'],
+  get: ['op', 'ns', 'key', 'meta'],
   delete: ['op', 'ns', 'key'],
   incr: ['op', 'ns', 'key', 'by', 'ttl'],
-  set: ['op', 'ns', 'key', 'value', 'encoding', 'ttl', 'tags', 'contentType'],
+  set: ['op', 'ns', 'key', 'value', 'encoding', 'ttl', 'tags', 'contentType', 'ifMatch', 'ifNoneMatch'],
 };
 
 /** Validates one op into a plan; throws a problem that becomes this op's result. */
@@ -69,12 +72,15 @@ function planOp(raw: unknown, i: number, deps: AppDeps, mayAccess: (ns: string) 
   const unknown = Object.keys(op).find((name) => !OP_FIELDS[op.op as Op['kind']].includes(name));
   if (unknown !== undefined) throw invalidParam(`${field}.${unknown}`, `is not a field of a ${op.op} operation`);
   validateNamespace(op.ns, `${field}.ns`);
-  validateHttpKey(op.key, `${field}.key`);
+  // A JSON key is never a path: the port's rules apply, so keys with `.`, `..` or empty segments
+  // (which the path routes cannot address) are still readable and writable here, as through the library.
+  validateKey(op.key, `${field}.key`);
   const { ns, key } = { ns: op.ns, key: op.key };
   if (!mayAccess(ns)) throw new HttpProblem(403, 'forbidden', `this token may not access namespace ${JSON.stringify(ns)}`);
   switch (op.op) {
     case 'get':
-      return { kind: 'get', ns, key };
+      if (op.meta !== undefined && typeof op.meta !== 'boolean') throw invalidParam(`${field}.meta`, 'must be true or false');
+      return { kind: 'get', ns, key, meta: op.meta === true };
     case 'delete':
       return { kind: 'delete', ns, key };
     case 'incr':
@@ -92,9 +98,25 @@ function planOp(raw: unknown, i: number, deps: AppDeps, mayAccess: (ns: string) 
         validateContentType(op.contentType, `${field}.contentType`);
         item.contentType = op.contentType;
       }
+      item.condition = batchCondition(op.ifMatch, op.ifNoneMatch, field);
       return { kind: 'set', ns, item };
     }
   }
+}
+
+/** `ifNoneMatch: "*"`, `ifMatch: "*"` or `ifMatch: "\"<etag>\""`: the conditions of the single-key PUT's headers. */
+function batchCondition(ifMatch: unknown, ifNoneMatch: unknown, field: string): WriteCondition {
+  if (ifMatch !== undefined && ifNoneMatch !== undefined) throw invalidParam(`${field}.ifMatch`, 'cannot be combined with ifNoneMatch');
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch !== '*') throw invalidParam(`${field}.ifNoneMatch`, 'only "*" (write if absent) is supported');
+    return 'absent';
+  }
+  if (ifMatch === undefined) return 'always';
+  if (typeof ifMatch !== 'string') throw invalidParam(`${field}.ifMatch`, 'must be "*" or one quoted entity tag');
+  const tags = parseEtagList(ifMatch, `${field}.ifMatch`);
+  if (tags[0] === '*') return 'present';
+  if (tags.length !== 1 || /^W\//.test(ifMatch.trim())) throw invalidParam(`${field}.ifMatch`, 'give exactly one strong entity tag');
+  return { etag: tags[0] as string };
 }
 
 function errorResult(error: unknown): OpResult {
@@ -137,8 +159,9 @@ function answerBytes(text: string): number {
 }
 
 /** Runs a group of consecutive gets (one namespace): one round trip per chunk of distinct keys, until the budget is spent. */
-async function runGets(deps: AppDeps, ns: string, keys: string[], budget: AnswerBudget): Promise<OpResult[]> {
+async function runGets(deps: AppDeps, ns: string, gets: { key: string; meta: boolean }[], budget: AnswerBudget): Promise<OpResult[]> {
   const { port } = deps;
+  const keys = gets.map((get) => get.key);
   const results: OpResult[] = [];
   const label = namespaceLabels(port).label(ns);
   let next = 0;
@@ -160,7 +183,18 @@ async function runGets(deps: AppDeps, ns: string, keys: string[], budget: Answer
       }
       const json = bytesToJson(entry.value);
       budget.bytesLeft -= answerBytes(json.value);
-      results.push({ status: 200, ...json });
+      if (!(gets[next] as { meta: boolean }).meta) {
+        results.push({ status: 200, ...json });
+        continue;
+      }
+      results.push({
+        status: 200,
+        ...json,
+        etag: quoteEtag(entry.etag),
+        contentType: entry.contentType,
+        tags: entry.tags,
+        expiresAt: entry.expiresAt === null ? null : new Date(entry.expiresAt).toISOString(),
+      });
     }
   }
   while (results.length < keys.length) results.push(overBudget(budget));
@@ -182,7 +216,7 @@ async function runSingle(deps: AppDeps, op: Op, budget: AnswerBudget): Promise<O
       return { status: 200, value: integerToJson(value) };
     }
     case 'get':
-      return (await runGets(deps, op.ns, [op.key], budget))[0] as OpResult;
+      return (await runGets(deps, op.ns, [op], budget))[0] as OpResult;
     case 'set':
       return (await runSets(port, op.ns, [op.item]))[0] as OpResult;
   }
@@ -217,13 +251,7 @@ async function runOps(deps: AppDeps, group: Op[], budget: AnswerBudget): Promise
   const first = group[0] as Op;
   const { port } = deps;
   if (group.length === 1) return [await runSingle(deps, first, budget)];
-  if (first.kind === 'get')
-    return runGets(
-      deps,
-      first.ns,
-      group.map((op) => (op as { key: string }).key),
-      budget,
-    );
+  if (first.kind === 'get') return runGets(deps, first.ns, group as { key: string; meta: boolean }[], budget);
   return runSets(
     port,
     first.ns,
@@ -282,15 +310,19 @@ export function batchRoutes(deps: AppDeps) {
       key: z.string(),
       value: z.string().optional().openapi({ description: 'set: the value, UTF-8 text or base64' }),
       encoding: z.enum(['utf8', 'base64']).optional(),
+      meta: z.boolean().optional().openapi({ description: 'get: also return etag, contentType, tags and expiresAt (default false)' }),
       ttl: z.union([DurationSchema, z.literal('none'), z.null()]).optional(),
       by: z.union([z.number().int(), z.string()]).optional().openapi({ description: 'incr: default 1' }),
       tags: z.array(z.string()).optional().openapi({ description: 'set: tags (as Cache-Tag)' }),
       contentType: z.string().optional().openapi({ description: 'set: the stored Content-Type' }),
+      ifMatch: z.string().optional().openapi({ description: 'set: as If-Match, `*` (only if present) or `"<etag>"` (compare-and-set)' }),
+      ifNoneMatch: z.literal('*').optional().openapi({ description: 'set: as If-None-Match: `*` writes only if absent' }),
     })
     .strict()
     .openapi({
       description:
-        'get and delete take op, ns, key; incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. ' +
+        'get and delete take op, ns, key (get also meta: true for etag, contentType, tags and expiresAt in its result); incr adds by, ttl; set adds value, encoding, ttl, tags, contentType. ' +
+        'set may carry ifMatch / ifNoneMatch (the If-Match / If-None-Match of the single-key PUT; a failed condition is a 412 result). ' +
         "Any other field is this op's 400.",
     });
   const ResultSchema = z.object({
@@ -304,7 +336,14 @@ export function batchRoutes(deps: AppDeps) {
       }),
     value: z.union([z.string(), z.number()]).optional(),
     encoding: z.literal('base64').optional().openapi({ description: 'Present when the value is not valid UTF-8' }),
-    etag: z.string().optional(),
+    etag: z.string().optional().openapi({ description: 'set, and get with meta: the quoted ETag' }),
+    contentType: z.string().optional().openapi({ description: 'get with meta: the stored Content-Type' }),
+    tags: z.array(z.string()).optional().openapi({ description: 'get with meta: the entry tags' }),
+    expiresAt: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: 'get with meta: ISO 8601 UTC expiry (ms precision), or null for none' }),
     detail: z.string().optional(),
     'invalid-params': z.array(z.object({ name: z.string(), reason: z.string() })).optional(),
   });

@@ -101,6 +101,8 @@ export function entryRoutes(deps: AppDeps) {
     const headers: Record<string, string> = { etag: quoteEtag(entry.etag) };
     if (entry.expiresAt !== null) {
       headers['cache-control'] = `max-age=${Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000))}`;
+      // The exact expiry (max-age is whole seconds): what the HTTP adapter reads back as expiresAt and ttl.
+      headers['expires-at'] = new Date(entry.expiresAt).toISOString();
     }
     if (entry.tags.length > 0) headers['cache-tag'] = cacheTagHeader(entry.tags);
     const ifNoneMatch = c.req.header('if-none-match');
@@ -189,6 +191,7 @@ function documentEntries(router: ReturnType<typeof createRouter>): void {
         headers: {
           ...etagHeader,
           'Cache-Control': { description: 'max-age=<seconds left>, when the entry expires', schema: { type: 'string' } },
+          'Expires-At': { description: 'ISO 8601 UTC expiry with ms precision, when the entry expires', schema: { type: 'string' } },
           'Cache-Tag': { description: 'The entry tags', schema: { type: 'string' } },
         },
         content: { 'application/octet-stream': { schema: bytes } },

@@ -9,7 +9,7 @@ import { DEFAULT_KEY_LIST_LIMIT, DEFAULT_TOP_LIMIT, MAX_KEY_LIST_LIMIT, MAX_TOP_
 import type { ExpireManyFilter } from '../../core/port.js';
 import { validateNamespace } from '../../core/validation.js';
 import { authorize, createRouter, type AppDeps } from '../context.js';
-import { parseTtlOrNone } from '../fields.js';
+import { parseTtlOrNone, requireStrictQueryEncoding } from '../fields.js';
 import { asObject, jsonBody, readJson } from '../json-body.js';
 import { invalidParam, validationProblem } from '../problem.js';
 import { DurationSchema, NamespaceParam, problemResponses } from './openapi-shared.js';
@@ -24,7 +24,11 @@ const NS = { namespace: 'ns' } as const;
 const LIMIT = /^[1-9][0-9]{0,5}$/;
 
 const KeyListQuery = z.object({
-  prefix: z.string().optional().openapi({ description: 'Literal prefix (no wildcards; `%`, `_`, `*` are ordinary)', example: 'user:' }),
+  prefix: z.string().optional().openapi({
+    description:
+      'Literal prefix (no wildcards; `%`, `_`, `*` are ordinary), percent-encoded UTF-8 (`%` itself as `%25`; invalid encoding is 400)',
+    example: 'user:',
+  }),
   limit: z
     .string()
     .regex(LIMIT, 'must be a positive integer')
@@ -95,6 +99,7 @@ export function namespaceKeyRoutes(deps: AppDeps) {
       const { ns } = c.req.valid('param');
       validateNamespace(ns);
       const { prefix, limit, cursor } = c.req.valid('query');
+      if (prefix !== undefined) requireStrictQueryEncoding(c.req.url, 'prefix');
       const page = await deps.port.listKeys(ns, {
         prefix: prefix === '' ? undefined : prefix,
         limit: limit === undefined ? undefined : Number(limit),
@@ -166,7 +171,9 @@ export function namespaceKeyRoutes(deps: AppDeps) {
       const filter = (body.prefix !== undefined ? { prefix: body.prefix } : body.tags !== undefined ? { tags: body.tags } : undefined) as
         | ExpireManyFilter
         | undefined;
-      return c.json({ updated: await deps.port.expireMany(ns, ttl, filter) }, 200);
+      // Expiries change on an unknown set of keys: this process's local copies of the namespace go (./local-entries.ts).
+      const updated = await deps.localEntries.writing(ns, 'all', () => deps.port.expireMany(ns, ttl, filter));
+      return c.json({ updated }, 200);
     },
   );
 

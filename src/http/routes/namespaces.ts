@@ -61,6 +61,8 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 
 const params = z.object({ ns: NamespaceParam });
+/** Most reads one local-hits report may add (a client flushes about once a second). */
+export const MAX_LOCAL_HITS_REPORT = 1_000_000_000;
 const NS = { namespace: 'ns' } as const;
 
 const ListQuery = z.object({
@@ -70,7 +72,37 @@ const ListQuery = z.object({
     .optional()
     .openapi({ description: `Most namespaces per page (default ${DEFAULT_NAMESPACE_LIST_LIMIT}, at most ${MAX_NAMESPACE_LIST_LIMIT})` }),
   cursor: z.string().optional().openapi({ description: 'The `cursor` of the previous page' }),
+  name: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .openapi({ description: 'Only these namespaces (repeatable; combined with `prefix` as "either")' }),
+  prefix: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .openapi({ description: 'Only namespaces whose name starts with this literal prefix (repeatable)' }),
 });
+
+const asList = (value: string | string[] | undefined): string[] | undefined =>
+  value === undefined ? undefined : typeof value === 'string' ? [value] : value;
+
+/**
+ * What a list may return: the token's patterns narrowed by the request's
+ * `name`/`prefix` filter (when it gives one). Both are unions of exact names
+ * and prefixes, so their intersection is one too.
+ */
+export function intersectFilters(token: NamespaceFilter | undefined, request: NamespaceFilter | undefined): NamespaceFilter | undefined {
+  if (request === undefined) return token;
+  if (token === undefined) return request;
+  const allowedBy = (f: NamespaceFilter, name: string) => f.names.includes(name) || f.prefixes.some((p) => name.startsWith(p));
+  const names = new Set([...request.names.filter((n) => allowedBy(token, n)), ...token.names.filter((n) => allowedBy(request, n))]);
+  const prefixes = new Set<string>();
+  for (const a of request.prefixes)
+    for (const b of token.prefixes) {
+      if (a.startsWith(b)) prefixes.add(a);
+      else if (b.startsWith(a)) prefixes.add(b);
+    }
+  return { names: [...names], prefixes: [...prefixes] };
+}
 
 /** A token's namespace patterns (`name`, `prefix*`, `*`) as a list filter; undefined when it sees every namespace. */
 function namespaceFilterOf(patterns: readonly string[]): NamespaceFilter | undefined {
@@ -102,6 +134,8 @@ export function namespaceRoutes(deps: AppDeps) {
       path: '/namespaces',
       tags: ['namespaces'],
       summary: 'Namespaces that are configured or hold entries (only those the token may access), one page at a time',
+      description:
+        '`name` and `prefix` (each repeatable) narrow the list to those names and name prefixes; without either, every namespace the token may access is listed.',
       request: { query: ListQuery },
       responses: {
         200: json(
@@ -116,11 +150,15 @@ export function namespaceRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const principal = requireScope(c, 'read');
-      const { limit, cursor } = c.req.valid('query');
+      const query = c.req.valid('query');
+      // c.req.queries: a repeated parameter arrives whole (the validated query keeps one value).
+      const names = c.req.queries('name') ?? asList(query.name);
+      const prefixes = c.req.queries('prefix') ?? asList(query.prefix);
+      const requested = names === undefined && prefixes === undefined ? undefined : { names: names ?? [], prefixes: prefixes ?? [] };
       const page = await deps.port.list({
-        limit: limit === undefined ? undefined : Number(limit),
-        cursor,
-        only: namespaceFilterOf(principal.namespaces),
+        limit: query.limit === undefined ? undefined : Number(query.limit),
+        cursor: query.cursor,
+        only: intersectFilters(namespaceFilterOf(principal.namespaces), requested),
       });
       return c.json({ namespaces: page.namespaces.map(namespaceToJson), cursor: page.cursor }, 200);
     },
@@ -199,6 +237,47 @@ export function namespaceRoutes(deps: AppDeps) {
       await deps.localEntries.writing(ns, 'all', () => deps.port.drop(ns));
       deps.localEntries.reconfigured(ns);
       namespaceLabels(deps.port).droppedNow(ns);
+      return c.body(null, 204);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/namespaces/{ns}/local-hits',
+      tags: ['namespaces'],
+      summary: 'Report reads a client answered from its own local cache (adds to stats.localHits)',
+      description:
+        'For clients that keep a local cache over this server (the HTTP adapter). The count is buffered and written with ' +
+        "the server's own hit counters; a namespace that is neither configured nor holding entries counts nothing.",
+      middleware: [authorize('write', NS), jsonBody()],
+      request: {
+        params,
+        body: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: z
+                .object({ count: z.number().int().min(1).max(MAX_LOCAL_HITS_REPORT).openapi({ example: 120 }) })
+                .strict()
+                .openapi({ example: { count: 120 } }),
+            },
+          },
+        },
+      },
+      responses: { 204: { description: 'Counted' }, ...problemResponses(400, 401, 403, 415) },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid('param');
+      validateNamespace(ns);
+      const body = asObject(await readJson(c));
+      const unknown = Object.keys(body).find((k) => k !== 'count');
+      if (unknown !== undefined) throw invalidParam(unknown, 'is not a field of this request');
+      const count = body.count;
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_LOCAL_HITS_REPORT) {
+        throw invalidParam('count', `must be an integer from 1 to ${MAX_LOCAL_HITS_REPORT}`);
+      }
+      deps.port.countLocalHits(ns, count);
       return c.body(null, 204);
     },
   );

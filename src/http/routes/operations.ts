@@ -12,7 +12,7 @@ const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Health');
 const ReadySchema = z
   .object({
     status: z.enum(['ok', 'unavailable']),
-    backend: z.enum(['postgres', 'redis']),
+    backend: z.enum(['postgres', 'redis', 'http']),
     latencyMs: z.number().nullable(),
   })
   .openapi('Readiness');

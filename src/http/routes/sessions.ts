@@ -51,6 +51,7 @@ const CreatedSchema = z
   .object({
     id: z.string().openapi({ description: '256-bit random base64url id; only its SHA-256 is stored' }),
     subject: z.string(),
+    createdAt: z.string().openapi({ description: 'ISO 8601 UTC' }),
     expiresAt: z.string().openapi({ description: 'ISO 8601 UTC' }),
   })
   .openapi('CreatedSession');
@@ -105,7 +106,11 @@ export function sessionRoutes(deps: AppDeps) {
       const ttl = parseDurationField(body.ttl ?? DEFAULT_SESSION_TTL, 'ttl');
       const maxAge = parseDurationField(body.maxAge ?? DEFAULT_SESSION_MAX_AGE, 'maxAge');
       const created = await port.createSession({ subject: body.subject, data: body.data, ttl, maxAge });
-      return c.json({ id: created.id, subject: created.subject, expiresAt: iso(created.expiresAt) }, 201, NO_STORE);
+      return c.json(
+        { id: created.id, subject: created.subject, createdAt: iso(created.createdAt), expiresAt: iso(created.expiresAt) },
+        201,
+        NO_STORE,
+      );
     },
   );
 
@@ -131,6 +136,31 @@ export function sessionRoutes(deps: AppDeps) {
       if (!session || !mayUseName(c, session.subject)) throw notFound();
       const body = { subject: session.subject, data: session.data, createdAt: iso(session.createdAt), expiresAt: iso(session.expiresAt) };
       return c.json(body, 200, NO_STORE);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/sessions/{id}/subject',
+      tags: ['sessions'],
+      summary: "A live session's subject, without sliding its expiry (access checks); needs the write scope",
+      middleware: authorize('write'),
+      request: { params: SessionId },
+      responses: {
+        ...problemResponses(401, 403, 503),
+        200: {
+          description: 'The subject of the live session',
+          content: { 'application/json': { schema: z.object({ subject: z.string() }).openapi('SessionSubject') } },
+        },
+        404: { description: 'Unknown, revoked or expired', content: Problem },
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const subject = await port.sessionSubject(id);
+      if (subject === undefined || !mayUseName(c, subject)) throw notFound();
+      return c.json({ subject }, 200, NO_STORE);
     },
   );
 
