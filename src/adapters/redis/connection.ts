@@ -47,6 +47,12 @@ function commonOptions(options: RedisConnectionOptions): RedisOptions {
   };
 }
 
+/** The node options without `enableOfflineQueue`, so ioredis's own (on) applies to the lazy node connections. */
+function withoutOfflineQueueSetting(options: RedisOptions): RedisOptions {
+  const { enableOfflineQueue: _ignored, ...rest } = options;
+  return rest;
+}
+
 export function createRedisClient(options: RedisConnectionOptions): RedisClient {
   const common = commonOptions(options);
   let client: RedisClient;
@@ -62,7 +68,13 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
       clusterRetryStrategy: reconnectDelay,
       slotsRefreshTimeout: Math.max(options.timeoutMs, 1000),
       scaleReads: 'master',
-      redisOptions: common,
+      // Node connections are lazy: the first command to a master opens its connection. ioredis keeps
+      // their offline queue on for that reason; without it the first command to each master failed
+      // (503) until the connection was up (the scale test saw it: parallel lock acquires and rate
+      // limits across three fresh instances). Queued commands have not been sent, so the queue cannot
+      // run a script twice; commandTimeout still bounds them, and a failed connect flushes them
+      // (maxRetriesPerRequest 0). The cluster itself still rejects at once while it is not ready.
+      redisOptions: withoutOfflineQueueSetting(common),
     };
     client = new Cluster(options.clusterNodes, clusterOptions);
   } else {

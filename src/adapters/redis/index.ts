@@ -6,6 +6,7 @@ import type { AdapterOptions } from '../../core/defaults.js';
 import { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
 import { defaultNamespaceConfig } from '../../core/defaults.js';
 import type { CachePort } from '../../core/port.js';
+import { Cluster } from 'ioredis';
 import { timedPing } from '../../core/ping.js';
 import { withTimeout } from '../../core/timeout.js';
 import { RedisChangeFeed } from './change-feed.js';
@@ -67,9 +68,21 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
   });
   const pubsub = createRedisPubSub(ctx, { ...options, prefix: options.prefix, timeoutMs: options.timeoutMs });
 
+  /**
+   * On a Cluster, every master: ioredis opens a master's connection at its first command, and
+   * while that connection is still opening the Cluster client (offline queue off) rejects further
+   * commands to it. Startup and /health/ready wait for this ping, so an instance serves only once
+   * every master's connection is up: without it, parallel first calls of a fresh instance got 503
+   * (the scale test saw it).
+   */
+  async function pingEveryMaster(): Promise<unknown> {
+    if (!(redis instanceof Cluster)) return redis.ping();
+    return Promise.all(redis.nodes('master').map((node) => node.ping()));
+  }
+
   function ping(timeoutMs = options.timeoutMs): Promise<number> {
     return timedPing(
-      () => ctx.run('ping', () => redis.ping()),
+      () => ctx.run('ping', () => pingEveryMaster()),
       timeoutMs,
       (error) => mapRedisError(error, 'ping', timeoutMs),
     );
