@@ -25,6 +25,12 @@ export interface RedisServerProcess {
   destroy(): Promise<void>;
 }
 
+const running = new Set<ChildProcess>();
+// A test process that exits without its afterAll still leaves no redis-server behind.
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -68,6 +74,9 @@ export async function startRedisServer(extraArgs: string[] = [], port?: number):
         ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
         { cwd: dir, stdio: 'ignore' },
       );
+      const started = child;
+      running.add(started);
+      started.once('exit', () => running.delete(started));
       await waitForPort(chosen);
     },
     async stop() {
