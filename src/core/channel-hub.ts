@@ -169,7 +169,12 @@ export class ChannelHub {
     while (after !== undefined && !this.closed) {
       const read = await this.source.read(channel, after);
       if (this.closed) return;
-      for (const subscriber of [...state.subscribers]) this.deliver(subscriber, read);
+      for (const subscriber of [...state.subscribers]) {
+        // Joined while this read was under way, with an older cursor: what lies between its cursor and
+        // `after` is not in this read, so it waits for the next one (read from the oldest cursor).
+        if (this.source.ids.compare(subscriber.cursor, after) < 0) state.again = true;
+        else this.deliver(subscriber, read);
+      }
       if (read.next === null) return;
       after = read.next;
     }

@@ -179,6 +179,40 @@ export function definePubSubTests(ctx: ContractContext): void {
       sub.unsubscribe();
     });
 
+    it('a subscriber with an old fromId joining while another subscriber’s read is under way misses nothing', async () => {
+      const port = ctx.port();
+      const channel = uniqueChannel();
+      const ids = await publishAll(
+        port,
+        channel,
+        Array.from({ length: 40 }, (_, i) => i),
+      );
+      // A live subscriber whose reads (one per publish) keep overlapping the late subscribers' replays.
+      const live = await port.subscribe(channel, () => {});
+      let publishing = true;
+      const publisher = (async () => {
+        while (publishing) ids.push(await port.publish(channel, ids.length));
+      })();
+      const rounds: { fromId: string; events: ChannelEvent[] }[] = [];
+      for (let round = 0; round < 10; round++) {
+        // Several at once, each resuming from a different old id.
+        const batch = Array.from({ length: 4 }, (_, i) => ({ fromId: ids[round * 4 + i] as string, events: [] as ChannelEvent[] }));
+        const subs = await Promise.all(batch.map((r) => port.subscribe(channel, (e) => r.events.push(e), { fromId: r.fromId })));
+        await Promise.all(batch.map((r) => untilCount(r.events, 3)));
+        for (const sub of subs) sub.unsubscribe();
+        rounds.push(...batch);
+      }
+      publishing = false;
+      await publisher;
+      live.unsubscribe();
+      for (const { fromId, events } of rounds) {
+        const received = messageIds(events);
+        const start = ids.indexOf(fromId) + 1;
+        expect(events.every((e) => e.type === 'message')).toBe(true);
+        expect(received, `resumed from ${fromId}`).toEqual(ids.slice(start, start + received.length));
+      }
+    });
+
     it('fromId equal to the last id replays nothing and delivers what follows', async () => {
       const port = ctx.port();
       const channel = uniqueChannel();
