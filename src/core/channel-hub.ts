@@ -8,6 +8,7 @@
  * detects gaps after a replay, after a lost connection, and after a slow read.
  */
 import type { ChannelIds } from './channel-ids.js';
+import { BackendUnavailableError } from './errors.js';
 import { getOrCreate } from './maps.js';
 import type { ChannelEvent, ChannelMessage, ChannelSubscription } from './port.js';
 
@@ -74,6 +75,8 @@ export class ChannelHub {
   async subscribe(channel: string, onEvent: (event: ChannelEvent) => void, fromId: string | undefined): Promise<ChannelSubscription> {
     const { ids } = this.source;
     const head = await this.source.head(channel);
+    // close() ran while the head was read: registering now would make a subscription that never delivers.
+    if (this.closed) throw new BackendUnavailableError('the port is closed');
     let cursor = head ?? ids.zero;
     let gapDue = false;
     if (fromId !== undefined) {
@@ -93,6 +96,7 @@ export class ChannelHub {
       unsubscribe();
       throw error;
     }
+    if (this.closed) throw new BackendUnavailableError('the port is closed');
     // After the caller's `await` has the subscription: what the first read (the replay) found, then live events.
     setImmediate(() => release(subscriber));
     return { unsubscribe };

@@ -421,5 +421,25 @@ export function definePubSubTests(ctx: ContractContext): void {
         await backend.cleanup();
       }
     });
+
+    it('a subscribe still under way when close() is called fails as unavailable (no subscription that never delivers)', async () => {
+      const backend = await ctx.factory.create();
+      try {
+        const closing = backend.sibling();
+        const channel = uniqueChannel();
+        await closing.publish(channel, 'held');
+        // The LISTEN connection / readers are already up, so the subscribe below is only its reads.
+        await closing.subscribe(uniqueChannel(), () => {});
+        const rec = recorder();
+        const subscribing = closing.subscribe(channel, rec.onEvent, { fromId: backend.port.backend === 'redis' ? '0-0' : '0' });
+        const closed = closing.close();
+        await expectThrown(() => subscribing, BackendUnavailableError);
+        await closed;
+        await sleep(200);
+        expect(rec.events).toEqual([]);
+      } finally {
+        await backend.cleanup();
+      }
+    });
   });
 }
