@@ -52,7 +52,7 @@ interface ChannelState {
 }
 
 export interface ChannelHubEvents {
-  /** A read failed: the adapter treats its connection as lost and calls wakeAll once it is back. */
+  /** A read failed: the adapter calls wakeAll again later (with backoff), which reads from the cursors. */
   onReadError(error: unknown): void;
   /** `channel` got its first subscriber / lost its last one. */
   onChannelsChanged?(): void;
