@@ -52,7 +52,7 @@ interface ChannelState {
 }
 
 export interface ChannelHubEvents {
-  /** A read failed: the adapter calls wakeAll again later (with backoff), which reads from the cursors. */
+  /** A read failed: the adapter calls retryFailed later (with backoff), which reads those channels from their cursors. */
   onReadError(error: unknown): void;
   /** `channel` got its first subscriber / lost its last one. */
   onChannelsChanged?(): void;
@@ -61,6 +61,8 @@ export interface ChannelHubEvents {
 export class ChannelHub {
   private readonly channels = new Map<string, ChannelState>();
   private closed = false;
+  /** Channels whose read failed since the last retryFailed. */
+  private readonly failed = new Set<string>();
 
   constructor(
     private readonly source: ChannelSource,
@@ -105,7 +107,17 @@ export class ChannelHub {
   /** The channel may have news: read it (joins a read in progress, which then reads once more). */
   wake(channel: string): void {
     if (!this.channels.has(channel)) return;
-    this.readChannel(channel).catch((error: unknown) => this.events.onReadError(error));
+    this.readChannel(channel).catch((error: unknown) => {
+      this.failed.add(channel);
+      this.events.onReadError(error);
+    });
+  }
+
+  /** Reads again only the channels whose last read failed (under overload, re-reading every channel would add to it). */
+  retryFailed(): void {
+    const channels = [...this.failed];
+    this.failed.clear();
+    for (const channel of channels) this.wake(channel);
   }
 
   /** After a reconnect: read every channel from its subscribers' cursors. */
@@ -134,6 +146,7 @@ export class ChannelHub {
     this.closed = true;
     for (const state of this.channels.values()) for (const subscriber of state.subscribers) subscriber.active = false;
     this.channels.clear();
+    this.failed.clear();
   }
 
   private remove(subscriber: Subscriber): void {

@@ -100,7 +100,7 @@ export function createPgPubSub(ctx: PgContext, options: PgPubSubOptions): PgPubS
   let closed = false;
   const hub = new ChannelHub(source, {
     onReadError: () => {
-      if (!closed) readRetries.schedule(() => hub.wakeAll());
+      if (!closed) readRetries.schedule(() => hub.retryFailed());
     },
   });
   const listener = new PgChannelListener(

@@ -72,7 +72,7 @@ export function createRedisPubSub(ctx: RedisContext, options: RedisPubSubOptions
   const readRetries = new ReconnectSchedule(options.backoffMs);
   const hub: ChannelHub = new ChannelHub(source, {
     onReadError: () => {
-      if (!closed) readRetries.schedule(() => hub.wakeAll());
+      if (!closed) readRetries.schedule(() => hub.retryFailed());
     },
     onChannelsChanged: () => readers.sync(),
   });
