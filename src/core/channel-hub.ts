@@ -234,12 +234,20 @@ function release(subscriber: Subscriber): void {
   subscriber.held = undefined;
 }
 
-/** A subscriber's callback that throws must not stop delivery to the others. */
+/**
+ * A subscriber's callback that throws must not stop delivery to the others; an async one that rejects must not
+ * become an unhandled rejection (which ends a Node process).
+ */
 function call(subscriber: Subscriber, event: ChannelEvent): void {
   if (!subscriber.active) return;
   try {
-    subscriber.onEvent(event);
+    const result: unknown = subscriber.onEvent(event);
+    if (isThenable(result)) result.then(undefined, () => {});
   } catch {
     // The subscriber's own failure; nothing the channel can do about it.
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

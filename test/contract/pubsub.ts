@@ -402,6 +402,33 @@ export function definePubSubTests(ctx: ContractContext): void {
       for (const sub of subs) sub.unsubscribe();
     });
 
+    it('an async callback that rejects is no unhandled rejection (which would end the process) and stops nothing', async () => {
+      const port = ctx.port();
+      const channel = uniqueChannel();
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const rec = recorder();
+        const failing = await port.subscribe(channel, async () => {
+          throw new Error('async subscriber bug');
+        });
+        const watching = await port.subscribe(channel, rec.onEvent);
+        await publishAll(port, channel, ['a', 'b']);
+        await untilCount(rec.events, 2);
+        // Rejections are reported after a macrotask turn.
+        await sleep(100);
+        expect(unhandled).toEqual([]);
+        expect(rec.data()).toEqual(['a', 'b']);
+        failing.unsubscribe();
+        watching.unsubscribe();
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
     it('close() ends every subscription; publish and subscribe then fail as unavailable', async () => {
       const backend = await ctx.factory.create();
       try {
