@@ -8,6 +8,7 @@
  * detects gaps after a replay, after a lost connection, and after a slow read.
  */
 import type { ChannelIds } from './channel-ids.js';
+import { BackendUnavailableError } from './errors.js';
 import { getOrCreate } from './maps.js';
 import type { ChannelEvent, ChannelMessage, ChannelSubscription } from './port.js';
 
@@ -51,7 +52,7 @@ interface ChannelState {
 }
 
 export interface ChannelHubEvents {
-  /** A read failed: the adapter treats its connection as lost and calls wakeAll once it is back. */
+  /** A read failed: the adapter calls retryFailed later (with backoff), which reads those channels from their cursors. */
   onReadError(error: unknown): void;
   /** `channel` got its first subscriber / lost its last one. */
   onChannelsChanged?(): void;
@@ -60,6 +61,8 @@ export interface ChannelHubEvents {
 export class ChannelHub {
   private readonly channels = new Map<string, ChannelState>();
   private closed = false;
+  /** Channels whose read failed since the last retryFailed. */
+  private readonly failed = new Set<string>();
 
   constructor(
     private readonly source: ChannelSource,
@@ -74,6 +77,8 @@ export class ChannelHub {
   async subscribe(channel: string, onEvent: (event: ChannelEvent) => void, fromId: string | undefined): Promise<ChannelSubscription> {
     const { ids } = this.source;
     const head = await this.source.head(channel);
+    // close() ran while the head was read: registering now would make a subscription that never delivers.
+    if (this.closed) throw new BackendUnavailableError('the port is closed');
     let cursor = head ?? ids.zero;
     let gapDue = false;
     if (fromId !== undefined) {
@@ -93,6 +98,7 @@ export class ChannelHub {
       unsubscribe();
       throw error;
     }
+    if (this.closed) throw new BackendUnavailableError('the port is closed');
     // After the caller's `await` has the subscription: what the first read (the replay) found, then live events.
     setImmediate(() => release(subscriber));
     return { unsubscribe };
@@ -101,7 +107,17 @@ export class ChannelHub {
   /** The channel may have news: read it (joins a read in progress, which then reads once more). */
   wake(channel: string): void {
     if (!this.channels.has(channel)) return;
-    this.readChannel(channel).catch((error: unknown) => this.events.onReadError(error));
+    this.readChannel(channel).catch((error: unknown) => {
+      this.failed.add(channel);
+      this.events.onReadError(error);
+    });
+  }
+
+  /** Reads again only the channels whose last read failed (under overload, re-reading every channel would add to it). */
+  retryFailed(): void {
+    const channels = [...this.failed];
+    this.failed.clear();
+    for (const channel of channels) this.wake(channel);
   }
 
   /** After a reconnect: read every channel from its subscribers' cursors. */
@@ -130,6 +146,7 @@ export class ChannelHub {
     this.closed = true;
     for (const state of this.channels.values()) for (const subscriber of state.subscribers) subscriber.active = false;
     this.channels.clear();
+    this.failed.clear();
   }
 
   private remove(subscriber: Subscriber): void {
@@ -169,7 +186,12 @@ export class ChannelHub {
     while (after !== undefined && !this.closed) {
       const read = await this.source.read(channel, after);
       if (this.closed) return;
-      for (const subscriber of [...state.subscribers]) this.deliver(subscriber, read);
+      for (const subscriber of [...state.subscribers]) {
+        // Joined while this read was under way, with an older cursor: what lies between its cursor and
+        // `after` is not in this read, so it waits for the next one (read from the oldest cursor).
+        if (this.source.ids.compare(subscriber.cursor, after) < 0) state.again = true;
+        else this.deliver(subscriber, read);
+      }
       if (read.next === null) return;
       after = read.next;
     }
@@ -212,12 +234,20 @@ function release(subscriber: Subscriber): void {
   subscriber.held = undefined;
 }
 
-/** A subscriber's callback that throws must not stop delivery to the others. */
+/**
+ * A subscriber's callback that throws must not stop delivery to the others; an async one that rejects must not
+ * become an unhandled rejection (which ends a Node process).
+ */
 function call(subscriber: Subscriber, event: ChannelEvent): void {
   if (!subscriber.active) return;
   try {
-    subscriber.onEvent(event);
+    const result: unknown = subscriber.onEvent(event);
+    if (isThenable(result)) result.then(undefined, () => {});
   } catch {
     // The subscriber's own failure; nothing the channel can do about it.
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
