@@ -169,7 +169,11 @@ export class ChannelHub {
     while (after !== undefined && !this.closed) {
       const read = await this.source.read(channel, after);
       if (this.closed) return;
-      for (const subscriber of [...state.subscribers]) this.deliver(subscriber, read);
+      for (const subscriber of [...state.subscribers]) {
+        // It joined after this pass started, behind where the pass reads: another pass starts from its cursor.
+        if (this.source.ids.compare(subscriber.cursor, after) < 0) state.again = true;
+        else this.deliver(subscriber, read);
+      }
       if (read.next === null) return;
       after = read.next;
     }
