@@ -48,6 +48,8 @@ interface ChannelState {
   readonly subscribers: Set<Subscriber>;
   reading: Promise<void> | undefined;
   again: boolean;
+  /** A pass stopped before the end of the backlog because a subscription was still being made (see readFromCursors). */
+  unread: boolean;
 }
 
 export interface ChannelHubEvents {
@@ -82,7 +84,12 @@ export class ChannelHub {
       cursor = gapDue ? ids.zero : fromId;
     }
     const subscriber: Subscriber = { channel, onEvent, cursor, gapDue, active: true, held: [] };
-    const state = getOrCreate(this.channels, channel, () => ({ subscribers: new Set<Subscriber>(), reading: undefined, again: false }));
+    const state = getOrCreate(this.channels, channel, () => ({
+      subscribers: new Set<Subscriber>(),
+      reading: undefined,
+      again: false,
+      unread: false,
+    }));
     const first = state.subscribers.size === 0;
     state.subscribers.add(subscriber);
     if (first) this.events.onChannelsChanged?.();
@@ -93,8 +100,15 @@ export class ChannelHub {
       unsubscribe();
       throw error;
     }
-    // After the caller's `await` has the subscription: what the first read (the replay) found, then live events.
-    setImmediate(() => release(subscriber));
+    // After the caller's `await` has the subscription: what the first read (the replay) found, then live events,
+    // then the rest of a backlog longer than one batch, now delivered as it is read (the caller's own bounds apply).
+    setImmediate(() => {
+      release(subscriber);
+      if (state.unread) {
+        state.unread = false;
+        this.wake(channel);
+      }
+    });
     return { unsubscribe };
   }
 
@@ -154,7 +168,9 @@ export class ChannelHub {
         do {
           state.again = false;
           await this.readFromCursors(channel, state);
-        } while (state.again && !this.closed && this.channels.get(channel) === state);
+          // A pass that stopped for a subscription being made ends the loop, so that subscribe() resolves even
+          // while publishes keep waking the channel; its release wakes the channel again.
+        } while (state.again && !state.unread && !this.closed && this.channels.get(channel) === state);
       } finally {
         state.reading = undefined;
       }
@@ -175,6 +191,13 @@ export class ChannelHub {
         else this.deliver(subscriber, read);
       }
       if (read.next === null) return;
+      // A subscription being made holds what it is given until subscribe() resolves: it would hold the whole
+      // backlog (up to the retention bound) and answer only after reading all of it. Stop after this batch;
+      // subscribe() wakes the channel once it is released.
+      if ([...state.subscribers].some((s) => s.held !== undefined)) {
+        state.unread = true;
+        return;
+      }
       after = read.next;
     }
   }

@@ -80,4 +80,16 @@ describe('ChannelHub', () => {
     expect(ids(b)).toEqual(range(11, total));
     hub.close();
   });
+
+  it('a subscription resolves after the first batch of its replay (what it holds meanwhile is bounded); the rest follows in order', async () => {
+    const total = 4 * CHANNEL_READ_BATCH;
+    const source = new MemorySource(total);
+    const hub = new ChannelHub(source, { onReadError: () => {} });
+    const events: ChannelEvent[] = [];
+    await hub.subscribe('c', (e) => events.push(e), '0');
+    expect(source.reads).toBe(1);
+    await eventsReach(events, total);
+    expect(ids(events)).toEqual(range(1, total));
+    hub.close();
+  });
 });
