@@ -168,8 +168,9 @@ export class ChannelHub {
         do {
           state.again = false;
           await this.readFromCursors(channel, state);
-          // A pass that stopped for a subscription being made ends the loop, so that subscribe() resolves even
-          // while publishes keep waking the channel; its release wakes the channel again.
+          // A subscription being made waits for this loop: end it after this pass, so that subscribe() resolves even
+          // while publishes keep waking the channel; the release wakes the channel for the rest.
+          if (state.again && holdsAny(state)) state.unread = true;
         } while (state.again && !state.unread && !this.closed && this.channels.get(channel) === state);
       } finally {
         state.reading = undefined;
@@ -194,7 +195,7 @@ export class ChannelHub {
       // A subscription being made holds what it is given until subscribe() resolves: it would hold the whole
       // backlog (up to the retention bound) and answer only after reading all of it. Stop after this batch;
       // subscribe() wakes the channel once it is released.
-      if ([...state.subscribers].some((s) => s.held !== undefined)) {
+      if (holdsAny(state)) {
         state.unread = true;
         return;
       }
@@ -225,6 +226,12 @@ export class ChannelHub {
       emit(subscriber, { type: 'message', id: message.id, data: message.data });
     }
   }
+}
+
+/** Some subscription of the channel is still being made (holds its events until subscribe() resolves). */
+function holdsAny(state: ChannelState): boolean {
+  for (const subscriber of state.subscribers) if (subscriber.held !== undefined) return true;
+  return false;
 }
 
 function emit(subscriber: Subscriber, event: ChannelEvent): void {

@@ -26,6 +26,11 @@ class MemorySource implements ChannelSource {
     return this.messages.at(-1)?.id ?? null;
   }
 
+  append(): void {
+    const id = this.messages.length + 1;
+    this.messages.push({ id: String(id), data: id });
+  }
+
   async read(_channel: string, after: string): Promise<ChannelRead> {
     this.reads++;
     await this.beforeRead?.(after);
@@ -90,6 +95,31 @@ describe('ChannelHub', () => {
     expect(source.reads).toBe(1);
     await eventsReach(events, total);
     expect(ids(events)).toEqual(range(1, total));
+    hub.close();
+  });
+
+  it('subscribe resolves while publishes keep waking the channel faster than it is read', async () => {
+    const source = new MemorySource(10);
+    const hub = new ChannelHub(source, { onReadError: () => {} });
+    let publishing = true;
+    // Every read finds a new message published meanwhile, and its wake.
+    source.beforeRead = async () => {
+      if (!publishing) return;
+      source.append();
+      await new Promise((resolve) => setImmediate(resolve));
+      hub.wake('c');
+    };
+    const events: ChannelEvent[] = [];
+    const subscribed = hub.subscribe('c', (e) => events.push(e), '0');
+    const first = await Promise.race([
+      subscribed.then(() => 'subscribed'),
+      new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting')),
+    ]);
+    publishing = false;
+    expect(first).toBe('subscribed');
+    await subscribed;
+    await eventsReach(events, source.messages.length);
+    expect(ids(events)).toEqual(range(1, source.messages.length));
     hub.close();
   });
 });
