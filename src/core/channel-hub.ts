@@ -49,6 +49,8 @@ interface ChannelState {
   readonly subscribers: Set<Subscriber>;
   reading: Promise<void> | undefined;
   again: boolean;
+  /** A pass stopped before the end of the backlog because a subscription was still being made (see readFromCursors). */
+  unread: boolean;
 }
 
 export interface ChannelHubEvents {
@@ -87,7 +89,12 @@ export class ChannelHub {
       cursor = gapDue ? ids.zero : fromId;
     }
     const subscriber: Subscriber = { channel, onEvent, cursor, gapDue, active: true, held: [] };
-    const state = getOrCreate(this.channels, channel, () => ({ subscribers: new Set<Subscriber>(), reading: undefined, again: false }));
+    const state = getOrCreate(this.channels, channel, () => ({
+      subscribers: new Set<Subscriber>(),
+      reading: undefined,
+      again: false,
+      unread: false,
+    }));
     const first = state.subscribers.size === 0;
     state.subscribers.add(subscriber);
     if (first) this.events.onChannelsChanged?.();
@@ -99,8 +106,15 @@ export class ChannelHub {
       throw error;
     }
     if (this.closed) throw new BackendUnavailableError('the port is closed');
-    // After the caller's `await` has the subscription: what the first read (the replay) found, then live events.
-    setImmediate(() => release(subscriber));
+    // After the caller's `await` has the subscription: what the first read (the replay) found, then live events,
+    // then the rest of a backlog longer than one batch, now delivered as it is read (the caller's own bounds apply).
+    setImmediate(() => {
+      release(subscriber);
+      if (state.unread) {
+        state.unread = false;
+        this.wake(channel);
+      }
+    });
     return { unsubscribe };
   }
 
@@ -171,7 +185,10 @@ export class ChannelHub {
         do {
           state.again = false;
           await this.readFromCursors(channel, state);
-        } while (state.again && !this.closed && this.channels.get(channel) === state);
+          // A subscription being made waits for this loop: end it after this pass, so that subscribe() resolves even
+          // while publishes keep waking the channel; the release wakes the channel for the rest.
+          if (state.again && holdsAny(state)) state.unread = true;
+        } while (state.again && !state.unread && !this.closed && this.channels.get(channel) === state);
       } finally {
         state.reading = undefined;
       }
@@ -187,12 +204,18 @@ export class ChannelHub {
       const read = await this.source.read(channel, after);
       if (this.closed) return;
       for (const subscriber of [...state.subscribers]) {
-        // Joined while this read was under way, with an older cursor: what lies between its cursor and
-        // `after` is not in this read, so it waits for the next one (read from the oldest cursor).
+        // It joined after this pass started, behind where the pass reads: another pass starts from its cursor.
         if (this.source.ids.compare(subscriber.cursor, after) < 0) state.again = true;
         else this.deliver(subscriber, read);
       }
       if (read.next === null) return;
+      // A subscription being made holds what it is given until subscribe() resolves: it would hold the whole
+      // backlog (up to the retention bound) and answer only after reading all of it. Stop after this batch;
+      // subscribe() wakes the channel once it is released.
+      if (holdsAny(state)) {
+        state.unread = true;
+        return;
+      }
       after = read.next;
     }
   }
@@ -220,6 +243,12 @@ export class ChannelHub {
       emit(subscriber, { type: 'message', id: message.id, data: message.data });
     }
   }
+}
+
+/** Some subscription of the channel is still being made (holds its events until subscribe() resolves). */
+function holdsAny(state: ChannelState): boolean {
+  for (const subscriber of state.subscribers) if (subscriber.held !== undefined) return true;
+  return false;
 }
 
 function emit(subscriber: Subscriber, event: ChannelEvent): void {
