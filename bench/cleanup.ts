@@ -1,19 +1,23 @@
 /**
  * Cleanup bench (standalone): how fast TTL cleanup deletes expired rows, and
- * what it does to foreground get latency. One run:
+ * what it does to foreground get latency, for two pacings: the old unpaced
+ * one (batches of 5,000, no pause) and the worker's (CLEANUP_BATCH_SIZE /
+ * CLEANUP_PAUSE_MS, defaults from src/config.ts). Per pacing:
  *   1. fill a fresh schema with N expired rows and 10,000 live "hot" keys;
  *   2. foreground gets alone for a few seconds (baseline p50/p99);
  *   3. the same gets while runTtlCleanup deletes all N rows.
- * Prints a markdown table. N = 1,000,000 (BENCH_QUICK=1 → 100,000).
+ * Prints a markdown table with the p99 ratio (during ÷ alone) against the
+ * target (≤ 1.5×). N = 1,000,000 (BENCH_QUICK=1 → 100,000).
  *
  *   npx tsx bench/cleanup.ts      (DATABASE_URL, default the local test database)
  */
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { runMigrations } from '../src/adapters/postgres/migrate.js';
-import { createPgClient } from '../src/adapters/postgres/connection.js';
+import { createPgClient, type Sql } from '../src/adapters/postgres/connection.js';
 import { createPostgresPort, type PostgresPort } from '../src/adapters/postgres/index.js';
 import { DEFAULT_ADAPTER_OPTIONS } from '../src/core/defaults.js';
+import { loadConfig } from '../src/config.js';
 import { runTtlCleanup } from '../jobs/ttl-cleanup.js';
 
 const URL = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
@@ -23,6 +27,14 @@ const HOT_KEYS = 10_000;
 const INSERT_CHUNK = 100_000;
 const BASELINE_MS = QUICK ? 3000 : 5000;
 const FOREGROUND_LOOPS = 4;
+/** Issue 18: foreground get p99 during cleanup at most this many times the p99 without. */
+const P99_TARGET = 1.5;
+
+interface Pacing {
+  label: string;
+  batchSize: number;
+  pauseMs: number;
+}
 
 interface LatencySummary {
   count: number;
@@ -59,53 +71,69 @@ async function foregroundGets(port: PostgresPort, until: Promise<unknown>): Prom
   return { count: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), errors };
 }
 
+/** EXPIRED_ROWS expired rows plus the hot keys (upserted: the second fill finds them present). */
+async function fill(sql: Sql): Promise<void> {
+  const started = performance.now();
+  for (let from = 1; from <= EXPIRED_ROWS; from += INSERT_CHUNK) {
+    const to = Math.min(EXPIRED_ROWS, from + INSERT_CHUNK - 1);
+    await sql`
+      INSERT INTO entries (ns, key, value, content_type, etag, size, expires_at)
+      SELECT 'bench', 'old-' || g, '\\x00'::bytea, 'application/octet-stream', 'e', 1, now() - interval '1 second'
+      FROM generate_series(${from}::int, ${to}::int) g
+    `;
+  }
+  await sql`
+    INSERT INTO entries (ns, key, value, content_type, etag, size, expires_at)
+    SELECT 'bench', 'hot-' || g, '\\x00'::bytea, 'application/octet-stream', 'e', 1, now() + interval '1 hour'
+    FROM generate_series(0, ${HOT_KEYS - 1}::int) g
+    ON CONFLICT DO NOTHING
+  `;
+  await sql`VACUUM ANALYZE entries`;
+  console.error(`filled ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
 const ms = (n: number): string => (Number.isNaN(n) ? '–' : `${n.toFixed(2)} ms`);
 
+async function measure(sql: Sql, port: PostgresPort, pacing: Pacing): Promise<string[]> {
+  await fill(sql);
+  const alone = await foregroundGets(port, new Promise((resolve) => setTimeout(resolve, BASELINE_MS)));
+  const cleanup = runTtlCleanup(sql, { batchSize: pacing.batchSize, pauseMs: pacing.pauseMs, timeBudgetMs: 600_000 });
+  const during = await foregroundGets(port, cleanup);
+  const result = await cleanup;
+  const seconds = result.durationMs / 1000;
+  const ratio = during.p99 / alone.p99;
+  const status = ratio <= P99_TARGET ? 'met' : '**not met**';
+  return [
+    `| ${pacing.label} | gets alone | ${(BASELINE_MS / 1000).toFixed(1)} s | – | – | ${alone.count} | ${ms(alone.p50)} | ${ms(alone.p99)} | | ${alone.errors} |`,
+    `| ${pacing.label} | gets during cleanup | ${seconds.toFixed(1)} s | ${result.deleted.entries.toLocaleString('en-US')} | ${Math.round(result.deleted.entries / seconds).toLocaleString('en-US')} | ${during.count} | ${ms(during.p50)} | ${ms(during.p99)} | ${ratio.toFixed(2)}× (target ≤ ${P99_TARGET}×: ${status}) | ${during.errors} |`,
+  ];
+}
+
 async function main(): Promise<void> {
+  const config = loadConfig({ CLEANUP_BATCH_SIZE: process.env.CLEANUP_BATCH_SIZE, CLEANUP_PAUSE_MS: process.env.CLEANUP_PAUSE_MS });
+  const pacings: Pacing[] = [
+    { label: 'unpaced: 5,000 rows, no pause', batchSize: 5000, pauseMs: 0 },
+    {
+      label: `worker: ${config.cleanupBatchSize.toLocaleString('en-US')} rows, ${config.cleanupPauseMs} ms pause`,
+      batchSize: config.cleanupBatchSize,
+      pauseMs: config.cleanupPauseMs,
+    },
+  ];
   const schema = `bench_cleanup_${Date.now().toString(36)}`;
   await runMigrations(URL, schema);
   const sql = createPgClient({ url: URL, schema, max: 2, timeoutMs: 120_000, applicationName: 'cacheport-bench-cleanup' });
   const port = createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, url: URL, schema, poolMax: FOREGROUND_LOOPS + 1 });
   try {
-    const fillStarted = performance.now();
-    for (let from = 1; from <= EXPIRED_ROWS; from += INSERT_CHUNK) {
-      const to = Math.min(EXPIRED_ROWS, from + INSERT_CHUNK - 1);
-      await sql`
-        INSERT INTO entries (ns, key, value, content_type, etag, size, expires_at)
-        SELECT 'bench', 'old-' || g, '\\x00'::bytea, 'application/octet-stream', 'e', 1, now() - interval '1 second'
-        FROM generate_series(${from}::int, ${to}::int) g
-      `;
-    }
-    await sql`
-      INSERT INTO entries (ns, key, value, content_type, etag, size, expires_at)
-      SELECT 'bench', 'hot-' || g, '\\x00'::bytea, 'application/octet-stream', 'e', 1, now() + interval '1 hour'
-      FROM generate_series(0, ${HOT_KEYS - 1}::int) g
-    `;
-    await sql`ANALYZE entries`;
-    console.error(
-      `filled ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s`,
-    );
-
-    const baseline = await foregroundGets(port, new Promise((resolve) => setTimeout(resolve, BASELINE_MS)));
-    const baselineSeconds = BASELINE_MS / 1000;
-
-    const cleanup = runTtlCleanup(sql, { timeBudgetMs: 600_000 });
-    const during = await foregroundGets(port, cleanup);
-    const result = await cleanup;
-    const cleanupSeconds = result.durationMs / 1000;
-
+    const rows: string[] = [];
+    for (const pacing of pacings) rows.push(...(await measure(sql, port, pacing)));
     console.log(
-      `\n### TTL cleanup: ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows, batches of 5,000, ${FOREGROUND_LOOPS} foreground get loops\n`,
-    );
-    console.log('| phase | duration | rows deleted | rows/s | gets | get p50 | get p99 | get errors |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    console.log(
-      `| gets alone | ${baselineSeconds.toFixed(1)} s | – | – | ${baseline.count} | ${ms(baseline.p50)} | ${ms(baseline.p99)} | ${baseline.errors} |`,
+      `\n### TTL cleanup: ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows per pacing, ${FOREGROUND_LOOPS} foreground get loops\n`,
     );
     console.log(
-      `| gets during cleanup | ${cleanupSeconds.toFixed(1)} s | ${result.deleted.entries.toLocaleString('en-US')} | ${Math.round(result.deleted.entries / cleanupSeconds).toLocaleString('en-US')} | ${during.count} | ${ms(during.p50)} | ${ms(during.p99)} | ${during.errors} |`,
+      '| pacing (batch, pause) | phase | duration | rows deleted | rows/s | gets | get p50 | get p99 | p99 during ÷ alone | get errors |',
     );
-    if (!result.complete) console.log('\n(cleanup hit its time budget before finishing)');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+    for (const row of rows) console.log(row);
   } finally {
     await port.close();
     await sql.end({ timeout: 5 });

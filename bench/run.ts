@@ -72,6 +72,14 @@ async function runCacheLayer(settings: ReturnType<typeof loadBenchSettings>, bud
   return { status: 'ok', results };
 }
 
+/** BENCH_RESULTS_NAME names the result files (a partial run should not overwrite latest.md); default `latest`. */
+function resultsName(): string {
+  const name = process.env.BENCH_RESULTS_NAME?.trim() || 'latest';
+  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(name))
+    throw new Error(`BENCH_RESULTS_NAME: letters, digits, . _ - only, got ${JSON.stringify(name)}`);
+  return name;
+}
+
 async function writeAtomically(path: string, text: string): Promise<void> {
   await writeFile(`${path}.tmp`, text);
   await rename(`${path}.tmp`, path);
@@ -87,6 +95,7 @@ async function removeLeftovers(settings: ReturnType<typeof loadBenchSettings>, f
 async function main(): Promise<number> {
   const settings = loadBenchSettings();
   const selected = selectedSections();
+  const name = resultsName();
   const budget = createBudget(settings.budgetMs);
   let interrupts = 0;
   process.on('SIGINT', () => {
@@ -161,10 +170,10 @@ async function main(): Promise<number> {
 
   const markdown = renderMarkdown(results);
   await mkdir(RESULTS_DIR, { recursive: true });
-  await writeAtomically(`${RESULTS_DIR}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
-  await writeAtomically(`${RESULTS_DIR}latest.md`, markdown);
+  await writeAtomically(`${RESULTS_DIR}${name}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  await writeAtomically(`${RESULTS_DIR}${name}.md`, markdown);
   process.stdout.write(markdown);
-  log(`\nwritten: bench/results/latest.md, bench/results/latest.json (${results.meta.elapsedSeconds} s)`);
+  log(`\nwritten: bench/results/${name}.md, bench/results/${name}.json (${results.meta.elapsedSeconds} s)`);
   return failures.length > 0 ? 1 : 0;
 }
 

@@ -13,16 +13,16 @@ import type { Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import { createPgClient, type Sql } from '../src/adapters/postgres/connection.js';
 import { SCHEMA_PATTERN } from '../src/adapters/postgres/schema-name.js';
-import { runTtlCleanup, DEFAULT_CLEANUP_BATCH, DEFAULT_CLEANUP_BUDGET_MS } from './ttl-cleanup.js';
-import { runLruEviction, DEFAULT_EVICTION_BATCH, DEFAULT_EVICTION_BUDGET_MS } from './lru-eviction.js';
-import { runChannelRetention, DEFAULT_CHANNEL_TRIM_BATCH } from './channel-retention.js';
+import { runTtlCleanup, DEFAULT_CLEANUP_BUDGET_MS } from './ttl-cleanup.js';
+import { runLruEviction, DEFAULT_EVICTION_BUDGET_MS } from './lru-eviction.js';
+import { runChannelRetention } from './channel-retention.js';
 import { refreshTableHealth } from './table-health.js';
 import { runRedisMaxEntries, type RedisEvictionPort } from './redis-eviction.js';
 import { triggerFor } from './schedule.js';
 import { jobDuration, jobFailures, type JobName } from './metrics.js';
 
 export interface StartWorkerOptions {
-  /** CACHE_BACKEND, CACHE_SCHEMA, CLEANUP_INTERVAL, EVICTION_INTERVAL, LOG_LEVEL are read from here. */
+  /** CACHE_BACKEND, CACHE_SCHEMA, CLEANUP_INTERVAL, EVICTION_INTERVAL, CLEANUP_BATCH_SIZE, CLEANUP_PAUSE_MS, LOG_LEVEL are read from here. */
   config: Config;
   logger?: Logger;
   /**
@@ -36,8 +36,10 @@ export interface StartWorkerOptions {
   logEveryRun?: boolean;
   /** pg-boss polling interval in seconds (at least 0.5). Default 2. */
   pollingIntervalSeconds?: number;
-  /** Rows per DELETE statement. Default 5000. */
+  /** Rows per DELETE statement. Default config.cleanupBatchSize (CLEANUP_BATCH_SIZE). */
   batchSize?: number;
+  /** Pause between two batches in ms. Default config.cleanupPauseMs (CLEANUP_PAUSE_MS). */
+  pauseMs?: number;
   /** Per-run time budget in ms; what is left waits for the next run. Default 30 s. */
   timeBudgetMs?: number;
 }
@@ -84,7 +86,8 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
   const url = options.databaseUrl ?? config.databaseDirectUrl ?? config.databaseUrl;
   if (url === undefined) throw new Error('startWorker: the Postgres backend needs a database URL (DATABASE_URL or options.databaseUrl)');
   const bossSchema = bossSchemaFor(config.schema);
-  const batchSize = options.batchSize;
+  const batchSize = options.batchSize ?? config.cleanupBatchSize;
+  const pauseMs = options.pauseMs ?? config.cleanupPauseMs;
   const cleanupBudget = options.timeBudgetMs ?? DEFAULT_CLEANUP_BUDGET_MS;
   const evictionBudget = options.timeBudgetMs ?? DEFAULT_EVICTION_BUDGET_MS;
   const abort = new AbortController();
@@ -98,7 +101,7 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
       intervalMs: config.cleanupIntervalMs,
       budgetMs: cleanupBudget,
       async execute(signal) {
-        const result = await runTtlCleanup(sql, { batchSize: batchSize ?? DEFAULT_CLEANUP_BATCH, timeBudgetMs: cleanupBudget, signal });
+        const result = await runTtlCleanup(sql, { batchSize, pauseMs, timeBudgetMs: cleanupBudget, signal });
         const health = await refreshTableHealth(sql);
         const tables = Object.fromEntries(
           health.map((h) => [
@@ -122,7 +125,7 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
       intervalMs: config.evictionIntervalMs,
       budgetMs: evictionBudget,
       async execute(signal) {
-        const result = await runLruEviction(sql, { batchSize: batchSize ?? DEFAULT_EVICTION_BATCH, timeBudgetMs: evictionBudget, signal });
+        const result = await runLruEviction(sql, { batchSize, pauseMs, timeBudgetMs: evictionBudget, signal });
         return {
           busy: result.total > 0,
           summary: {
@@ -143,7 +146,7 @@ async function startPostgresWorker(options: StartWorkerOptions, logger: Logger):
       async execute(signal) {
         const result = await runChannelRetention(sql, {
           retentionMs: config.channelRetentionMs,
-          batchSize: batchSize ?? DEFAULT_CHANNEL_TRIM_BATCH,
+          batchSize,
           timeBudgetMs: cleanupBudget,
           signal,
         });

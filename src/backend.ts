@@ -25,13 +25,19 @@ export interface Backend {
   redis: RedisPort | undefined;
 }
 
+/** How much longer JSON.stringify can make a parsed body: a number like `1e20` (4 bytes) becomes 21 digits. */
+const SERIALIZED_GROWTH_BOUND = 6;
+
 export function adapterOptions(config: Config): AdapterOptions {
   return {
     defaultTtl: config.defaultTtl,
     maxValueBytes: config.maxValueBytes,
     timeoutMs: config.backendTimeoutMs,
     maxBatch: config.maxBatch,
-    maxMessageBytes: config.maxMessageBytes,
+    // The server bounds the whole publish body by CACHE_MAX_MESSAGE_BYTES (413 before parsing). Re-serialized,
+    // data can be longer than the body it came in (`1e20` is written out as 21 digits), so the port's own
+    // bound is set where no accepted body can reach it: that check must never turn an accepted body into 413.
+    maxMessageBytes: Math.min(config.maxMessageBytes * SERIALIZED_GROWTH_BOUND, 256 * 1024 * 1024),
     channelRetentionMs: config.channelRetentionMs,
   };
 }

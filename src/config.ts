@@ -46,6 +46,10 @@ export interface Config {
   worker: 'inline' | 'off';
   cleanupIntervalMs: number;
   evictionIntervalMs: number;
+  /** Rows per DELETE of the worker's TTL cleanup and LRU eviction (Postgres backend). */
+  cleanupBatchSize: number;
+  /** Pause between two of those batches, in ms: foreground queries get the database back in between. */
+  cleanupPauseMs: number;
   rateLimitFailOpen: boolean;
   tokens: string | undefined;
   tokensFile: string | undefined;
@@ -187,6 +191,14 @@ const databaseUrl = raw.transform((value, ctx) => {
   return value;
 });
 
+/**
+ * Cleanup pacing defaults, chosen with bench/cleanup.ts (docs/performance.md):
+ * small batches with a pause keep foreground get p99 during cleanup within
+ * 1.5× of without, at a lower but still ample delete rate.
+ */
+export const DEFAULT_CLEANUP_BATCH_SIZE = 1000;
+export const DEFAULT_CLEANUP_PAUSE_MS = 10;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Every environment variable the server, worker and migrate read. */
@@ -215,6 +227,8 @@ export const ENV = z.object({
   WORKER: oneOf(['inline', 'off'], 'inline'),
   CLEANUP_INTERVAL: duration('60s', false),
   EVICTION_INTERVAL: duration('60s', false),
+  CLEANUP_BATCH_SIZE: whole(DEFAULT_CLEANUP_BATCH_SIZE, 1, 100_000),
+  CLEANUP_PAUSE_MS: whole(DEFAULT_CLEANUP_PAUSE_MS, 0, 60_000),
   RATE_LIMIT_FAIL_OPEN: flag(true),
   CACHE_TOKENS: optionalText(),
   CACHE_TOKENS_FILE: optionalText(),
@@ -259,6 +273,8 @@ export const ENV_HELP: Record<EnvName, string> = {
   WORKER: 'inline = cleanup worker inside the server, off = run `cacheport worker` separately (default inline)',
   CLEANUP_INTERVAL: 'expired-row cleanup interval (default 60s)',
   EVICTION_INTERVAL: 'size-bound eviction interval (default 60s)',
+  CLEANUP_BATCH_SIZE: `rows per DELETE of TTL cleanup and LRU eviction, Postgres backend (default ${DEFAULT_CLEANUP_BATCH_SIZE})`,
+  CLEANUP_PAUSE_MS: `pause between two cleanup / eviction batches in ms, so foreground gets keep their latency (default ${DEFAULT_CLEANUP_PAUSE_MS})`,
   RATE_LIMIT_FAIL_OPEN: 'allow requests when the backend is down (default true)',
   CACHE_TOKENS: 'JSON array of { token, scopes, namespaces }',
   CACHE_TOKENS_FILE: 'file holding that JSON array',
@@ -317,6 +333,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     worker: e.WORKER,
     cleanupIntervalMs: e.CLEANUP_INTERVAL,
     evictionIntervalMs: e.EVICTION_INTERVAL,
+    cleanupBatchSize: e.CLEANUP_BATCH_SIZE,
+    cleanupPauseMs: e.CLEANUP_PAUSE_MS,
     rateLimitFailOpen: e.RATE_LIMIT_FAIL_OPEN,
     tokens: e.CACHE_TOKENS,
     tokensFile: e.CACHE_TOKENS_FILE,

@@ -8,6 +8,7 @@
  * detects gaps after a replay, after a lost connection, and after a slow read.
  */
 import type { ChannelIds } from './channel-ids.js';
+import { BackendUnavailableError } from './errors.js';
 import { getOrCreate } from './maps.js';
 import type { ChannelEvent, ChannelMessage, ChannelSubscription } from './port.js';
 
@@ -48,10 +49,12 @@ interface ChannelState {
   readonly subscribers: Set<Subscriber>;
   reading: Promise<void> | undefined;
   again: boolean;
+  /** A pass stopped before the end of the backlog because a subscription was still being made (see readFromCursors). */
+  unread: boolean;
 }
 
 export interface ChannelHubEvents {
-  /** A read failed: the adapter treats its connection as lost and calls wakeAll once it is back. */
+  /** A read failed: the adapter calls retryFailed later (with backoff), which reads those channels from their cursors. */
   onReadError(error: unknown): void;
   /** `channel` got its first subscriber / lost its last one. */
   onChannelsChanged?(): void;
@@ -60,6 +63,8 @@ export interface ChannelHubEvents {
 export class ChannelHub {
   private readonly channels = new Map<string, ChannelState>();
   private closed = false;
+  /** Channels whose read failed since the last retryFailed. */
+  private readonly failed = new Set<string>();
 
   constructor(
     private readonly source: ChannelSource,
@@ -74,6 +79,8 @@ export class ChannelHub {
   async subscribe(channel: string, onEvent: (event: ChannelEvent) => void, fromId: string | undefined): Promise<ChannelSubscription> {
     const { ids } = this.source;
     const head = await this.source.head(channel);
+    // close() ran while the head was read: registering now would make a subscription that never delivers.
+    if (this.closed) throw new BackendUnavailableError('the port is closed');
     let cursor = head ?? ids.zero;
     let gapDue = false;
     if (fromId !== undefined) {
@@ -82,7 +89,12 @@ export class ChannelHub {
       cursor = gapDue ? ids.zero : fromId;
     }
     const subscriber: Subscriber = { channel, onEvent, cursor, gapDue, active: true, held: [] };
-    const state = getOrCreate(this.channels, channel, () => ({ subscribers: new Set<Subscriber>(), reading: undefined, again: false }));
+    const state = getOrCreate(this.channels, channel, () => ({
+      subscribers: new Set<Subscriber>(),
+      reading: undefined,
+      again: false,
+      unread: false,
+    }));
     const first = state.subscribers.size === 0;
     state.subscribers.add(subscriber);
     if (first) this.events.onChannelsChanged?.();
@@ -93,15 +105,33 @@ export class ChannelHub {
       unsubscribe();
       throw error;
     }
-    // After the caller's `await` has the subscription: what the first read (the replay) found, then live events.
-    setImmediate(() => release(subscriber));
+    if (this.closed) throw new BackendUnavailableError('the port is closed');
+    // After the caller's `await` has the subscription: what the first read (the replay) found, then live events,
+    // then the rest of a backlog longer than one batch, now delivered as it is read (the caller's own bounds apply).
+    setImmediate(() => {
+      release(subscriber);
+      if (state.unread) {
+        state.unread = false;
+        this.wake(channel);
+      }
+    });
     return { unsubscribe };
   }
 
   /** The channel may have news: read it (joins a read in progress, which then reads once more). */
   wake(channel: string): void {
     if (!this.channels.has(channel)) return;
-    this.readChannel(channel).catch((error: unknown) => this.events.onReadError(error));
+    this.readChannel(channel).catch((error: unknown) => {
+      this.failed.add(channel);
+      this.events.onReadError(error);
+    });
+  }
+
+  /** Reads again only the channels whose last read failed (under overload, re-reading every channel would add to it). */
+  retryFailed(): void {
+    const channels = [...this.failed];
+    this.failed.clear();
+    for (const channel of channels) this.wake(channel);
   }
 
   /** After a reconnect: read every channel from its subscribers' cursors. */
@@ -130,6 +160,7 @@ export class ChannelHub {
     this.closed = true;
     for (const state of this.channels.values()) for (const subscriber of state.subscribers) subscriber.active = false;
     this.channels.clear();
+    this.failed.clear();
   }
 
   private remove(subscriber: Subscriber): void {
@@ -154,7 +185,10 @@ export class ChannelHub {
         do {
           state.again = false;
           await this.readFromCursors(channel, state);
-        } while (state.again && !this.closed && this.channels.get(channel) === state);
+          // A subscription being made waits for this loop: end it after this pass, so that subscribe() resolves even
+          // while publishes keep waking the channel; the release wakes the channel for the rest.
+          if (state.again && holdsAny(state)) state.unread = true;
+        } while (state.again && !state.unread && !this.closed && this.channels.get(channel) === state);
       } finally {
         state.reading = undefined;
       }
@@ -169,8 +203,19 @@ export class ChannelHub {
     while (after !== undefined && !this.closed) {
       const read = await this.source.read(channel, after);
       if (this.closed) return;
-      for (const subscriber of [...state.subscribers]) this.deliver(subscriber, read);
+      for (const subscriber of [...state.subscribers]) {
+        // It joined after this pass started, behind where the pass reads: another pass starts from its cursor.
+        if (this.source.ids.compare(subscriber.cursor, after) < 0) state.again = true;
+        else this.deliver(subscriber, read);
+      }
       if (read.next === null) return;
+      // A subscription being made holds what it is given until subscribe() resolves: it would hold the whole
+      // backlog (up to the retention bound) and answer only after reading all of it. Stop after this batch;
+      // subscribe() wakes the channel once it is released.
+      if (holdsAny(state)) {
+        state.unread = true;
+        return;
+      }
       after = read.next;
     }
   }
@@ -200,6 +245,12 @@ export class ChannelHub {
   }
 }
 
+/** Some subscription of the channel is still being made (holds its events until subscribe() resolves). */
+function holdsAny(state: ChannelState): boolean {
+  for (const subscriber of state.subscribers) if (subscriber.held !== undefined) return true;
+  return false;
+}
+
 function emit(subscriber: Subscriber, event: ChannelEvent): void {
   if (subscriber.held !== undefined) subscriber.held.push(event);
   else call(subscriber, event);
@@ -212,12 +263,20 @@ function release(subscriber: Subscriber): void {
   subscriber.held = undefined;
 }
 
-/** A subscriber's callback that throws must not stop delivery to the others. */
+/**
+ * A subscriber's callback that throws must not stop delivery to the others; an async one that rejects must not
+ * become an unhandled rejection (which ends a Node process).
+ */
 function call(subscriber: Subscriber, event: ChannelEvent): void {
   if (!subscriber.active) return;
   try {
-    subscriber.onEvent(event);
+    const result: unknown = subscriber.onEvent(event);
+    if (isThenable(result)) result.then(undefined, () => {});
   } catch {
     // The subscriber's own failure; nothing the channel can do about it.
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

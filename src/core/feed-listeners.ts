@@ -15,7 +15,7 @@ export class FeedListeners {
    * `remove` (a wrapper of its own, so one callback subscribed twice is two listeners).
    */
   add(ns: string, onEvent: FeedListener): FeedListener {
-    const listener: FeedListener = (event) => onEvent(event);
+    const listener: FeedListener = (event) => callSafely(onEvent, event);
     getOrCreate(this.byNamespace, ns, () => new Set<FeedListener>()).add(listener);
     return listener;
   }
@@ -59,5 +59,21 @@ export class FeedListeners {
 
   clear(): void {
     this.byNamespace.clear();
+  }
+}
+
+/**
+ * One subscriber's callback that throws (or, async, rejects) must neither stop
+ * delivery to the others nor escape into the feed connection's handler, where
+ * it would be an uncaught exception (or an unhandled rejection) that ends the process.
+ */
+function callSafely(onEvent: FeedListener, event: ChangeEvent): void {
+  try {
+    const result: unknown = onEvent(event);
+    if (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function') {
+      (result as PromiseLike<unknown>).then(undefined, () => {});
+    }
+  } catch {
+    // The subscriber's own failure.
   }
 }

@@ -26,7 +26,7 @@ export interface SseLimits {
   keepaliveMs: number;
   /** How long a stream that is ending (overflow, shutdown) may take to flush what it holds before its socket is cut. */
   flushGraceMs: number;
-  /** Bytes waiting for a socket that does not drain; more → disconnect. */
+  /** Bytes waiting for a socket that does not drain; more → disconnect (a single larger event is still sent). */
   maxBufferedBytes: number;
   /** Events waiting for a socket that does not drain; more → disconnect. */
   maxBufferedEvents: number;
@@ -128,7 +128,13 @@ export class SseStream {
   send(event: SseEvent): void {
     if (!this.open) return;
     const bytes = encoder.encode(formatEvent(event));
-    if (this.bufferedBytes + bytes.byteLength > this.limits.maxBufferedBytes || this.bufferedEvents + 1 > this.limits.maxBufferedEvents) {
+    // What is bounded is a backlog: an event always fits an outbox without one, else an event larger than the whole
+    // bound would cut every subscriber at that event, again after each reconnect with Last-Event-ID.
+    const backlog = this.bufferedEvents > 0;
+    if (
+      backlog &&
+      (this.bufferedBytes + bytes.byteLength > this.limits.maxBufferedBytes || this.bufferedEvents + 1 > this.limits.maxBufferedEvents)
+    ) {
       sseDisconnects.inc({ reason: 'slow' });
       this.endReason = 'slow';
       this.end();
@@ -235,7 +241,7 @@ export class SseStreams {
     return count;
   }
 
-  /** Bytes queued over all open streams (bounded by size × maxBufferedBytes). */
+  /** Bytes queued over all open streams (bounded by size × (maxBufferedBytes + one event)). */
   get bufferedBytes(): number {
     let total = 0;
     for (const stream of this.streams) total += stream.buffered;

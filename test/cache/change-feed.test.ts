@@ -70,6 +70,37 @@ describe.each(BACKENDS)('change feed ($name)', (factory) => {
     sub.unsubscribe();
   });
 
+  it('a callback that throws, or rejects, neither stops delivery to the other subscribers nor escapes as an uncaught error', async () => {
+    const { port } = backend;
+    const escaped: unknown[] = [];
+    const onEscape = (error: unknown): void => {
+      escaped.push(error);
+    };
+    process.on('uncaughtException', onEscape);
+    process.on('unhandledRejection', onEscape);
+    try {
+      const throwing = await port.changes('feed-throw', () => {
+        throw new Error('feed subscriber bug');
+      });
+      const rejecting = await port.changes('feed-throw', async () => {
+        throw new Error('async feed subscriber bug');
+      });
+      const rec = recorder();
+      const watching = await port.changes('feed-throw', rec.onEvent);
+      await port.set('feed-throw', 'k1', 'v');
+      await rec.waitFor((e) => isChange(e, 'set') && keysOf(e).includes('k1'));
+      await port.set('feed-throw', 'k2', 'v');
+      await rec.waitFor((e) => isChange(e, 'set') && keysOf(e).includes('k2'));
+      // Rejections are reported after a macrotask turn.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(escaped).toEqual([]);
+      for (const sub of [throwing, rejecting, watching]) sub.unsubscribe();
+    } finally {
+      process.off('uncaughtException', onEscape);
+      process.off('unhandledRejection', onEscape);
+    }
+  });
+
   it('delivers a write to a subscriber of the same port right after subscribe resolves (own writes)', async () => {
     const { port } = backend;
     for (let i = 0; i < 5; i++) {

@@ -179,6 +179,40 @@ export function definePubSubTests(ctx: ContractContext): void {
       sub.unsubscribe();
     });
 
+    it('a subscriber with an old fromId joining while another subscriber’s read is under way misses nothing', async () => {
+      const port = ctx.port();
+      const channel = uniqueChannel();
+      const ids = await publishAll(
+        port,
+        channel,
+        Array.from({ length: 40 }, (_, i) => i),
+      );
+      // A live subscriber whose reads (one per publish) keep overlapping the late subscribers' replays.
+      const live = await port.subscribe(channel, () => {});
+      let publishing = true;
+      const publisher = (async () => {
+        while (publishing) ids.push(await port.publish(channel, ids.length));
+      })();
+      const rounds: { fromId: string; events: ChannelEvent[] }[] = [];
+      for (let round = 0; round < 10; round++) {
+        // Several at once, each resuming from a different old id.
+        const batch = Array.from({ length: 4 }, (_, i) => ({ fromId: ids[round * 4 + i] as string, events: [] as ChannelEvent[] }));
+        const subs = await Promise.all(batch.map((r) => port.subscribe(channel, (e) => r.events.push(e), { fromId: r.fromId })));
+        await Promise.all(batch.map((r) => untilCount(r.events, 3)));
+        for (const sub of subs) sub.unsubscribe();
+        rounds.push(...batch);
+      }
+      publishing = false;
+      await publisher;
+      live.unsubscribe();
+      for (const { fromId, events } of rounds) {
+        const received = messageIds(events);
+        const start = ids.indexOf(fromId) + 1;
+        expect(events.every((e) => e.type === 'message')).toBe(true);
+        expect(received, `resumed from ${fromId}`).toEqual(ids.slice(start, start + received.length));
+      }
+    });
+
     it('fromId equal to the last id replays nothing and delivers what follows', async () => {
       const port = ctx.port();
       const channel = uniqueChannel();
@@ -368,6 +402,33 @@ export function definePubSubTests(ctx: ContractContext): void {
       for (const sub of subs) sub.unsubscribe();
     });
 
+    it('an async callback that rejects is no unhandled rejection (which would end the process) and stops nothing', async () => {
+      const port = ctx.port();
+      const channel = uniqueChannel();
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const rec = recorder();
+        const failing = await port.subscribe(channel, async () => {
+          throw new Error('async subscriber bug');
+        });
+        const watching = await port.subscribe(channel, rec.onEvent);
+        await publishAll(port, channel, ['a', 'b']);
+        await untilCount(rec.events, 2);
+        // Rejections are reported after a macrotask turn.
+        await sleep(100);
+        expect(unhandled).toEqual([]);
+        expect(rec.data()).toEqual(['a', 'b']);
+        failing.unsubscribe();
+        watching.unsubscribe();
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
     it('close() ends every subscription; publish and subscribe then fail as unavailable', async () => {
       const backend = await ctx.factory.create();
       try {
@@ -383,6 +444,26 @@ export function definePubSubTests(ctx: ContractContext): void {
         await expectThrown(() => closing.subscribe(channel, () => {}), BackendUnavailableError);
         await sleep(300);
         expect(rec.data()).toEqual(['before']);
+      } finally {
+        await backend.cleanup();
+      }
+    });
+
+    it('a subscribe still under way when close() is called fails as unavailable (no subscription that never delivers)', async () => {
+      const backend = await ctx.factory.create();
+      try {
+        const closing = backend.sibling();
+        const channel = uniqueChannel();
+        await closing.publish(channel, 'held');
+        // The LISTEN connection / readers are already up, so the subscribe below is only its reads.
+        await closing.subscribe(uniqueChannel(), () => {});
+        const rec = recorder();
+        const subscribing = closing.subscribe(channel, rec.onEvent, { fromId: backend.port.backend === 'redis' ? '0-0' : '0' });
+        const closed = closing.close();
+        await expectThrown(() => subscribing, BackendUnavailableError);
+        await closed;
+        await sleep(200);
+        expect(rec.events).toEqual([]);
       } finally {
         await backend.cleanup();
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, DEFAULT_CLEANUP_BATCH_SIZE, DEFAULT_CLEANUP_PAUSE_MS, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('has working defaults with an empty environment', () => {
@@ -25,10 +25,16 @@ describe('loadConfig', () => {
     const config = loadConfig({ CACHE_DEFAULT_TTL: 'none', CLEANUP_INTERVAL: '5s', REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001' });
     expect(config.defaultTtl).toBeNull();
     expect(config.cleanupIntervalMs).toBe(5000);
+
     expect(config.redisClusterNodes).toEqual([
       { host: '127.0.0.1', port: 7000 },
       { host: '127.0.0.1', port: 7001 },
     ]);
+  });
+
+  it('reads the cleanup pacing, defaulting to DEFAULT_CLEANUP_BATCH_SIZE rows and DEFAULT_CLEANUP_PAUSE_MS', () => {
+    expect(loadConfig({})).toMatchObject({ cleanupBatchSize: DEFAULT_CLEANUP_BATCH_SIZE, cleanupPauseMs: DEFAULT_CLEANUP_PAUSE_MS });
+    expect(loadConfig({ CLEANUP_BATCH_SIZE: '250', CLEANUP_PAUSE_MS: '0' })).toMatchObject({ cleanupBatchSize: 250, cleanupPauseMs: 0 });
   });
 
   it.each([
@@ -39,6 +45,10 @@ describe('loadConfig', () => {
     ['CACHE_SCHEMA', 'Robert"); drop table x;--'],
     ['CACHE_DEFAULT_TTL', '1.5s'],
     ['CLEANUP_INTERVAL', 'none'],
+    ['CLEANUP_BATCH_SIZE', '0'],
+    ['CLEANUP_BATCH_SIZE', '1e3'],
+    ['CLEANUP_PAUSE_MS', '-1'],
+    ['CLEANUP_PAUSE_MS', '60001'],
     ['RATE_LIMIT_FAIL_OPEN', 'maybe'],
     ['REDIS_CLUSTER_NODES', 'localhost'],
     ['REDIS_PREFIX', 'has space'],

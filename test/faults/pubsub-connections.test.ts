@@ -192,3 +192,51 @@ describe.each(BACKENDS.map((b) => b.name))('channels with %s unreachable', (name
     }
   }, 30_000);
 });
+
+describe.skipIf(!BACKENDS.some((b) => b.name === 'postgres'))('postgres channel reads failing while LISTEN is fine', () => {
+  let backend: TestBackend;
+  beforeAll(async () => {
+    const factory = BACKENDS.find((b) => b.name === 'postgres');
+    if (factory === undefined) throw new Error('postgres is not among TEST_BACKENDS');
+    backend = await factory.create();
+  });
+  afterAll(async () => {
+    await backend?.cleanup();
+  });
+
+  it('keeps the one LISTEN connection, retries the reads, and delivers once they work again', async () => {
+    const subscriber = backend.sibling();
+    const channel = uniqueChannel();
+    const rec = recorder();
+    const sub = await subscriber.subscribe(channel, rec.onEvent);
+    const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
+    const listenerPids = async (): Promise<number[]> =>
+      (await admin<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE application_name = ${channelListenerName(backend.scope)}`).map(
+        (row) => row.pid,
+      );
+    const table = `"${backend.scope}".channel_messages`;
+    try {
+      const before = await listenerPids();
+      expect(before).toHaveLength(1);
+      // Every read of the channel now fails (as with a broken pool or pooler); the LISTEN connection is unaffected.
+      await admin.unsafe(`ALTER TABLE ${table} RENAME TO channel_messages_away`);
+      try {
+        for (let i = 0; i < 5; i++) {
+          await admin`SELECT pg_notify('cacheport_channels', ${JSON.stringify({ s: backend.scope, c: channel })})`;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        expect(await listenerPids()).toEqual(before);
+      } finally {
+        await admin.unsafe(`ALTER TABLE "${backend.scope}".channel_messages_away RENAME TO channel_messages`);
+      }
+      const id = await backend.port.publish(channel, 'after');
+      await untilCount(rec.events, 1);
+      expect(rec.events).toEqual([{ type: 'message', id, data: 'after' }]);
+      expect(await listenerPids()).toEqual(before);
+    } finally {
+      sub.unsubscribe();
+      await admin.end();
+      await subscriber.close();
+    }
+  }, 60_000);
+});

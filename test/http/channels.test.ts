@@ -6,6 +6,7 @@
  * unsubscribed, auth and scope confinement on both routes, the POST body
  * rules (415/400/413 inclusive limit), 406, and 503 with the backend down.
  */
+import { adapterOptions } from '../../src/backend.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/app.js';
@@ -43,7 +44,8 @@ async function startChannelServer(factory: BackendFactory, env: Record<string, s
     CACHE_TOKENS: JSON.stringify(TOKENS),
     ...env,
   });
-  const backend = await factory.create({ timeoutMs: config.backendTimeoutMs, ...adapter });
+  // The adapter options the server's own composition derives from its config (src/backend.ts).
+  const backend = await factory.create({ ...adapterOptions(config), ...adapter });
   const server = await startServer(config, { port: backend.port, worker: false }).catch(async (error: unknown) => {
     await backend.cleanup();
     throw error;
@@ -237,6 +239,18 @@ describe.each(BACKENDS)('pub/sub channels over HTTP on $name', (factory) => {
     await publish(s, 'app-a:big', 'after');
     const events = await sub.waitForEvents(2);
     expect(events.map((e) => JSON.parse(e.data).length ?? JSON.parse(e.data))).toEqual([64 * 1024 - envelope.length, 5]);
+  });
+
+  it('POST: a body within the limit is published even when its data re-serializes longer (1e20 is 21 digits)', async () => {
+    const sub = await subscribe('app-a:num');
+    const numbers = Array.from({ length: 12_000 }, () => '1e20').join(',');
+    const body = `{"data":[${numbers}]}`;
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(64 * 1024);
+    expect(JSON.stringify(JSON.parse(body).data).length).toBeGreaterThan(64 * 1024);
+    const ok = await s.fetch('/v1/channels/app-a:num', { method: 'POST', body, headers: { ...ADMIN, 'content-type': 'application/json' } });
+    expect(ok.status).toBe(202);
+    const [event] = await sub.waitForEvents(1);
+    expect((JSON.parse(event?.data ?? '[]') as number[]).length).toBe(12_000);
   });
 
   it('GET: 406 for an Accept without text/event-stream; a malformed Last-Event-ID is 400 naming the header', async () => {

@@ -101,6 +101,21 @@ describe('SseStream on @hono/node-server', () => {
     expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => String(i)));
   });
 
+  it('an event larger than the whole bound still reaches a client that reads: the bound is on a backlog, one event always fits', async () => {
+    const client = await openSse(url, '/stream');
+    const current = latest!;
+    // Larger than maxBufferedBytes by itself: were it refused, every subscriber would be cut at this event, also after
+    // each reconnect with Last-Event-ID, and the channel would be stuck for good.
+    const data = 'w'.repeat(LIMITS.maxBufferedBytes + 1);
+    current.stream.send({ id: '1', event: 'message', data });
+    expect((await client.waitForEvents(1)).map((e) => [e.id, e.data.length])).toEqual([['1', data.length]]);
+    current.stream.send({ id: '2', event: 'message', data: 'after' });
+    expect((await client.waitForEvents(2)).map((e) => e.id)).toEqual(['1', '2']);
+    expect(current.stream.open).toBe(true);
+    current.stream.end();
+    expect(await current.ended).toBe('server');
+  });
+
   it('a client that disconnects ends the stream at once (the route unsubscribes in onClose)', async () => {
     const client = await openSse(url, '/stream');
     const current = latest!;

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { recorder, uniqueChannel, untilCount } from '../contract/pubsub.js';
 import { redisFactory, type TestBackend } from '../support/backends.js';
 import { REDIS_URL } from '../support/services.js';
+import { sleep } from '../contract/context.js';
 
 describe('redis channels', () => {
   let backend: TestBackend;
@@ -42,5 +43,29 @@ describe('redis channels', () => {
     expect(exact.events.every((e) => e.type === 'message')).toBe(true);
     sub.unsubscribe();
     sub2.unsubscribe();
+  });
+
+  it('a read that trims expired messages leaves the gap watermark expiring with its stream, not forever', async () => {
+    const short = await redisFactory.create({ channelRetentionMs: 200 });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const channel = uniqueChannel();
+      await short.port.publish(channel, 'old');
+      await sleep(500);
+      // No publish after the message expired: the subscribe's read is what trims it.
+      const rec = recorder();
+      const sub = await short.port.subscribe(channel, rec.onEvent, { fromId: '0-0' });
+      await untilCount(rec.events, 1);
+      sub.unsubscribe();
+      expect(rec.events[0]).toEqual({ type: 'gap', oldestId: null });
+      const streamTtl = await redis.pttl(`${short.scope}:chan:{${channel}}`);
+      const goneTtl = await redis.pttl(`${short.scope}:chan:{${channel}}:gone`);
+      expect(streamTtl).toBeGreaterThan(0);
+      expect(goneTtl).toBeGreaterThan(0);
+      expect(goneTtl).toBeLessThanOrEqual(streamTtl);
+    } finally {
+      redis.disconnect();
+      await short.cleanup();
+    }
   });
 });

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
 import { createRedisPort, type RedisPort } from '../../src/adapters/redis/index.js';
+import { FLUSH_CHUNK_KEYS } from '../../src/adapters/redis/hit-counter.js';
 import { deleteRedisKeys } from '../support/backends.js';
 import { REDIS_URL, uniqueName } from '../support/services.js';
 
@@ -46,6 +47,24 @@ describe('redis key inspector', () => {
     expect(await raw.zrange(hitsKey(ns), 0, -1)).toEqual(['b']);
     await port.clear(ns);
     expect(await raw.exists(hitsKey(ns))).toBe(0);
+  });
+
+  it('a flush of more keys than one script call takes writes every key and the totals once (chunked flush)', async () => {
+    const ns = 'hits-chunked';
+    const count = FLUSH_CHUNK_KEYS * 2 + 7;
+    const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(4, '0')}`);
+    await port.setMany(
+      ns,
+      keys.map((key) => ({ key, value: 'v' })),
+    );
+    for (const key of keys) await port.get(ns, key);
+    await port.get(ns, keys[count - 1] as string);
+    await port.get(ns, 'missing');
+    await port.top(ns);
+    expect(await raw.zcard(hitsKey(ns))).toBe(count);
+    expect(await raw.zscore(hitsKey(ns), keys[count - 1] as string)).toBe('-2');
+    expect(await raw.hget(`${prefix}:{${ns}}:${keys[0]}`, 'h')).toBe('1');
+    expect(await port.stats(ns)).toMatchObject({ hits: count + 1, misses: 1 });
   });
 
   it('top removes members of entries Redis expired on its own', async () => {

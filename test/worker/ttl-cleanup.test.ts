@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTtlCleanup } from '../../jobs/ttl-cleanup.js';
 import { refreshTableHealth } from '../../jobs/table-health.js';
 import { startWorker } from '../../jobs/worker.js';
+import { deleteExpiredRows } from '../../src/adapters/postgres/maintenance.js';
 import { CLEANUP_TABLES } from '../../src/adapters/postgres/tables.js';
 import { registry } from '../../src/metrics.js';
 import { countRows, createWorkerTestDb, insertEntries, waitFor, workerConfig, type WorkerTestDb } from './support.js';
@@ -66,6 +67,34 @@ describe('ttl-cleanup', () => {
     const next = await runTtlCleanup(sql, { batchSize: 100 });
     expect(next.complete).toBe(true);
     expect(await countRows(sql, 'entries', 'budget')).toBe(0);
+  });
+
+  it('pauses between batches within its time budget: a pause longer than the budget ends the run after one batch', async () => {
+    const { sql } = db;
+    await insertEntries(sql, { ns: 'paced', count: 300, expiresInSeconds: -5 });
+    const paced = await runTtlCleanup(sql, { batchSize: 100, pauseMs: 60_000, timeBudgetMs: 300 });
+    expect(paced).toMatchObject({ complete: false, total: 100 });
+    expect(await countRows(sql, 'entries', 'paced')).toBe(200);
+
+    expect(await runTtlCleanup(sql, { batchSize: 100, pauseMs: 1 })).toMatchObject({ complete: true, total: 200 });
+    expect(await countRows(sql, 'entries', 'paced')).toBe(0);
+  });
+
+  it('stops during a pause when aborted (worker shutdown), after the batch that was running', async () => {
+    const { sql } = db;
+    await insertEntries(sql, { ns: 'abort-pause', count: 300, expiresInSeconds: -5 });
+    const abort = new AbortController();
+    // The pause (60 s) and budget (10 min) are far beyond the test timeout: only the abort can end this run in time.
+    const result = await deleteExpiredRows(sql, {
+      batchSize: 100,
+      pauseMs: 60_000,
+      timeBudgetMs: 600_000,
+      signal: abort.signal,
+      onDeleted: () => abort.abort(),
+    });
+    expect(result).toMatchObject({ complete: false, total: 100 });
+    expect(await countRows(sql, 'entries', 'abort-pause')).toBe(200);
+    await sql`DELETE FROM entries`;
   });
 
   it('reports the expired backlog, its age and dead tuples', async () => {

@@ -80,7 +80,7 @@ export class PgChannelListener {
     return this.connecting;
   }
 
-  /** The connection (or a read that depends on it) failed: drop it and retry with backoff. */
+  /** The connection failed (closed, or its heartbeat did): drop it and retry with backoff. */
   lost(): void {
     const client = this.client;
     this.client = undefined;

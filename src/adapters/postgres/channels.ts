@@ -24,7 +24,7 @@
 import { CHANNEL_READ_BATCH, channelSettings, preparePublish, prepareSubscribe, type ChannelOptions } from '../../core/channels.js';
 import { ChannelHub, type ChannelRead, type ChannelSource } from '../../core/channel-hub.js';
 import { DECIMAL_IDS } from '../../core/channel-ids.js';
-import type { BackoffRange } from '../../core/reconnect-schedule.js';
+import { ReconnectSchedule, type BackoffRange } from '../../core/reconnect-schedule.js';
 import type { ChannelEvent, ChannelSubscription, JsonValue, PubSub } from '../../core/port.js';
 import { CHANNEL_NOTIFY, PgChannelListener } from './channel-listener.js';
 import type { PgContext } from './context.js';
@@ -84,6 +84,7 @@ export function createPgPubSub(ctx: PgContext, options: PgPubSubOptions): PgPubS
         WHERE c.channel = ${channel}
         ORDER BY m.id`,
       );
+      readRetries.reset();
       const first = rows[0];
       if (first === undefined) return { last: null, gone: null, messages: [], next: null };
       const messages = rows.flatMap((row) => (row.id === null ? [] : [{ id: row.id, data: row.data }]));
@@ -92,7 +93,16 @@ export function createPgPubSub(ctx: PgContext, options: PgPubSubOptions): PgPubS
     },
   };
 
-  const hub = new ChannelHub(source, { onReadError: () => listener.lost() });
+  // A failed read (pool or server trouble, not the LISTEN connection's: that one reports its own loss) is tried
+  // again with backoff. Dropping the LISTEN connection instead would reopen it at the first delay again and again
+  // while reads keep failing.
+  const readRetries = new ReconnectSchedule(options.backoffMs);
+  let closed = false;
+  const hub = new ChannelHub(source, {
+    onReadError: () => {
+      if (!closed) readRetries.schedule(() => hub.retryFailed());
+    },
+  });
   const listener = new PgChannelListener(
     {
       url: options.url,
@@ -146,6 +156,8 @@ export function createPgPubSub(ctx: PgContext, options: PgPubSubOptions): PgPubS
     },
 
     async close(): Promise<void> {
+      closed = true;
+      readRetries.cancel();
       hub.close();
       await listener.close();
     },

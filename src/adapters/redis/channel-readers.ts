@@ -149,6 +149,11 @@ export class ChannelReaders {
       if (reader.stopped || this.closed || connection === undefined) return;
       const channels = this.channelsOf(reader);
       if (channels.length === 0) return;
+      // Forget channels nobody reads any more (channels come and go; the reader may live long).
+      if (reader.seen.size > channels.length) {
+        const live = new Set(channels);
+        for (const channel of reader.seen.keys()) if (!live.has(channel)) reader.seen.delete(channel);
+      }
       const keys = channels.map((c) => this.options.streamKey(c));
       const ids = channels.map((c) => newest(hub.cursorOf(c), reader.seen.get(c)));
       reader.blocked = true;

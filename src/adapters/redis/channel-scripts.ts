@@ -36,7 +36,9 @@ local function trim(keep)
   if gone then
     redis.call('XTRIM', KEYS[1], 'MINID', cutoff)
     if excess > 0 then redis.call('XTRIM', KEYS[1], 'MAXLEN', keep) end
-    redis.call('SET', KEYS[2], gone)
+    -- SET drops any ttl: the watermark lapses with its stream (a read trims too, and no publish may follow).
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then redis.call('SET', KEYS[2], gone, 'PX', ttl) else redis.call('SET', KEYS[2], gone) end
   end
 end`;
 

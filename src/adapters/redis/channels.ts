@@ -61,6 +61,7 @@ export function createRedisPubSub(ctx: RedisContext, options: RedisPubSubOptions
     },
     async read(channel, after): Promise<ChannelRead> {
       const { last, gone, entries } = await readStream(channel, after);
+      readRetries.reset();
       const messages = entries.map(([id, json]) => ({ id, data: JSON.parse(json) as JsonValue }));
       const next = entries.length === CHANNEL_READ_BATCH ? (messages.at(-1)?.id ?? null) : null;
       return { last, gone: gone === null || gone === STREAM_IDS.zero ? null : gone, messages, next };
@@ -71,7 +72,7 @@ export function createRedisPubSub(ctx: RedisContext, options: RedisPubSubOptions
   const readRetries = new ReconnectSchedule(options.backoffMs);
   const hub: ChannelHub = new ChannelHub(source, {
     onReadError: () => {
-      if (!closed) readRetries.schedule(() => hub.wakeAll());
+      if (!closed) readRetries.schedule(() => hub.retryFailed());
     },
     onChannelsChanged: () => readers.sync(),
   });
