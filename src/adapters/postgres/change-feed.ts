@@ -5,13 +5,14 @@
  * is reported to every subscriber (`down`), retried with backoff and reported
  * back (`up`); a heartbeat catches a connection that died silently.
  */
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { BackendUnavailableError } from '../../core/errors.js';
 import { isChangeOp, isStringArray, readChangeFields } from '../../core/change-payload.js';
 import type { Change } from '../../core/port.js';
 import type { BackoffRange } from '../../core/reconnect-schedule.js';
 import { ReconnectingFeed } from '../../core/reconnecting-feed.js';
 import { withTimeout } from '../../core/timeout.js';
+import { openListenConnection } from './listen-connection.js';
 
 /** The one channel the triggers notify on; payloads carry their schema ("s"). */
 export const CHANGE_CHANNEL = 'cacheport_changes';
@@ -53,35 +54,30 @@ export class PgChangeFeed extends ReconnectingFeed {
   }
 
   protected async open(): Promise<void> {
-    // onnotify is a postgres.js option its type declarations leave out (its own listen() uses it).
-    const clientOptions: postgres.Options<Record<string, never>> & { onnotify(channel: string, payload: string): void } = {
-      max: 1,
-      idle_timeout: 0,
-      max_lifetime: null,
-      fetch_types: false,
-      connect_timeout: Math.max(1, Math.ceil(this.options.timeoutMs / 1000)),
-      onnotice: () => {},
-      onnotify: (channel, payload) => {
-        if (client === this.client && channel === CHANGE_CHANNEL) this.dispatch(payload);
-      },
-      onclose: () => {
-        if (client === this.client) this.lost(new BackendUnavailableError('the change feed connection closed'));
-      },
-      // The schema in the name lets an operator (and a test) find this install's feed connection.
-      connection: { application_name: `cacheport-feed ${this.options.schema}`.slice(0, 63) },
-    };
-    const client = postgres(this.options.url, clientOptions);
-    this.client = client;
+    let client: postgres.Sql;
+    let adopted: postgres.Sql | undefined;
     try {
-      await withTimeout(
-        client.unsafe(`LISTEN ${CHANGE_CHANNEL}`).then(() => undefined),
-        this.options.timeoutMs,
-        'listen',
-      );
+      client = await openListenConnection({
+        url: this.options.url,
+        timeoutMs: this.options.timeoutMs,
+        channel: CHANGE_CHANNEL,
+        // The schema in the name lets an operator (and a test) find this install's feed connection.
+        applicationName: `cacheport-feed ${this.options.schema}`,
+        what: 'the change feed',
+        adopt: (opened) => {
+          adopted = opened;
+          this.client = opened;
+        },
+        onNotify: (from, payload) => {
+          if (from === this.client) this.dispatch(payload);
+        },
+        onClose: (from) => {
+          if (from === this.client) this.lost(new BackendUnavailableError('the change feed connection closed'));
+        },
+      });
     } catch (error) {
-      if (this.client === client) this.client = undefined;
-      void client.end({ timeout: 0 }).catch(() => {});
-      throw new BackendUnavailableError(`the change feed could not listen: ${(error as Error).message}`, { cause: error });
+      if (this.client === adopted) this.client = undefined;
+      throw error;
     }
     if (this.closed || this.client !== client) {
       void client.end({ timeout: 0 }).catch(() => {});

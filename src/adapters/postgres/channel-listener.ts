@@ -10,10 +10,11 @@
  * reports down/up to namespace subscribers and replays nothing, while a
  * channel subscriber never hears of the connection, only of `gap`.
  */
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { BackendUnavailableError } from '../../core/errors.js';
 import { ReconnectSchedule, type BackoffRange } from '../../core/reconnect-schedule.js';
 import { withTimeout } from '../../core/timeout.js';
+import { openListenConnection } from './listen-connection.js';
 
 /** The NOTIFY channel of every install; payloads carry their schema ("s") and channel ("c"). */
 export const CHANNEL_NOTIFY = 'cacheport_channels';
@@ -113,36 +114,31 @@ export class PgChannelListener {
 
   private async open(): Promise<void> {
     this.retries.cancel();
-    // onnotify is a postgres.js option its type declarations leave out (its own listen() uses it).
-    const clientOptions: postgres.Options<Record<string, never>> & { onnotify(channel: string, payload: string): void } = {
-      max: 1,
-      idle_timeout: 0,
-      max_lifetime: null,
-      fetch_types: false,
-      connect_timeout: Math.max(1, Math.ceil(this.options.timeoutMs / 1000)),
-      onnotice: () => {},
-      onnotify: (channel, payload) => {
-        if (client !== this.client || channel !== CHANNEL_NOTIFY) return;
-        const name = parseChannelNotify(payload, this.options.schema);
-        if (name !== undefined) this.handlers.wake(name);
-      },
-      onclose: () => {
-        if (client === this.client) this.lost();
-      },
-      connection: { application_name: channelListenerName(this.options.schema) },
-    };
-    const client = postgres(this.options.url, clientOptions);
-    this.client = client;
+    let client: postgres.Sql;
+    let adopted: postgres.Sql | undefined;
     try {
-      await withTimeout(
-        client.unsafe(`LISTEN ${CHANNEL_NOTIFY}`).then(() => undefined),
-        this.options.timeoutMs,
-        'listen',
-      );
+      client = await openListenConnection({
+        url: this.options.url,
+        timeoutMs: this.options.timeoutMs,
+        channel: CHANNEL_NOTIFY,
+        applicationName: channelListenerName(this.options.schema),
+        what: 'channel subscribers',
+        adopt: (opened) => {
+          adopted = opened;
+          this.client = opened;
+        },
+        onNotify: (from, payload) => {
+          if (from !== this.client) return;
+          const name = parseChannelNotify(payload, this.options.schema);
+          if (name !== undefined) this.handlers.wake(name);
+        },
+        onClose: (from) => {
+          if (from === this.client) this.lost();
+        },
+      });
     } catch (error) {
-      if (this.client === client) this.client = undefined;
-      void client.end({ timeout: 0 }).catch(() => {});
-      throw new BackendUnavailableError(`channel subscribers could not listen: ${(error as Error).message}`, { cause: error });
+      if (this.client === adopted) this.client = undefined;
+      throw error;
     }
     if (this.closed || this.client !== client) {
       void client.end({ timeout: 0 }).catch(() => {});
