@@ -4,7 +4,6 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import postgres from 'postgres';
 import type { CachePort } from '../../src/core/port.js';
 import { DEFAULT_ADAPTER_OPTIONS, type AdapterOptions } from '../../src/core/defaults.js';
 import { runMigrations } from '../../src/adapters/postgres/migrate.js';
@@ -12,6 +11,7 @@ import { createPostgresPort } from '../../src/adapters/postgres/index.js';
 import { createRedisPort } from '../../src/adapters/redis/index.js';
 import { PG_URL, REDIS_URL, uniqueName } from './services.js';
 import { pgbouncerFactory } from './pgbouncer.js';
+import { dropSchema, portFamily } from './port-family.js';
 
 export type BackendName = 'postgres' | 'redis';
 
@@ -39,23 +39,7 @@ export const postgresFactory: BackendFactory = {
     await runMigrations(PG_URL, schema);
     const make = (given: Partial<AdapterOptions>): CachePort =>
       createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, ...given, url: PG_URL, schema, poolMax: 4 });
-    const port = make(options);
-    const siblings: CachePort[] = [];
-    return {
-      port,
-      scope: schema,
-      sibling(more = options) {
-        const other = make(more);
-        siblings.push(other);
-        return other;
-      },
-      async cleanup() {
-        await Promise.all([port, ...siblings].map((p) => p.close()));
-        const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
-        await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        await sql.end();
-      },
-    };
+    return portFamily(make, options, schema, () => dropSchema(schema));
   },
 };
 
@@ -65,21 +49,7 @@ export const redisFactory: BackendFactory = {
     const prefix = uniqueName('cptest');
     const make = (given: Partial<AdapterOptions>): CachePort =>
       createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, ...given, url: REDIS_URL, prefix });
-    const port = make(options);
-    const siblings: CachePort[] = [];
-    return {
-      port,
-      scope: prefix,
-      sibling(more = options) {
-        const other = make(more);
-        siblings.push(other);
-        return other;
-      },
-      async cleanup() {
-        await Promise.all([port, ...siblings].map((p) => p.close()));
-        await deleteRedisKeys(prefix);
-      },
-    };
+    return portFamily(make, options, prefix, () => deleteRedisKeys(prefix));
   },
 };
 

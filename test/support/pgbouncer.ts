@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { freePort } from '../../src/free-port.js';
 import { type AdapterOptions, DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
-import type { CachePort } from '../../src/core/port.js';
 import { runMigrations } from '../../src/adapters/postgres/migrate.js';
 import { SCHEMA_PATTERN } from '../../src/adapters/postgres/schema-name.js';
 import { createPostgresPort } from '../../src/adapters/postgres/index.js';
 import type { BackendFactory } from './backends.js';
+import { dropSchema, portFamily } from './port-family.js';
 import { PG_URL, uniqueName } from './services.js';
 
 export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN ?? '/usr/sbin/pgbouncer';
@@ -229,23 +229,9 @@ export const pgbouncerFactory: BackendFactory = {
         schema,
         poolMax: 4,
       });
-    const port = make(options);
-    const siblings: CachePort[] = [];
-    return {
-      port,
-      scope: schema,
-      sibling(more = options) {
-        const other = make(more);
-        siblings.push(other);
-        return other;
-      },
-      async cleanup() {
-        await Promise.all([port, ...siblings].map((p) => p.close()));
-        await bouncer.stop();
-        const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
-        await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        await sql.end();
-      },
-    };
+    return portFamily(make, options, schema, async () => {
+      await bouncer.stop();
+      await dropSchema(schema);
+    });
   },
 };

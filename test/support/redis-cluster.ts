@@ -2,6 +2,7 @@
  * A throwaway 3-master Redis Cluster from local redis-server processes on free
  * ports, and a BackendFactory that points the adapter at it.
  */
+import { portFamily } from './port-family.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DEFAULT_ADAPTER_OPTIONS, type AdapterOptions } from '../../src/core/defaults.js';
@@ -60,22 +61,10 @@ export function redisClusterFactory(cluster: () => LocalCluster): BackendFactory
       const { nodes } = cluster();
       const make = (given: Partial<AdapterOptions>): CachePort =>
         createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, ...given, url: '', clusterNodes: nodes, prefix });
-      const port = make(options);
-      const siblings: CachePort[] = [];
-      return {
-        port,
-        scope: prefix,
-        sibling(more = options) {
-          const other = make(more);
-          siblings.push(other);
-          return other;
-        },
-        async cleanup() {
-          await Promise.all([port, ...siblings].map((p) => p.close()));
-          // The cluster is thrown away after the suite; FLUSHALL each master keeps reruns clean.
-          await Promise.allSettled(nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'flushall'], { timeout: 5000 })));
-        },
-      };
+      // The cluster is thrown away after the suite; FLUSHALL each master keeps reruns clean.
+      return portFamily(make, options, prefix, () =>
+        Promise.allSettled(nodes.map((n) => run('redis-cli', ['-p', String(n.port), 'flushall'], { timeout: 5000 }))),
+      );
     },
   };
 }
