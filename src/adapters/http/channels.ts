@@ -108,7 +108,10 @@ class ChannelStream {
       return;
     }
     try {
-      this.onEvent(event);
+      const result: unknown = this.onEvent(event);
+      // An async callback that rejects must not become an unhandled rejection (which ends a Node process).
+      if (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function')
+        (result as PromiseLike<unknown>).then(undefined, () => {});
     } catch {
       // The subscriber's own failure; the stream goes on.
     }
