@@ -46,6 +46,21 @@ export interface HttpAnswer {
   body: Buffer;
 }
 
+/** An answer's JSON object; anything else (an HTML page of a proxy, say) means this is no cacheport server answering. */
+export function jsonObject(text: string, operation: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new BackendUnavailableError(
+      `the server's answer to ${operation} is not a cacheport answer: ${JSON.stringify(text.slice(0, 200))}`,
+    );
+  return parsed as Record<string, unknown>;
+}
+
 /** One call in the client's queue: started when a socket is free, aborted on timeout or close. */
 interface Exchange {
   start(): void;
@@ -121,11 +136,11 @@ export class HttpClient {
     }
   }
 
-  /** `call` whose answer is JSON. */
+  /** `call` whose answer is a JSON object (a 404 or other `expect`ed status may have an empty body). */
   async json<T>(call: HttpCall): Promise<{ status: number; body: T; headers: IncomingMessage['headers'] }> {
     const answer = await this.call(call);
     const text = answer.body.toString('utf8');
-    return { status: answer.status, headers: answer.headers, body: (text === '' ? undefined : JSON.parse(text)) as T };
+    return { status: answer.status, headers: answer.headers, body: (text === '' ? undefined : jsonObject(text, call.operation)) as T };
   }
 
   private exchange(call: HttpCall): Promise<HttpAnswer> {

@@ -15,10 +15,10 @@ import {
   validateTags,
   validateTtl,
 } from '../../core/validation.js';
-import { ValidationError } from '../../core/errors.js';
+import { BackendUnavailableError, ValidationError } from '../../core/errors.js';
 import { validateExpireTtl, validateWrite, type ValidatedWrite } from '../../core/write.js';
 import type { AdapterOptions } from '../../core/defaults.js';
-import type { HttpAnswer, HttpClient } from './client.js';
+import { jsonObject, type HttpAnswer, type HttpClient } from './client.js';
 import { problemError } from './problems.js';
 import { BATCH_BODY_BUDGET, createBatchRunner, entryFromResult, opBytes, setOp, type BatchOp, type BatchResult } from './batch.js';
 import {
@@ -37,6 +37,13 @@ import {
 
 /** Longest Cache-Tag request header sent; longer tag lists go in a batch body. */
 const MAX_TAG_HEADER = 8 * 1024;
+
+/** A counter's value as the server sends it: a JSON integer, or its decimal text past 2^53. */
+function counterValue(value: unknown): bigint {
+  if ((typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && /^-?\d{1,19}$/.test(value)))
+    return BigInt(value);
+  throw new BackendUnavailableError(`the server's answer to increment is not a counter value: ${JSON.stringify(value)}`);
+}
 
 function entryFromAnswer(answer: HttpAnswer): CacheEntry {
   return {
@@ -221,13 +228,12 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
     if (opts.ttl !== undefined) body.ttl = opts.ttl === null ? 'none' : duration(opts.ttl);
     if (!pathAddressable(key)) {
       const result = (await batch([{ op: 'incr', ns, key, ...body }], 'increment'))[0] as BatchResult;
-      if (result.status === 200) return BigInt(result.value as number | string);
+      if (result.status === 200) return counterValue(result.value);
       throw opError(result, 'increment', key);
     }
     const answer = await client.call({ method: 'POST', path: keyPath('counters', ns, key), body, expect: [409], operation: 'increment' });
     if (answer.status === 409) throw problemError(answer, 'increment', key);
-    const { value } = JSON.parse(answer.body.toString('utf8')) as { value: number | string };
-    return BigInt(value);
+    return counterValue(jsonObject(answer.body.toString('utf8'), 'increment').value);
   }
 
   async function invalidate(ns: string, body: Record<string, unknown>, operation: string): Promise<number> {
