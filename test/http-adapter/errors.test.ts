@@ -184,4 +184,21 @@ describe('HTTP adapter: server down or silent', () => {
       }
     }
   });
+
+  it('a stream answered 200 with something other than an event stream → subscribe and changes fail as unavailable', async () => {
+    const fake = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>sign in</html>');
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const port = portOn(`http://127.0.0.1:${(fake.address() as { port: number }).port}`, 'x', 2000);
+    try {
+      expect(await caught(() => port.subscribe('chan', () => {}))).toBeInstanceOf(BackendUnavailableError);
+      expect(await caught(() => port.changes('ns', () => {}))).toBeInstanceOf(BackendUnavailableError);
+    } finally {
+      await port.close();
+      fake.closeAllConnections();
+      await new Promise<void>((resolve) => fake.close(() => resolve()));
+    }
+  });
 });
