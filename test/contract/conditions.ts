@@ -65,6 +65,15 @@ export function defineConditionTests(ctx: ContractContext): void {
       expect(await port.has(ns, 'never')).toBe(false);
     });
 
+    it('a quoted "*" is an ETag like any other, not "any entry", also in setMany', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.set(ns, 'k', 'v');
+      expect(await port.set(ns, 'k', 'x', { condition: { etag: '*' } })).toEqual({ written: false });
+      expect(await port.setMany(ns, [{ key: 'k', value: 'x', condition: { etag: '*' } }])).toEqual([{ written: false }]);
+      expect(text(await port.get(ns, 'k'))).toBe('v');
+    });
+
     it('an ETag from another key or namespace does not match', async () => {
       const port = ctx.port();
       const ns = ctx.ns();
