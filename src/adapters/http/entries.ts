@@ -38,6 +38,14 @@ import {
 /** Longest Cache-Tag request header sent; longer tag lists go in a batch body. */
 const MAX_TAG_HEADER = 8 * 1024;
 
+/**
+ * A compare-and-set against an ETag no entry can have (entity-tag characters are printable ASCII without `"`):
+ * a mismatch, as on the other adapters, decided here because no If-Match header can carry it.
+ */
+function unmatchable(write: ValidatedWrite): boolean {
+  return typeof write.condition === 'object' && !/^[\x21\x23-\x7e]+$/.test(write.condition.etag);
+}
+
 /** A counter's value as the server sends it: a JSON integer, or its decimal text past 2^53. */
 function counterValue(value: unknown): bigint {
   if ((typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && /^-?\d{1,19}$/.test(value)))
@@ -101,6 +109,7 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
   }
 
   async function putOne(ns: string, write: ValidatedWrite): Promise<SetResult> {
+    if (unmatchable(write)) return { written: false };
     const headers: Record<string, string> = { 'content-type': write.contentType, ...conditionHeaders(write.condition) };
     if (write.tags.length > 0) headers['cache-tag'] = tagHeader(write.tags);
     // Many long tags exceed what servers take in request headers (Node: 16 KiB in all): send them in a batch body instead.
@@ -145,6 +154,10 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
       pending = [];
     };
     for (const [index, write] of writes.entries()) {
+      if (unmatchable(write)) {
+        results[index] = { written: false };
+        continue;
+      }
       const op = setOp(ns, write);
       if (opBytes(op) > BATCH_BODY_BUDGET) {
         if (pending.length > 0) await flush();
