@@ -201,4 +201,26 @@ describe('HTTP adapter: server down or silent', () => {
       await new Promise<void>((resolve) => fake.close(() => resolve()));
     }
   });
+
+  it('local hits the server refuses (403 of a read-only token) are dropped, not sent again at every flush', async () => {
+    const reports: string[] = [];
+    const fake = createHttpServer((req, res) => {
+      if (req.url?.endsWith('/local-hits')) reports.push(req.url);
+      res.writeHead(403, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ type: 'urn:cacheport:problem:forbidden', status: 403, detail: 'this token lacks the write scope' }));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const port = portOn(`http://127.0.0.1:${(fake.address() as { port: number }).port}`, 'x', 2000);
+    try {
+      port.countLocalHits('ns', 3);
+      // describe() flushes the counts first; the second finds nothing left to send.
+      await expectThrown(() => port.describe('ns'), AuthorizationError);
+      await expectThrown(() => port.describe('ns'), AuthorizationError);
+      expect(reports).toEqual(['/v1/namespaces/ns/local-hits']);
+    } finally {
+      await port.close();
+      fake.closeAllConnections();
+      await new Promise<void>((resolve) => fake.close(() => resolve()));
+    }
+  });
 });

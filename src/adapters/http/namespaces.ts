@@ -16,6 +16,7 @@ import type {
   NamespacePage,
   NamespaceStats,
 } from '../../core/port.js';
+import { BackendTimeoutError, BackendUnavailableError } from '../../core/errors.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
 import type { HttpClient } from './client.js';
 import { duration, segment } from './wire.js';
@@ -166,8 +167,9 @@ export function createHttpNamespaceAdmin(client: HttpClient, localHits: LocalHit
 /**
  * countLocalHits over HTTP: counts are buffered per namespace and sent as
  * `POST /v1/namespaces/{ns}/local-hits` about once a second and on close,
- * like the other adapters' hit counters. Never an error: a failed report is
- * kept for the next flush (a crash loses at most one interval).
+ * like the other adapters' hit counters. Never an error: a report that failed
+ * because the server was unreachable, slow or down is kept for the next flush
+ * (a crash loses at most one interval); one the server refused is dropped.
  */
 export class LocalHitReporter {
   private pending = new Map<string, number>();
@@ -197,8 +199,10 @@ export class LocalHitReporter {
           [...batch].map(async ([ns, count]) => {
             try {
               await this.client.call({ method: 'POST', path: `${path(ns)}/local-hits`, body: { count }, operation: 'countLocalHits' });
-            } catch {
-              this.count(ns, count);
+            } catch (error) {
+              // Kept for the next flush only when the server may take it then; a refusal (403 of a read-only
+              // token, 400) would be the same every second, forever.
+              if (error instanceof BackendUnavailableError || error instanceof BackendTimeoutError) this.count(ns, count);
             }
           }),
         );
