@@ -65,6 +65,26 @@ export function defineConditionTests(ctx: ContractContext): void {
       expect(await port.has(ns, 'never')).toBe(false);
     });
 
+    it('a quoted "*" is an ETag like any other, not "any entry", also in setMany', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.set(ns, 'k', 'v');
+      expect(await port.set(ns, 'k', 'x', { condition: { etag: '*' } })).toEqual({ written: false });
+      expect(await port.setMany(ns, [{ key: 'k', value: 'x', condition: { etag: '*' } }])).toEqual([{ written: false }]);
+      expect(text(await port.get(ns, 'k'))).toBe('v');
+    });
+
+    it('an ETag no entry can have (quotes, spaces, W/, a list, non-ASCII) is a mismatch like any other, also in setMany', async () => {
+      const port = ctx.port();
+      const ns = ctx.ns();
+      await port.set(ns, 'k', 'v');
+      for (const etag of ['a"b', 'W/"x"', 'a b', '"x", "y"', 'ü'])
+        expect(await port.set(ns, 'k', 'x', { condition: { etag } }), etag).toEqual({ written: false });
+      expect(await port.set(ns, 'a//k', 'x', { condition: { etag: 'a"b' } })).toEqual({ written: false });
+      expect(await port.setMany(ns, [{ key: 'k', value: 'x', condition: { etag: 'a"b' } }])).toEqual([{ written: false }]);
+      expect(text(await port.get(ns, 'k'))).toBe('v');
+    });
+
     it('an ETag from another key or namespace does not match', async () => {
       const port = ctx.port();
       const ns = ctx.ns();

@@ -99,4 +99,25 @@ describe.each(BACKENDS)('HTTP adapter coordination over $name', (factory) => {
     expect(await backend.port.ping()).toBeGreaterThanOrEqual(0);
     expect(backend.port.backend).toBe('http');
   });
+
+  it('lock, channel and presence names "." and ".." (which no URL path carries) are a ValidationError naming the field', async () => {
+    const { port } = backend;
+    for (const name of ['.', '..']) {
+      const calls: [string, () => Promise<unknown>][] = [
+        ['name', () => port.acquire(name, { ttl: 1000 })],
+        ['name', () => port.inspectLock(name)],
+        ['channel', () => port.publish(name, 1)],
+        ['channel', () => port.subscribe(name, () => {})],
+        ['channel', () => port.heartbeat(name, 'm', { ttl: 1000 })],
+        ['member', () => port.heartbeat('room', name, { ttl: 1000 })],
+        ['member', () => port.leave('room', name)],
+      ];
+      for (const [field, call] of calls) {
+        const error = await expectThrown(call, ValidationError);
+        expect(error.invalidParams[0]?.name, `${field} ${name}`).toBe(field);
+      }
+    }
+    // Names that merely contain dots are fine.
+    expect(await port.acquire('...', { ttl: 1000 })).not.toBeNull();
+  });
 });

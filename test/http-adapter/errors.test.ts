@@ -2,8 +2,10 @@
  * The HTTP adapter against a real server: the server's problem+json answers
  * come back as the port's typed errors, a refused or wrong token is an
  * AuthorizationError, and a server that is down or silent is
- * BackendUnavailableError / BackendTimeoutError (bounded by timeoutMs).
+ * BackendUnavailableError / BackendTimeoutError (bounded by timeoutMs), as is
+ * a server that answers 200 with something that is no cacheport answer.
  */
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpPort, type HttpPort } from '../../src/adapters/http/index.js';
@@ -151,6 +153,74 @@ describe('HTTP adapter: server down or silent', () => {
       await port.close();
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('a 200 that is no cacheport answer (an HTML page, JSON of another shape, too few batch results) → BackendUnavailableError', async () => {
+    const answers: [string, string][] = [
+      ['text/html', '<html>sign in</html>'],
+      ['application/json', 'null'],
+      ['application/json', '{}'],
+      ['application/json', '{"results":[]}'],
+    ];
+    for (const [contentType, body] of answers) {
+      const fake = createHttpServer((_req, res) => {
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+      });
+      await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+      const port = portOn(`http://127.0.0.1:${(fake.address() as { port: number }).port}`, 'x', 2000);
+      try {
+        for (const call of [
+          () => port.getMany('ns', ['k']),
+          () => port.setMany('ns', [{ key: 'k', value: 'v' }]),
+          () => port.increment('ns', 'k'),
+        ])
+          expect(await caught(call), `${body}`).toBeInstanceOf(BackendUnavailableError);
+      } finally {
+        await port.close();
+        fake.closeAllConnections();
+        await new Promise<void>((resolve) => fake.close(() => resolve()));
+      }
+    }
+  });
+
+  it('a stream answered 200 with something other than an event stream → subscribe and changes fail as unavailable', async () => {
+    const fake = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>sign in</html>');
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const port = portOn(`http://127.0.0.1:${(fake.address() as { port: number }).port}`, 'x', 2000);
+    try {
+      expect(await caught(() => port.subscribe('chan', () => {}))).toBeInstanceOf(BackendUnavailableError);
+      expect(await caught(() => port.changes('ns', () => {}))).toBeInstanceOf(BackendUnavailableError);
+    } finally {
+      await port.close();
+      fake.closeAllConnections();
+      await new Promise<void>((resolve) => fake.close(() => resolve()));
+    }
+  });
+
+  it('local hits the server refuses (403 of a read-only token) are dropped, not sent again at every flush', async () => {
+    const reports: string[] = [];
+    const fake = createHttpServer((req, res) => {
+      if (req.url?.endsWith('/local-hits')) reports.push(req.url);
+      res.writeHead(403, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ type: 'urn:cacheport:problem:forbidden', status: 403, detail: 'this token lacks the write scope' }));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const port = portOn(`http://127.0.0.1:${(fake.address() as { port: number }).port}`, 'x', 2000);
+    try {
+      port.countLocalHits('ns', 3);
+      // describe() flushes the counts first; the second finds nothing left to send.
+      await expectThrown(() => port.describe('ns'), AuthorizationError);
+      await expectThrown(() => port.describe('ns'), AuthorizationError);
+      expect(reports).toEqual(['/v1/namespaces/ns/local-hits']);
+    } finally {
+      await port.close();
+      fake.closeAllConnections();
+      await new Promise<void>((resolve) => fake.close(() => resolve()));
     }
   });
 });

@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { CacheEntry } from '../../core/port.js';
 import type { ValidatedWrite } from '../../core/write.js';
+import { BackendUnavailableError } from '../../core/errors.js';
 import type { HttpClient } from './client.js';
 import { problemError } from './problems.js';
 import { conditionHeaders, duration, epochMs, unquoteEtag } from './wire.js';
@@ -57,6 +58,10 @@ export function opBytes(op: BatchOp): number {
   return Buffer.byteLength(JSON.stringify(op)) + 1;
 }
 
+function isResult(value: unknown): value is BatchResult {
+  return typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'number';
+}
+
 export function createBatchRunner(client: HttpClient, maxBatch: number) {
   /** Runs ops as batches (chunked by count and body size) and returns their results in order. */
   async function batch(ops: BatchOp[], operation: string): Promise<BatchResult[]> {
@@ -71,13 +76,17 @@ export function createBatchRunner(client: HttpClient, maxBatch: number) {
         bytes += size;
         end++;
       }
-      const { body } = await client.json<{ results: BatchResult[] }>({
+      const { body } = await client.json<{ results?: unknown }>({
         method: 'POST',
         path: '/v1/batch',
         body: { ops: ops.slice(start, end) },
         operation,
       });
-      results.push(...body.results);
+      // One result per op, in order: anything else would hand a key another key's result.
+      const chunk = body.results;
+      if (!Array.isArray(chunk) || chunk.length !== end - start || !chunk.every(isResult))
+        throw new BackendUnavailableError(`the server's answer to ${operation} is not one batch result per operation`);
+      results.push(...chunk);
       start = end;
     }
     return results;

@@ -16,7 +16,7 @@ import { ReconnectSchedule } from '../../core/reconnect-schedule.js';
 import { validateName } from '../../core/validation.js';
 import type { HttpClient } from './client.js';
 import { openSse, type SseEvent, type SseStream } from './sse.js';
-import { segment } from './wire.js';
+import { nameSegment } from './wire.js';
 
 /** The server's backend decides the id format (Postgres: decimal; Redis: <ms>-<seq>); either is a well-formed fromId here. */
 const ANY_IDS: ChannelIds = {
@@ -35,7 +35,7 @@ const ANY_IDS: ChannelIds = {
   compare: () => 0,
 };
 
-const path = (channel: string) => `/v1/channels/${segment(channel)}`;
+const path = (channel: string) => `/v1/channels/${nameSegment(channel, 'channel')}`;
 
 /** One subscription: its stream, the last id it delivered, and its reconnects. */
 class ChannelStream {
@@ -108,7 +108,10 @@ class ChannelStream {
       return;
     }
     try {
-      this.onEvent(event);
+      const result: unknown = this.onEvent(event);
+      // An async callback that rejects must not become an unhandled rejection (which ends a Node process).
+      if (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function')
+        (result as PromiseLike<unknown>).then(undefined, () => {});
     } catch {
       // The subscriber's own failure; the stream goes on.
     }

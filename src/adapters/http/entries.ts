@@ -15,10 +15,10 @@ import {
   validateTags,
   validateTtl,
 } from '../../core/validation.js';
-import { ValidationError } from '../../core/errors.js';
+import { BackendUnavailableError, ValidationError } from '../../core/errors.js';
 import { validateExpireTtl, validateWrite, type ValidatedWrite } from '../../core/write.js';
 import type { AdapterOptions } from '../../core/defaults.js';
-import type { HttpAnswer, HttpClient } from './client.js';
+import { jsonObject, type HttpAnswer, type HttpClient } from './client.js';
 import { problemError } from './problems.js';
 import { BATCH_BODY_BUDGET, createBatchRunner, entryFromResult, opBytes, setOp, type BatchOp, type BatchResult } from './batch.js';
 import {
@@ -37,6 +37,21 @@ import {
 
 /** Longest Cache-Tag request header sent; longer tag lists go in a batch body. */
 const MAX_TAG_HEADER = 8 * 1024;
+
+/**
+ * A compare-and-set against an ETag no entry can have (entity-tag characters are printable ASCII without `"`):
+ * a mismatch, as on the other adapters, decided here because no If-Match header can carry it.
+ */
+function unmatchable(write: ValidatedWrite): boolean {
+  return typeof write.condition === 'object' && !/^[\x21\x23-\x7e]+$/.test(write.condition.etag);
+}
+
+/** A counter's value as the server sends it: a JSON integer, or its decimal text past 2^53. */
+function counterValue(value: unknown): bigint {
+  if ((typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && /^-?\d{1,19}$/.test(value)))
+    return BigInt(value);
+  throw new BackendUnavailableError(`the server's answer to increment is not a counter value: ${JSON.stringify(value)}`);
+}
 
 function entryFromAnswer(answer: HttpAnswer): CacheEntry {
   return {
@@ -94,6 +109,7 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
   }
 
   async function putOne(ns: string, write: ValidatedWrite): Promise<SetResult> {
+    if (unmatchable(write)) return { written: false };
     const headers: Record<string, string> = { 'content-type': write.contentType, ...conditionHeaders(write.condition) };
     if (write.tags.length > 0) headers['cache-tag'] = tagHeader(write.tags);
     // Many long tags exceed what servers take in request headers (Node: 16 KiB in all): send them in a batch body instead.
@@ -138,6 +154,10 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
       pending = [];
     };
     for (const [index, write] of writes.entries()) {
+      if (unmatchable(write)) {
+        results[index] = { written: false };
+        continue;
+      }
       const op = setOp(ns, write);
       if (opBytes(op) > BATCH_BODY_BUDGET) {
         if (pending.length > 0) await flush();
@@ -221,13 +241,12 @@ export function createHttpEntryStore(client: HttpClient, options: AdapterOptions
     if (opts.ttl !== undefined) body.ttl = opts.ttl === null ? 'none' : duration(opts.ttl);
     if (!pathAddressable(key)) {
       const result = (await batch([{ op: 'incr', ns, key, ...body }], 'increment'))[0] as BatchResult;
-      if (result.status === 200) return BigInt(result.value as number | string);
+      if (result.status === 200) return counterValue(result.value);
       throw opError(result, 'increment', key);
     }
     const answer = await client.call({ method: 'POST', path: keyPath('counters', ns, key), body, expect: [409], operation: 'increment' });
     if (answer.status === 409) throw problemError(answer, 'increment', key);
-    const { value } = JSON.parse(answer.body.toString('utf8')) as { value: number | string };
-    return BigInt(value);
+    return counterValue(jsonObject(answer.body.toString('utf8'), 'increment').value);
   }
 
   async function invalidate(ns: string, body: Record<string, unknown>, operation: string): Promise<number> {

@@ -2,7 +2,7 @@
 import { validateLeaseToken, validateLeaseTtl, validateLockName } from '../../core/lease.js';
 import type { Lease, LockManager, LockState, ReleaseResult } from '../../core/port.js';
 import type { HttpClient } from './client.js';
-import { duration, epochMs, segment } from './wire.js';
+import { duration, epochMs, nameSegment } from './wire.js';
 
 interface LeaseJson {
   token: string;
@@ -10,7 +10,7 @@ interface LeaseJson {
   expiresAt: string;
 }
 
-const path = (name: string) => `/v1/locks/${segment(name)}`;
+const path = (name: string) => `/v1/locks/${nameSegment(name, 'name')}`;
 
 function toLease(json: LeaseJson): Lease {
   return { token: json.token, fence: json.fence, expiresAt: epochMs(json.expiresAt) as number };

@@ -5,16 +5,18 @@
  */
 import { parseDuration } from '../../core/duration.js';
 import { NamespaceConfigCache } from '../../core/namespace-config-cache.js';
-import { prepareNamespaceList } from '../../core/namespace-list.js';
+import { namespaceAllowed, prepareNamespaceList } from '../../core/namespace-list.js';
 import type {
   ConfigureResult,
   NamespaceAdmin,
   NamespaceConfig,
+  NamespaceFilter,
   NamespaceInfo,
   NamespaceListOptions,
   NamespacePage,
   NamespaceStats,
 } from '../../core/port.js';
+import { BackendTimeoutError, BackendUnavailableError } from '../../core/errors.js';
 import { validateNamespace, validateNamespaceConfig } from '../../core/validation.js';
 import type { HttpClient } from './client.js';
 import { duration, segment } from './wire.js';
@@ -63,6 +65,18 @@ function toInfo(json: NamespaceJson): NamespaceInfo {
 
 const path = (ns: string) => `/v1/namespaces/${segment(ns)}`;
 
+/**
+ * Longest `name` / `prefix` query a list sends: servers refuse long request lines (Node: 16 KiB of headers in
+ * all, 431), and a filter of many names is longer.
+ */
+const MAX_FILTER_QUERY_BYTES = 8 * 1024;
+
+function filterQueryBytes(only: NamespaceFilter): number {
+  const bytes = (list: readonly string[], field: string) =>
+    list.reduce((sum, value) => sum + field.length + 2 + encodeURIComponent(value).length, 0);
+  return bytes(only.names, 'name') + bytes(only.prefixes, 'prefix');
+}
+
 /** As the server's route allows (src/http/routes/namespaces.ts). */
 const MAX_LOCAL_HITS_REPORT = 1_000_000_000;
 
@@ -107,7 +121,9 @@ export function createHttpNamespaceAdmin(client: HttpClient, localHits: LocalHit
     // Nothing is allowed: no request needed (and the query could not say "none").
     if (only !== undefined && only.names.length === 0 && only.prefixes.length === 0) return { namespaces: [], cursor: null };
     const query: Record<string, string | string[] | undefined> = { limit: String(request.limit), cursor: request.after };
-    if (only !== undefined) {
+    // A filter too long for a request line is applied here, to unfiltered pages (a page may then be short).
+    const filterHere = only !== undefined && !only.prefixes.includes('') && filterQueryBytes(only) > MAX_FILTER_QUERY_BYTES;
+    if (only !== undefined && !filterHere) {
       // `prefix=''` would allow every name: that is no filter at all.
       if (only.prefixes.includes('')) query.prefix = [''];
       else {
@@ -121,7 +137,8 @@ export function createHttpNamespaceAdmin(client: HttpClient, localHits: LocalHit
       query,
       operation: 'list',
     });
-    return { namespaces: body.namespaces.map(toInfo), cursor: body.cursor };
+    const namespaces = body.namespaces.map(toInfo);
+    return { namespaces: filterHere ? namespaces.filter((info) => namespaceAllowed(only, info.name)) : namespaces, cursor: body.cursor };
   }
 
   async function drop(ns: string): Promise<void> {
@@ -150,8 +167,9 @@ export function createHttpNamespaceAdmin(client: HttpClient, localHits: LocalHit
 /**
  * countLocalHits over HTTP: counts are buffered per namespace and sent as
  * `POST /v1/namespaces/{ns}/local-hits` about once a second and on close,
- * like the other adapters' hit counters. Never an error: a failed report is
- * kept for the next flush (a crash loses at most one interval).
+ * like the other adapters' hit counters. Never an error: a report that failed
+ * because the server was unreachable, slow or down is kept for the next flush
+ * (a crash loses at most one interval); one the server refused is dropped.
  */
 export class LocalHitReporter {
   private pending = new Map<string, number>();
@@ -181,8 +199,10 @@ export class LocalHitReporter {
           [...batch].map(async ([ns, count]) => {
             try {
               await this.client.call({ method: 'POST', path: `${path(ns)}/local-hits`, body: { count }, operation: 'countLocalHits' });
-            } catch {
-              this.count(ns, count);
+            } catch (error) {
+              // Kept for the next flush only when the server may take it then; a refusal (403 of a read-only
+              // token, 400) would be the same every second, forever.
+              if (error instanceof BackendUnavailableError || error instanceof BackendTimeoutError) this.count(ns, count);
             }
           }),
         );

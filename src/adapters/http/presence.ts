@@ -6,9 +6,10 @@ import { ValidationError } from '../../core/errors.js';
 import type { HeartbeatOptions, JsonValue, PresenceList, PresenceTracker } from '../../core/port.js';
 import { DEFAULT_SESSION_LIMITS, MAX_PRESENCE_LIMIT, prepareHeartbeat, validateListLimit, validateName } from '../../core/validation.js';
 import type { HttpClient } from './client.js';
-import { duration, epochMs, segment } from './wire.js';
+import { duration, epochMs, nameSegment } from './wire.js';
 
-const channelPath = (channel: string) => `/v1/presence/${segment(channel)}`;
+const channelPath = (channel: string) => `/v1/presence/${nameSegment(channel, 'channel')}`;
+const memberPath = (channel: string, member: string) => `${channelPath(channel)}/${nameSegment(member, 'member')}`;
 
 export function createHttpPresenceTracker(client: HttpClient): PresenceTracker {
   async function heartbeat(channel: string, member: string, options: HeartbeatOptions): Promise<void> {
@@ -18,7 +19,7 @@ export function createHttpPresenceTracker(client: HttpClient): PresenceTracker {
       throw new ValidationError({ name: 'data', reason: 'over HTTP must be a JSON object or null' });
     await client.call({
       method: 'PUT',
-      path: `${channelPath(channel)}/${segment(member)}`,
+      path: memberPath(channel, member),
       body: { ttl: duration(ttl), data },
       operation: 'heartbeat',
     });
@@ -28,8 +29,9 @@ export function createHttpPresenceTracker(client: HttpClient): PresenceTracker {
   async function leave(channel: string, member: string): Promise<boolean> {
     validateName(channel, 'channel');
     validateName(member, 'member');
+    const path = memberPath(channel, member);
     const present = (await members(channel, { limit: MAX_PRESENCE_LIMIT })).members.some((m) => m.member === member);
-    await client.call({ method: 'DELETE', path: `${channelPath(channel)}/${segment(member)}`, operation: 'leave' });
+    await client.call({ method: 'DELETE', path, operation: 'leave' });
     return present;
   }
 

@@ -137,6 +137,16 @@ export function openSse(client: HttpClient, options: OpenSseOptions): Promise<Ss
           return;
         }
         clearTimeout(timer);
+        // A 200 of something else (a proxy's sign-in page) would read as a stream that delivers nothing and ends.
+        if (!/^text\/event-stream\b/i.test(res.headers['content-type'] ?? '')) {
+          req?.destroy();
+          reject(
+            new BackendUnavailableError(
+              `the ${options.operation} answer is not an event stream (${res.headers['content-type'] ?? 'no content type'})`,
+            ),
+          );
+          return;
+        }
         open = true;
         const parser = new SseParser(options.onEvent);
         res.setEncoding('utf8');

@@ -2,6 +2,7 @@
  * How port values travel in requests and answers: path segments, durations,
  * entity tags, tag headers and timestamps (the server's side is src/http).
  */
+import { ValidationError } from '../../core/errors.js';
 import type { WriteCondition } from '../../core/port.js';
 
 /**
@@ -11,6 +12,17 @@ import type { WriteCondition } from '../../core/port.js';
  */
 export function segment(value: string): string {
   return encodeURIComponent(value);
+}
+
+/**
+ * A lock, channel or presence name as one path segment. `.` and `..` are valid
+ * port names, but every URL parser folds them into the path (`/v1/locks/..` is
+ * `/v1/`), and these routes have no other way in: a ValidationError here.
+ */
+export function nameSegment(value: string, field: string): string {
+  if (value === '.' || value === '..')
+    throw new ValidationError({ name: field, reason: `"${value}" cannot be sent over HTTP (a URL path folds it away)` });
+  return segment(value);
 }
 
 /**

@@ -113,8 +113,9 @@ function batchCondition(ifMatch: unknown, ifNoneMatch: unknown, field: string): 
   }
   if (ifMatch === undefined) return 'always';
   if (typeof ifMatch !== 'string') throw invalidParam(`${field}.ifMatch`, 'must be "*" or one quoted entity tag');
+  // Only a bare `*` means "any entry"; a quoted `"*"` is an entity tag like any other.
+  if (ifMatch.trim() === '*') return 'present';
   const tags = parseEtagList(ifMatch, `${field}.ifMatch`);
-  if (tags[0] === '*') return 'present';
   if (tags.length !== 1 || /^W\//.test(ifMatch.trim())) throw invalidParam(`${field}.ifMatch`, 'give exactly one strong entity tag');
   return { etag: tags[0] as string };
 }

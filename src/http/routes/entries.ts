@@ -26,8 +26,9 @@ function writeCondition(c: AppContext): WriteCondition {
     return 'absent';
   }
   if (ifMatch !== undefined) {
+    // Only a bare `*` means "any entry"; a quoted `"*"` is an entity tag like any other.
+    if (ifMatch.trim() === '*') return 'present';
     const tags = parseEtagList(ifMatch, 'If-Match');
-    if (tags[0] === '*') return 'present';
     if (tags.length !== 1) throw invalidParam('If-Match', 'give exactly one entity tag');
     if (/^W\//.test(ifMatch.trim())) throw invalidParam('If-Match', 'weak entity tags cannot be used for a write');
     return { etag: tags[0] as string };
