@@ -189,8 +189,11 @@ export class LocalHitReporter {
     this.pending.set(ns, Math.min((this.pending.get(ns) ?? 0) + n, MAX_LOCAL_HITS_REPORT));
   }
 
-  flush(): Promise<void> {
-    if (this.flushing || this.pending.size === 0) return this.flushing ?? Promise.resolve();
+  /** Sends what was counted before the call; a report already on its way is awaited first, then the rest is sent. */
+  async flush(): Promise<void> {
+    if (this.flushing) await this.flushing;
+    if (this.flushing) return this.flushing;
+    if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
     this.flushing = (async () => {
