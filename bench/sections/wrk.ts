@@ -187,7 +187,14 @@ async function startTargets(
 
   await start('bare-hono', () => startChildServer('bare-hono', {}), entryPlan, firstEntry);
   if (prepared.postgres === undefined) {
-    const app = await start('postgres', () => startChildServer('app', appEnv(settings, 'postgres')), entryPlan, firstEntry);
+    // Room for every key of the localCache target (100,000 × 1 KiB and their keys): the default 64 MiB would evict.
+    const localRoom = { CACHE_LOCAL_CACHE_MAX_BYTES: String(Math.max(64 * 1024 * 1024, w.keyCount * (w.value.length + 512))) };
+    const app = await start(
+      'postgres',
+      () => startChildServer('app', { ...appEnv(settings, 'postgres'), ...localRoom }),
+      entryPlan,
+      firstEntry,
+    );
     if (app !== undefined) {
       const problem = await answers200(`${app.url}/health`);
       targets.set(
