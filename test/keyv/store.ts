@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { BackendUnavailableError, ValidationError } from '../../src/core/errors.js';
 import type { CachePort } from '../../src/core/port.js';
 import { KeyvCacheport, type KeyvCacheportOptions } from '../../src/keyv.js';
-import type { BackendFactory } from '../support/backends.js';
+import type { AdapterName, BackendFactory } from '../support/backends.js';
 import { createUnreachablePort } from '../support/contract-unreachable.js';
 import { EXPIRY_WAIT, LONG_TTL, SHORT_TTL, caught, sleep, text, uniqueNamespace } from '../contract/context.js';
 
-export function defineStoreTests(factory: BackendFactory, port: () => CachePort): void {
+export function defineStoreTests(factory: BackendFactory<AdapterName>, port: () => CachePort): void {
   /** A store over a fresh cacheport namespace (returned as `ns`). */
   function freshStore(options: Partial<KeyvCacheportOptions> = {}): { store: KeyvCacheport; ns: string } {
     const ns = uniqueNamespace();

@@ -8,7 +8,7 @@ import { keyvApiTests, keyvNamespaceTest, keyvValueTests } from '@keyv/test-suit
 import Keyv from 'keyv';
 import * as vitest from 'vitest';
 import { KeyvCacheport } from '../../src/keyv.js';
-import { useBackend, type BackendFactory } from '../support/backends.js';
+import { useBackend, type AdapterName, type BackendFactory } from '../support/backends.js';
 import { defineIterationTests } from './iteration.js';
 import { defineStoreTests } from './store.js';
 
@@ -50,8 +50,8 @@ class PendingCalls {
   }
 }
 
-export function runKeyvSuite(factory: BackendFactory): void {
-  vitest.describe(`Keyv store: ${factory.name}`, () => {
+export function runKeyvSuite(factory: BackendFactory<AdapterName>, label: string = factory.name): void {
+  vitest.describe(`Keyv store: ${label}`, () => {
     const backend = useBackend(factory);
     const calls = new PendingCalls();
     // The test suite makes a new store per Keyv instance, all over the one port and cacheport namespace.
