@@ -42,6 +42,8 @@ interface StatsRow {
   hits: number;
   misses: number;
   local_hits: number;
+  /** The namespace has a row of its own (configured, or counters written); absent from list rows, which exist by definition. */
+  has_row?: boolean;
 }
 
 /** The columns ConfigRow reads. */
@@ -200,8 +202,13 @@ export function createPgNamespaceAdmin(ctx: PgContext, configs: NamespaceConfigC
     configs.invalidate(ns);
   }
 
+  /**
+   * The stored stats plus this process's counts not yet flushed, but only for a namespace the flush
+   * would count into (configured or holding rows): reads of an unknown namespace show nothing.
+   */
   function withUnflushed(ns: string, row: StatsRow | undefined): NamespaceStats {
-    const pending = tracker.unflushed(ns);
+    const exists = row !== undefined && (row.has_row !== false || row.entries > 0 || row.expired > 0);
+    const pending = exists ? tracker.unflushed(ns) : { hits: 0, misses: 0, localHits: 0 };
     return {
       entries: row?.entries ?? 0,
       bytes: row?.bytes ?? 0,
@@ -239,7 +246,8 @@ function statsOf(sql: Queryable, ns: string) {
            count(*) FILTER (WHERE NOT live)::float8 AS expired,
            coalesce((SELECT hits FROM namespaces WHERE name = ${ns}), 0)::float8 AS hits,
            coalesce((SELECT misses FROM namespaces WHERE name = ${ns}), 0)::float8 AS misses,
-           coalesce((SELECT local_hits FROM namespaces WHERE name = ${ns}), 0)::float8 AS local_hits
+           coalesce((SELECT local_hits FROM namespaces WHERE name = ${ns}), 0)::float8 AS local_hits,
+           EXISTS (SELECT 1 FROM namespaces WHERE name = ${ns}) AS has_row
       FROM rows`;
 }
 

@@ -152,11 +152,15 @@ export function createRedisNamespaceAdmin(
 
   async function stats(ns: string): Promise<NamespaceStats> {
     validateNamespace(ns);
-    const [counted, counters] = await Promise.all([
+    const k = namespaceKeys(ctx, ns);
+    const [counted, counters, configured] = await Promise.all([
       countIndex(ns),
-      ctx.run('stats', () => redis.hmget(namespaceKeys(ctx, ns).counters, 'hits', 'misses', 'localHits')),
+      ctx.run('stats', () => redis.hmget(k.counters, 'hits', 'misses', 'localHits')),
+      ctx.run('stats', () => redis.exists(k.config)),
     ]);
-    const pending = counter.unflushed(ns);
+    // Counts not yet flushed, only for a namespace the flush would count into (configured or holding keys).
+    const exists = configured > 0 || counted.entries > 0 || counted.stale > 0;
+    const pending = exists ? counter.unflushed(ns) : { hits: 0, misses: 0, localHits: 0 };
     return {
       entries: counted.entries,
       bytes: counted.bytes,
