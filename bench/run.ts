@@ -2,7 +2,7 @@
  * `npm run bench`: every case, each against a baseline measured in the same
  * run, reported as ratios in bench/results/latest.{md,json}.
  * BENCH_QUICK=1 → ~1 minute smoke run; otherwise < 10 minutes.
- * BENCH_SECTIONS=wrk,http (any of postgres, redis, http, wrk, cleanup, cache) runs
+ * BENCH_SECTIONS=wrk,http (any of postgres, redis, http, wrk, wrk-mp, cleanup, cache) runs
  * only those; the http section reads the data the postgres and redis ones write.
  *
  * Everything runs against 127.0.0.1, stops by itself (fixed durations plus an
@@ -24,6 +24,7 @@ import { runCleanupCase, type CleanupOutcome } from './sections/cleanup-case.js'
 import { runHttpSection, type HttpResults } from './sections/http.js';
 import { dropPostgresSchema, preparePostgres, runPostgresSection, type PostgresResults } from './sections/postgres.js';
 import { deleteBenchKeys, runRedisSection, type RedisResults } from './sections/redis.js';
+import { runWrkMpSection, type WrkMpResults } from './sections/wrk-mp.js';
 import { runWrkSection, type WrkResults } from './sections/wrk.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -32,7 +33,7 @@ const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-const SECTIONS = ['postgres', 'redis', 'http', 'wrk', 'cleanup', 'cache'] as const;
+const SECTIONS = ['postgres', 'redis', 'http', 'wrk', 'wrk-mp', 'cleanup', 'cache'] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 /** BENCH_SECTIONS (comma-separated) selects sections; unset or empty: all of them. */
@@ -118,6 +119,7 @@ async function main(): Promise<number> {
   let redis: RedisResults = { rows: [], notes: [] };
   let http: HttpResults = { rows: [], notes: [] };
   let wrk: WrkResults = { rows: [], notes: [] };
+  let wrkMp: WrkMpResults = { rows: [], notes: [] };
   let cleanup: CleanupOutcome = { status: 'skipped', reason: 'not run' };
   let cacheLayer: CacheLayerOutcome = { status: 'skipped', reason: 'not run' };
   try {
@@ -132,6 +134,7 @@ async function main(): Promise<number> {
     if (selected.has('redis')) redis = await section('redis', failures, redis, () => runRedisSection(settings, w, ctx));
     if (selected.has('http')) http = await section('http', failures, http, () => runHttpSection(settings, w, ctx));
     if (selected.has('wrk')) wrk = await section('wrk', failures, wrk, () => runWrkSection(settings, ctx));
+    if (selected.has('wrk-mp')) wrkMp = await section('wrk-mp', failures, wrkMp, () => runWrkMpSection(settings, ctx));
     if (selected.has('cleanup')) {
       cleanup = await section('cleanup', failures, cleanup, () =>
         runCleanupCase(settings, settings.quick ? 1 : settings.reps, budget, log),
@@ -163,9 +166,10 @@ async function main(): Promise<number> {
     redis: { rows: redis.rows },
     http: { rows: http.rows },
     wrk: { rows: wrk.rows },
+    wrkMp: { rows: wrkMp.rows },
     cleanup,
     cacheLayer,
-    notes: [...failures, ...pg.notes, ...redis.notes, ...http.notes, ...wrk.notes],
+    notes: [...failures, ...pg.notes, ...redis.notes, ...http.notes, ...wrk.notes, ...wrkMp.notes],
   };
 
   const markdown = renderMarkdown(results);

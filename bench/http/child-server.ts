@@ -65,13 +65,21 @@ export function startChildServer(kind: 'bare-hono' | 'app', env: Record<string, 
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
+export interface MainServerOptions {
+  /** CPUs the server (and every worker it forks) may run on, as `taskset -c` takes them, e.g. "1". */
+  cpuList?: string;
+}
+
 /**
  * `npm start` itself (src/main.ts under tsx) on a free port, e.g. with
  * WEB_CONCURRENCY for multi-process mode; ready once GET /health answers.
+ * With `cpuList` it starts under `taskset` (which execs node: the pid is the server's).
  */
-export async function startMainServer(env: Record<string, string>): Promise<ChildServer> {
+export async function startMainServer(env: Record<string, string>, options: MainServerOptions = {}): Promise<ChildServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const node = [process.execPath, '--import', 'tsx', MAIN];
+  const [command, ...args] = options.cpuList === undefined ? node : ['taskset', '-c', options.cpuList, ...node];
+  const child = spawn(command as string, args, {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -84,7 +92,7 @@ export async function startMainServer(env: Record<string, string>): Promise<Chil
     try {
       const response = await fetch(`${url}/health`);
       await response.arrayBuffer();
-      return { url, stop };
+      return { url, stop, ...(child.pid === undefined ? {} : { pid: child.pid }) };
     } catch {
       // not listening yet
     }

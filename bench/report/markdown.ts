@@ -4,6 +4,7 @@ import { PORT_OP_LABELS } from '../lib/port-ops.js';
 import { BENCH_WEB_CONCURRENCY, HTTP_TARGETS, type HttpTarget } from '../sections/http.js';
 import type { PortRow } from '../sections/port-cases.js';
 import { WRK_TARGETS, WRK_WORKLOADS, type WrkTarget } from '../sections/wrk.js';
+import { WRK_MP_PLACEMENTS, WRK_MP_PROCESSES, type WrkMpPlacement } from '../sections/wrk-mp.js';
 import type { BenchResults } from './results.js';
 import { checkTargets } from './targets.js';
 
@@ -93,6 +94,65 @@ function wrkSection(results: BenchResults): string[] {
   ];
 }
 
+const WRK_MP_PLACEMENT_LABELS: Record<WrkMpPlacement, string> = {
+  pinned: 'server on CPU 1 only',
+  unpinned: 'server on both CPUs',
+};
+
+/** Issue 18: WEB_CONCURRENCY=1 vs 2 with wrk pinned to CPU 0; rendered only when the wrk-mp section ran. */
+function wrkMpSection(results: BenchResults): string[] {
+  const all = results.wrkMp?.rows ?? [];
+  if (all.length === 0) return [];
+  const rows: string[][] = [];
+  for (const placement of WRK_MP_PLACEMENTS) {
+    const one = all.find((r) => r.placement === placement && r.processes === 1)?.outcome;
+    for (const processes of WRK_MP_PROCESSES) {
+      const row = all.find((r) => r.placement === placement && r.processes === processes);
+      if (row === undefined) continue;
+      const cpu = cpuPerRequest(row.outcome);
+      rows.push([
+        WRK_MP_PLACEMENT_LABELS[placement],
+        String(processes),
+        String(row.connections),
+        ops(row.outcome),
+        ms(row.outcome, 'p50'),
+        ms(row.outcome, 'p99'),
+        cpu === undefined ? '' : cpu.toFixed(0),
+        processes === 1 ? '1.00×' : times(ratio(row.outcome, one)),
+        processes === 1 ? '1.00×' : cpuRatio(row.outcome, one),
+      ]);
+    }
+  }
+  const { settings } = results;
+  return [
+    '## Multi-process mode with wrk: WEB_CONCURRENCY=1 vs 2 (bench/sections/wrk-mp.ts)',
+    '',
+    `cacheport GET of a cached ${settings.valueBytes} B entry, Postgres backend, \`npm start\` with WEB_CONCURRENCY=1 (one process, no cluster) and 2 ` +
+      `(a primary that serves nothing and two workers), ${settings.wrkKeyCount.toLocaleString('en-US')} keys chosen uniformly; ` +
+      `wrk (${settings.wrkThreads} thread) pinned to CPU 0 with \`taskset -c 0\`, ${settings.wrkWarmupMs} ms warm-up + ${settings.wrkDurationMs} ms measured per run, ` +
+      'each server started for its run and stopped after it. **server on CPU 1 only**: the server and every worker it forks started under `taskset -c 1`, ' +
+      'so both settings have the same one core; **server on both CPUs**: not pinned, so workers can also run on CPU 0 beside wrk (and Postgres runs on ' +
+      'either core in both cases). Server CPU = user + system time summed over the primary and its workers (/proc/<pid>/stat) ÷ requests. ' +
+      'Factor = WEB_CONCURRENCY=2 ÷ WEB_CONCURRENCY=1 of the same placement, same run.',
+    '',
+    ...table(
+      [
+        'placement',
+        'WEB_CONCURRENCY',
+        'connections',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'server CPU µs/req',
+        'req/s vs 1 process',
+        'CPU/req vs 1 process',
+      ],
+      rows,
+    ),
+    '',
+  ];
+}
+
 function cacheLayerSection(results: BenchResults): string[] {
   const outcome = results.cacheLayer;
   const head = ['## Cache layer: local cache, `getOrSet`, change feed (bench/sections/cache-layer.ts)', ''];
@@ -168,6 +228,7 @@ function reasons(results: BenchResults): string[] {
   for (const r of results.postgres.sweep) add(`pool ${r.poolMax}`, r.adapter);
   for (const r of results.http.rows) add(`http ${r.target} c=${r.connections}`, r.outcome);
   for (const r of results.wrk.rows) add(`wrk ${r.target} ${r.workload} c=${r.connections}`, r.outcome);
+  for (const r of results.wrkMp?.rows ?? []) add(`wrk-mp WEB_CONCURRENCY=${r.processes} ${r.placement} c=${r.connections}`, r.outcome);
   return [...byReason].map(([reason, names]) => `- ${reason} — ${[...new Set(names)].join(', ')}`);
 }
 
@@ -294,6 +355,7 @@ export function renderMarkdown(results: BenchResults): string {
   }
   lines.push(...table(['server', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'ratio vs C'], httpRows), '');
   lines.push(...wrkSection(results));
+  lines.push(...wrkMpSection(results));
 
   lines.push(...cacheLayerSection(results));
   lines.push('## Cleanup worker (bench/cleanup.ts)', '');

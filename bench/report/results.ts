@@ -2,6 +2,7 @@ import type { CacheLayerOutcome } from '../sections/cache-layer.js';
 import type { CleanupOutcome } from '../sections/cleanup-case.js';
 import type { HttpRow } from '../sections/http.js';
 import type { WrkRow } from '../sections/wrk.js';
+import type { WrkMpRow } from '../sections/wrk-mp.js';
 import type { PortRow } from '../sections/port-cases.js';
 import type { CoalescingOffRow, DurabilityRow, SweepRow } from '../sections/postgres.js';
 import type { BenchSettings } from '../lib/settings.js';
@@ -26,6 +27,8 @@ export interface BenchResults {
   redis: { rows: PortRow[] };
   http: { rows: HttpRow[] };
   wrk: { rows: WrkRow[] };
+  /** Issue 18: WEB_CONCURRENCY=1 vs 2 under wrk pinned with taskset (bench/sections/wrk-mp.ts); absent in older runs. */
+  wrkMp?: { rows: WrkMpRow[] };
   cleanup: CleanupOutcome;
   /** Issue 16: local cache, getOrSet and change-feed delay (bench/sections/cache-layer.ts). */
   cacheLayer: CacheLayerOutcome;

@@ -37,6 +37,23 @@ function check(target: string, threshold: number, measured: number | undefined):
   return { target, threshold, measured, status };
 }
 
+/** Issue 18: req/s of WEB_CONCURRENCY=2 ÷ 1 under wrk pinned to CPU 0, per server placement (reported, no target). */
+function wrkMpChecks(results: BenchResults): TargetCheck[] {
+  const rows = results.wrkMp?.rows ?? [];
+  if (rows.length === 0) return [];
+  return (['pinned', 'unpinned'] as const).map((placement) => {
+    const outcome = (processes: number) => rows.find((r) => r.placement === placement && r.processes === processes)?.outcome;
+    const measured = ratio(outcome(2), outcome(1));
+    const where = placement === 'pinned' ? 'server on CPU 1 only' : 'server unpinned';
+    return {
+      target: `Multi-process scaling: req/s WEB_CONCURRENCY=2 ÷ 1 (wrk on CPU 0, ${where}; no target)`,
+      threshold: 0,
+      measured,
+      status: measured === undefined ? 'n/a' : 'reported',
+    } satisfies TargetCheck;
+  });
+}
+
 /** Issue 16 (cache layer): the local-cache ratio, the getOrSet ratio (reported) and the feed delay p99 per backend. */
 function cacheLayerChecks(results: BenchResults): TargetCheck[] {
   const figures = results.cacheLayer.status === 'ok' ? results.cacheLayer.results : undefined;
@@ -128,6 +145,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
       ),
     );
   }
+  checks.push(...wrkMpChecks(results));
   checks.push(...cacheLayerChecks(results));
   return checks;
 }

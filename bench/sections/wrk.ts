@@ -49,14 +49,14 @@ interface Target {
 }
 
 /** Workload keys are `k:` + zero-padded index (bench/lib/workload.ts); webdis reads them under their own raw names. */
-const KEY_PREFIX = 'k:';
+export const KEY_PREFIX = 'k:';
 const WEBDIS_KEY_PREFIX = 'wrk-';
 
 function keyWidth(w: Workload): number {
   return w.key(0).length - KEY_PREFIX.length;
 }
 
-function keyedPlan(settings: BenchSettings, w: Workload, prefix: string, suffix: string): (workload: KeyDistribution) => PathPlan {
+export function keyedPlan(settings: BenchSettings, w: Workload, prefix: string, suffix: string): (workload: KeyDistribution) => PathPlan {
   return (distribution) => ({
     kind: 'keyed',
     prefix,
@@ -68,7 +68,7 @@ function keyedPlan(settings: BenchSettings, w: Workload, prefix: string, suffix:
   });
 }
 
-async function populatePort(loaded: Loaded<CachePort>, ns: string, w: Workload): Promise<string | undefined> {
+export async function populatePort(loaded: Loaded<CachePort>, ns: string, w: Workload): Promise<string | undefined> {
   if (!loaded.ok) return loaded.reason;
   try {
     return (await populateThroughPort(loaded.value, ns, w)) ?? (await verifyPopulated(loaded.value, ns, w));

@@ -26,6 +26,8 @@ export interface WrkRunOptions {
   connections: number;
   threads: number;
   durationMs: number;
+  /** CPUs wrk may run on, as `taskset -c` takes them (e.g. "0"); unset: anywhere. */
+  cpuList?: string;
 }
 
 interface WrkSummary {
@@ -93,7 +95,9 @@ export async function runWrk(options: WrkRunOptions): Promise<Measurement> {
       script,
       options.origin,
     ];
-    const summary = parseSummary(await execWrk(options.binary, args, seconds * 1000 + GRACE_MS));
+    const [command, commandArgs] =
+      options.cpuList === undefined ? [options.binary, args] : ['taskset', ['-c', options.cpuList, options.binary, ...args]];
+    const summary = parseSummary(await execWrk(command, commandArgs, seconds * 1000 + GRACE_MS));
     const errors = summary.connectErrors + summary.readErrors + summary.writeErrors + summary.statusErrors + summary.timeouts;
     const ok = Math.max(0, summary.requests - summary.statusErrors);
     const counts: [string, number][] = [
