@@ -113,12 +113,12 @@ export function entryRoutes(deps: AppDeps) {
     }
     headers['content-type'] = entry.contentType;
     headers['content-length'] = String(entry.value.byteLength);
-    // A view on the stored bytes, not a copy.
-    return c.body(
-      new Uint8Array(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength) as Uint8Array<ArrayBuffer>,
-      200,
+    // A view on the stored bytes, not a copy. A Response with a plain header object, not c.body(): with more than one
+    // header Hono builds a WHATWG Headers the Node server then converts back (about 3% of a cached GET's CPU, profiled).
+    return new Response(new Uint8Array(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength) as Uint8Array<ArrayBuffer>, {
+      status: 200,
       headers,
-    );
+    });
   });
 
   router.delete(path, async (c) => {
