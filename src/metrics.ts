@@ -7,11 +7,13 @@
  * Metric names are global to the process: create each once (module scope).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TalliedCounter } from './tallied-counter.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'cacheport_' });
 
-export const httpRequests = new Counter({
+/** Counted once per request: tallied, see ./tallied-counter.ts. */
+export const httpRequests = new TalliedCounter({
   name: 'cacheport_http_requests_total',
   help: 'HTTP requests by method, route pattern and status',
   labelNames: ['method', 'route', 'status'] as const,
@@ -26,12 +28,19 @@ export const httpDuration = new Histogram({
   registers: [registry],
 });
 
-export const cacheLookups = new Counter({
+/** Counted on every entry read: tallied, see ./tallied-counter.ts. */
+export const cacheLookups = new TalliedCounter({
   name: 'cacheport_cache_lookups_total',
   help: 'Entry reads over HTTP by namespace (configured namespaces by name, all others as _other) and result (hit or miss)',
   labelNames: ['namespace', 'result'] as const,
   registers: [registry],
 });
+
+/** One entry read of namespace label `namespace` (./http/namespace-labels.ts), a hit or a miss. */
+export function countLookup(namespace: string, hit: boolean): void {
+  const result = hit ? 'hit' : 'miss';
+  cacheLookups.add(`${namespace}\u0000${result}`, () => ({ namespace, result }));
+}
 
 export const backendErrors = new Counter({
   name: 'cacheport_backend_errors_total',
@@ -55,7 +64,8 @@ export const backendPoolSize = new Gauge({
   registers: [registry],
 });
 
-export const localCacheHits = new Counter({
+/** Counted on every local hit: tallied, see ./tallied-counter.ts. */
+export const localCacheHits = new TalliedCounter({
   name: 'cacheport_local_cache_hits_total',
   help: "Entry reads answered from this process's local cache (namespaces with localCache), by namespace (configured by name, others as _other)",
   labelNames: ['namespace'] as const,

@@ -121,23 +121,23 @@ function routeLabel(c: AppContext): string {
   return route?.path ?? 'unmatched';
 }
 
-type RequestMetrics = { count: { inc(): void }; duration: { observe(value: number): void } };
-const requestMetricsCache = new Map<string, RequestMetrics>();
+type RequestDuration = { observe(value: number): void };
+const requestDurations = new Map<string, RequestDuration>();
 
 /**
- * The label-bound children of the request metrics, created once per
- * (method, route pattern, status): prom-client would otherwise hash the label
- * object on every call. Bounded: routes and statuses are a fixed set.
+ * Counts the request and observes its duration under (method, route pattern, status). The duration's
+ * label-bound child is created once per label set, the count is tallied (../tallied-counter.ts).
+ * Bounded: routes and statuses are a fixed set.
  */
-function requestMetrics(method: string, route: string, status: number): RequestMetrics {
+function recordRequest(method: string, route: string, status: number, seconds: number): void {
   const key = `${method} ${route} ${status}`;
-  let metrics = requestMetricsCache.get(key);
-  if (!metrics) {
-    const labels = { method, route, status: String(status) };
-    metrics = { count: httpRequests.labels(labels), duration: httpDuration.labels(labels) };
-    requestMetricsCache.set(key, metrics);
+  httpRequests.add(key, () => ({ method, route, status: String(status) }));
+  let duration = requestDurations.get(key);
+  if (!duration) {
+    duration = httpDuration.labels({ method, route, status: String(status) });
+    requestDurations.set(key, duration);
   }
-  return metrics;
+  duration.observe(seconds);
 }
 
 /** One info line per request and the request metrics. Never logs headers (tokens). */
@@ -157,9 +157,7 @@ function requestLog(deps: AppDeps) {
     // Any token is a valid method: unknown ones share one label so clients cannot grow the metrics.
     const method = (METHODS as readonly string[]).includes(c.req.method) ? c.req.method : 'OTHER';
     const route = routeLabel(c);
-    const metrics = requestMetrics(method, route, c.res.status);
-    metrics.count.inc();
-    metrics.duration.observe(seconds);
+    recordRequest(method, route, c.res.status, seconds);
     deps.logger.info({ requestId, method, route, status: c.res.status, durationMs: Math.round(seconds * 10_000) / 10 }, 'request');
   };
 }

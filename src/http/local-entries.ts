@@ -105,7 +105,8 @@ export class LocalEntryCaches {
     const copy = copies.cache.get(key, now);
     if (copy === undefined) return undefined;
     this.port.countLocalHits(ns, 1, key);
-    localCacheHits.inc({ namespace: namespaceLabels(this.port).label(ns) });
+    const namespace = namespaceLabels(this.port).label(ns);
+    localCacheHits.add(namespace, () => ({ namespace }));
     return copy.value as CacheEntry;
   }
 

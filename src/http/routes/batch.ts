@@ -13,7 +13,7 @@ import { z } from '@hono/zod-openapi';
 import type { CachePort, SetManyItem, WriteCondition } from '../../core/port.js';
 import { BackendUnavailableError, LimitExceededError } from '../../core/errors.js';
 import { toValueBytes, validateContentType, validateKey, validateNamespace, validateTags } from '../../core/validation.js';
-import { cacheLookups } from '../../metrics.js';
+import { countLookup } from '../../metrics.js';
 import { allowsNamespace } from '../auth.js';
 import { asObject, readJson } from '../json-body.js';
 import { createRouter, requireScope, type AppDeps } from '../context.js';
@@ -177,7 +177,7 @@ async function runGets(deps: AppDeps, ns: string, gets: { key: string; meta: boo
     for (; next < end; next++) {
       if (budget.bytesLeft <= 0) break;
       const entry = entries[chunk.get(keys[next] as string) as number];
-      cacheLookups.inc({ namespace: label, result: entry ? 'hit' : 'miss' });
+      countLookup(label, entry !== undefined);
       if (!entry) {
         results.push({ status: 404 });
         continue;

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from '@hono/zod-openapi';
 import type { SetOptions, WriteCondition } from '../../core/port.js';
-import { cacheLookups } from '../../metrics.js';
+import { countLookup } from '../../metrics.js';
 import { readValueBytes } from '../body.js';
 import { asObject, readJson } from '../json-body.js';
 import { createRouter, type AppContext, type AppDeps } from '../context.js';
@@ -97,7 +97,7 @@ export function entryRoutes(deps: AppDeps) {
     const { ns, key } = namespacedKey(c, 'cache', 'read');
     // Answered from this process's local cache when the namespace has one (./local-entries.ts); same response either way.
     const { entry } = await deps.localEntries.get(ns, key);
-    cacheLookups.inc({ namespace: namespaceLabels(deps.port).label(ns), result: entry ? 'hit' : 'miss' });
+    countLookup(namespaceLabels(deps.port).label(ns), entry !== undefined);
     if (!entry) throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
     const headers: Record<string, string> = { etag: quoteEtag(entry.etag) };
     if (entry.expiresAt !== null) {
@@ -113,12 +113,12 @@ export function entryRoutes(deps: AppDeps) {
     }
     headers['content-type'] = entry.contentType;
     headers['content-length'] = String(entry.value.byteLength);
-    // A view on the stored bytes, not a copy.
-    return c.body(
-      new Uint8Array(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength) as Uint8Array<ArrayBuffer>,
-      200,
+    // A view on the stored bytes, not a copy. A Response with a plain header object, not c.body(): with more than one
+    // header Hono builds a WHATWG Headers the Node server then converts back (about 3% of a cached GET's CPU, profiled).
+    return new Response(new Uint8Array(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength) as Uint8Array<ArrayBuffer>, {
+      status: 200,
       headers,
-    );
+    });
   });
 
   router.delete(path, async (c) => {
