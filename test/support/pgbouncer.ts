@@ -7,9 +7,9 @@
  *
  * A missing binary skips these tests locally; with CI=true it fails them.
  */
+import { canConnect, killOnExit } from './processes.js';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -54,25 +54,6 @@ export interface PgBouncerProcess {
 
 const STOP_GRACE_MS = 5_000;
 const START_TIMEOUT_MS = 10_000;
-const running = new Set<ChildProcess>();
-// A test process that exits without its afterAll still leaves no PgBouncer behind.
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
 
 /** [major, minor] of the binary, e.g. [1, 18]. */
 function pgbouncerVersion(): [number, number] {
@@ -149,8 +130,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = started;
-    running.add(started);
-    started.once('exit', () => running.delete(started));
+    killOnExit(started);
     started.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     started.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const deadline = Date.now() + START_TIMEOUT_MS;

@@ -2,9 +2,9 @@
  * Throwaway redis-server processes on free local ports, for tests that must
  * stop and restart Redis (never the shared one on 6379). No persistence.
  */
+import { canConnect, killOnExit } from './processes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedTcpPort } from './contract-unreachable.js';
@@ -25,28 +25,8 @@ export interface RedisServerProcess {
   destroy(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-// A test process that exits without its afterAll still leaves no redis-server behind.
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }
 
 export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
@@ -75,8 +55,7 @@ export async function startRedisServer(extraArgs: string[] = [], port?: number):
         { cwd: dir, stdio: 'ignore' },
       );
       const started = child;
-      running.add(started);
-      started.once('exit', () => running.delete(started));
+      killOnExit(started);
       await waitForPort(chosen);
     },
     async stop() {

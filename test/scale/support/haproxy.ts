@@ -12,7 +12,8 @@
  * costs more throughput than it measures (a third of the direct figure on
  * this machine).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { canConnect, killOnExit } from '../../support/processes.js';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,26 +54,7 @@ export interface HaproxyProcess {
   stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 const START_TIMEOUT_MS = 10_000;
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
 
 /** One admin-socket command; the socket answers and closes. */
 function adminCommand(socketPath: string, command: string): Promise<string> {
@@ -157,8 +139,7 @@ export async function startHaproxy(options: HaproxyOptions): Promise<HaproxyProc
   }
   // -db: foreground, no daemon, so the child is the proxy itself.
   const child = spawn(HAPROXY_BIN, ['-db', '-f', cfg], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  killOnExit(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000)));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000)));
