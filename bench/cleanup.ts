@@ -19,6 +19,7 @@ import { createPostgresPort, type PostgresPort } from '../src/adapters/postgres/
 import { DEFAULT_ADAPTER_OPTIONS } from '../src/core/defaults.js';
 import { loadConfig } from '../src/config.js';
 import { runTtlCleanup } from '../jobs/ttl-cleanup.js';
+import { CLEANUP_RESULT_PREFIX, type CleanupPacingResult as PacingResult } from './sections/cleanup-case.js';
 
 const URL = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -31,6 +32,7 @@ const FOREGROUND_LOOPS = 4;
 const P99_TARGET = 1.5;
 
 interface Pacing {
+  kind: PacingResult['pacing'];
   label: string;
   batchSize: number;
   pauseMs: number;
@@ -94,7 +96,7 @@ async function fill(sql: Sql): Promise<void> {
 
 const ms = (n: number): string => (Number.isNaN(n) ? '–' : `${n.toFixed(2)} ms`);
 
-async function measure(sql: Sql, port: PostgresPort, pacing: Pacing): Promise<string[]> {
+async function measure(sql: Sql, port: PostgresPort, pacing: Pacing): Promise<{ rows: string[]; result: PacingResult }> {
   await fill(sql);
   const alone = await foregroundGets(port, new Promise((resolve) => setTimeout(resolve, BASELINE_MS)));
   const cleanup = runTtlCleanup(sql, { batchSize: pacing.batchSize, pauseMs: pacing.pauseMs, timeBudgetMs: 600_000 });
@@ -103,17 +105,20 @@ async function measure(sql: Sql, port: PostgresPort, pacing: Pacing): Promise<st
   const seconds = result.durationMs / 1000;
   const ratio = during.p99 / alone.p99;
   const status = ratio <= P99_TARGET ? 'met' : '**not met**';
-  return [
+  const rowsPerSecond = Math.round(result.deleted.entries / seconds);
+  const rows = [
     `| ${pacing.label} | gets alone | ${(BASELINE_MS / 1000).toFixed(1)} s | – | – | ${alone.count} | ${ms(alone.p50)} | ${ms(alone.p99)} | | ${alone.errors} |`,
     `| ${pacing.label} | gets during cleanup | ${seconds.toFixed(1)} s | ${result.deleted.entries.toLocaleString('en-US')} | ${Math.round(result.deleted.entries / seconds).toLocaleString('en-US')} | ${during.count} | ${ms(during.p50)} | ${ms(during.p99)} | ${ratio.toFixed(2)}× (target ≤ ${P99_TARGET}×: ${status}) | ${during.errors} |`,
   ];
+  return { rows, result: { pacing: pacing.kind, p99Ratio: ratio, rowsPerSecond } };
 }
 
 async function main(): Promise<void> {
   const config = loadConfig({ CLEANUP_BATCH_SIZE: process.env.CLEANUP_BATCH_SIZE, CLEANUP_PAUSE_MS: process.env.CLEANUP_PAUSE_MS });
   const pacings: Pacing[] = [
-    { label: 'unpaced: 5,000 rows, no pause', batchSize: 5000, pauseMs: 0 },
+    { kind: 'unpaced', label: 'unpaced: 5,000 rows, no pause', batchSize: 5000, pauseMs: 0 },
     {
+      kind: 'worker',
       label: `worker: ${config.cleanupBatchSize.toLocaleString('en-US')} rows, ${config.cleanupPauseMs} ms pause`,
       batchSize: config.cleanupBatchSize,
       pauseMs: config.cleanupPauseMs,
@@ -125,7 +130,12 @@ async function main(): Promise<void> {
   const port = createPostgresPort({ ...DEFAULT_ADAPTER_OPTIONS, url: URL, schema, poolMax: FOREGROUND_LOOPS + 1 });
   try {
     const rows: string[] = [];
-    for (const pacing of pacings) rows.push(...(await measure(sql, port, pacing)));
+    const results: PacingResult[] = [];
+    for (const pacing of pacings) {
+      const measured = await measure(sql, port, pacing);
+      rows.push(...measured.rows);
+      results.push(measured.result);
+    }
     console.log(
       `\n### TTL cleanup: ${EXPIRED_ROWS.toLocaleString('en-US')} expired rows per pacing, ${FOREGROUND_LOOPS} foreground get loops\n`,
     );
@@ -134,6 +144,7 @@ async function main(): Promise<void> {
     );
     console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
     for (const row of rows) console.log(row);
+    console.log(`${CLEANUP_RESULT_PREFIX}${JSON.stringify(results)}`);
   } finally {
     await port.close();
     await sql.end({ timeout: 5 });

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every case, each against a baseline measured in the same
  * run, reported as ratios in bench/results/latest.{md,json}.
- * BENCH_QUICK=1 → ~1 minute smoke run; otherwise < 10 minutes.
+ * BENCH_QUICK=1 → ~1 minute smoke run; otherwise at most 14 minutes (the budget).
  * BENCH_SECTIONS=wrk,http (any of postgres, redis, http, wrk, wrk-mp, cleanup, cache) runs
  * only those; the http section reads the data the postgres and redis ones write.
  *

@@ -10,10 +10,30 @@ import { fileURLToPath } from 'node:url';
 import type { Budget } from '../lib/budget.js';
 import type { BenchSettings } from '../lib/settings.js';
 
+/** One pacing's figures from a run: what the Targets table checks (p99 during cleanup ÷ alone ≤ 1.5×). */
+export interface CleanupPacingResult {
+  pacing: 'unpaced' | 'worker';
+  p99Ratio: number;
+  rowsPerSecond: number;
+}
+
+/** bench/cleanup.ts prints its figures on one line with this prefix, after its table; the report leaves the line out. */
+export const CLEANUP_RESULT_PREFIX = 'cleanup-result: ';
+
 export interface CleanupRun {
   seconds: number;
-  /** What the script printed on stdout (its markdown table). */
+  /** What the script printed on stdout (its markdown table), without the result line. */
   output: string;
+  results: CleanupPacingResult[];
+}
+
+/** Splits the script's stdout into the table and the figures of its result line. */
+function parseRunOutput(stdout: string): { output: string; results: CleanupPacingResult[] } {
+  const lines = stdout.trim().split('\n');
+  const resultLine = lines.find((line) => line.startsWith(CLEANUP_RESULT_PREFIX));
+  const output = lines.filter((line) => line !== resultLine).join('\n');
+  const results = resultLine === undefined ? [] : (JSON.parse(resultLine.slice(CLEANUP_RESULT_PREFIX.length)) as CleanupPacingResult[]);
+  return { output, results };
 }
 
 export type CleanupOutcome = { status: 'ok'; runs: CleanupRun[]; note?: string } | { status: 'n/a' | 'skipped'; reason: string };
@@ -74,7 +94,7 @@ export async function runCleanupCase(
       };
     }
     log(`  cleanup run ${rep}/${reps}: ${result.seconds} s`);
-    runs.push({ seconds: result.seconds, output: result.stdout.trim() });
+    runs.push({ seconds: result.seconds, ...parseRunOutput(result.stdout) });
   }
   if (runs.length === 0) return { status: 'skipped', reason: budget.reason() };
   return runs.length < reps
