@@ -99,12 +99,16 @@ const WRK_MP_PLACEMENT_LABELS: Record<WrkMpPlacement, string> = {
   unpinned: 'server on both CPUs',
 };
 
-/** Keys per get statement: overall, then each worker's when there are several ("4.1 (w0 2.0, w1 2.1)"). */
+/** Keys per get statement: overall, then each worker's with its share of the gets when there are several ("4.1 (w0 3.0 on 40%, …)"). */
 function keysPerStatement(batching: WrkMpBatching | undefined): string {
   if (batching === undefined) return '';
   const overall = batching.overall.toFixed(1);
   if (batching.perProcess.length < 2) return overall;
-  return `${overall} (${batching.perProcess.map((p) => `w${p.worker} ${p.keysPerStatement.toFixed(1)}`).join(', ')})`;
+  const gets = batching.perProcess.reduce((n, p) => n + p.requests, 0);
+  const each = batching.perProcess.map(
+    (p) => `w${p.worker} ${p.keysPerStatement.toFixed(1)} on ${((100 * p.requests) / gets).toFixed(0)}%`,
+  );
+  return `${overall} (${each.join(', ')})`;
 }
 
 /** Issue 18: WEB_CONCURRENCY=1 vs 2 with wrk pinned to CPU 0; rendered only when the wrk-mp section ran. */
@@ -144,7 +148,8 @@ function wrkMpSection(results: BenchResults): string[] {
       `Factor = WEB_CONCURRENCY=2 ÷ WEB_CONCURRENCY=1 at ${WRK_MP_CONNECTIONS} connections, same placement, same run. ` +
       'Keys per get statement = coalesced gets ÷ get statements sent (`cacheport_coalesced_requests_total{op="get"}` ÷ ' +
       '`cacheport_coalesced_statements_total{op="get"}`), scraped from every server process (each worker by its `worker` label) before and ' +
-      'after each measured run and summed over the runs: overall, then per worker (w0, w1). The 1-process row at ' +
+      'after each measured run and summed over the runs: overall, then per worker (w0, w1) with its share of the gets (the cluster need not split ' +
+      'the connections evenly). The 1-process row at ' +
       `${WRK_MP_CONNECTIONS / 2} connections (run right after the ${WRK_MP_CONNECTIONS}-connection one, same server) is the load each of two workers sees: ` +
       'the baseline for per-process batching.',
     '',

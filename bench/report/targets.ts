@@ -39,8 +39,11 @@ function check(target: string, threshold: number, measured: number | undefined):
 }
 
 /**
- * Two workers share the connections, so each sees about half: its batching is held against one process at half
- * the connections. Keys per statement is a count ratio (not a speed), so a small margin covers run-to-run drift.
+ * Two workers share the connections, so each sees about half: their batching is held against one process at half
+ * the connections. The workers' combined keys per statement (all their gets ÷ all their statements) is compared, not
+ * the lower worker's: the cluster's round robin need not split 64 connections 32/32 (a busy worker is skipped), and
+ * a worker given fewer connections batches fewer keys without its coalescer doing worse. The table shows each
+ * worker's figure and share. Keys per statement depends on timing, so a margin covers run-to-run drift.
  */
 export const PER_PROCESS_BATCHING_THRESHOLD = 0.9;
 
@@ -53,10 +56,10 @@ function wrkMpChecks(results: BenchResults): TargetCheck[] {
       rows.find((r) => r.placement === placement && r.processes === processes && r.connections === connections);
     const measured = ratio(row(2, WRK_MP_CONNECTIONS)?.outcome, row(1, WRK_MP_CONNECTIONS)?.outcome);
     const where = placement === 'pinned' ? 'server on CPU 1 only' : 'server unpinned';
-    const workers = row(2, WRK_MP_CONNECTIONS)?.batching?.perProcess ?? [];
+    const two = row(2, WRK_MP_CONNECTIONS)?.batching;
+    const workers = two?.perProcess.length === 2 ? two.overall : undefined;
     const single = row(1, WRK_MP_HALF_CONNECTIONS)?.batching?.overall;
-    const worst = workers.length === 2 ? Math.min(...workers.map((w) => w.keysPerStatement)) : undefined;
-    const batching = worst === undefined || single === undefined ? undefined : worst / single;
+    const batching = workers === undefined || single === undefined ? undefined : workers / single;
     return [
       {
         target: `Multi-process scaling: req/s WEB_CONCURRENCY=2 ÷ 1 (wrk on CPU 0, ${where}; no target)`,
@@ -66,15 +69,15 @@ function wrkMpChecks(results: BenchResults): TargetCheck[] {
       } satisfies TargetCheck,
       {
         ...check(
-          `Per-process get batching with 2 workers vs 1 (${where}): keys per get statement of the lower worker at c=${WRK_MP_CONNECTIONS} ÷ ` +
+          `Per-process get batching with 2 workers vs 1 (${where}): keys per get statement of the 2 workers at c=${WRK_MP_CONNECTIONS} ÷ ` +
             `1 process at c=${WRK_MP_HALF_CONNECTIONS} ≥ ${PER_PROCESS_BATCHING_THRESHOLD}`,
           PER_PROCESS_BATCHING_THRESHOLD,
           batching,
         ),
         shown:
-          batching === undefined || worst === undefined || single === undefined
+          batching === undefined || workers === undefined || single === undefined
             ? undefined
-            : `${batching.toFixed(2)}× (${worst.toFixed(1)} vs ${single.toFixed(1)} keys/statement)`,
+            : `${batching.toFixed(2)}× (${workers.toFixed(1)} vs ${single.toFixed(1)} keys/statement)`,
       },
     ];
   });
