@@ -97,12 +97,12 @@ export type CoalescingCounts = Record<'get' | 'set', { calls: number; batches: n
 export type CoalescingSource = () => CoalescingCounts;
 
 const COALESCED_OPS = ['get', 'set'] as const;
-/** Each registered source with the counts already added to the counters (counters only go up: deltas are added). */
-const coalescingSources = new Map<CoalescingSource, CoalescingCounts>();
+/** Each registered source: the counts already added to the counters (counters only go up: deltas are added), and how many registered it. */
+const coalescingSources = new Map<CoalescingSource, { seen: CoalescingCounts; holders: number }>();
 
 /** Adds what `field` of every source counted since the last read to `counter`. */
 function addCoalescingDeltas(counter: Counter<'op'>, field: 'calls' | 'batches'): void {
-  for (const [source, seen] of coalescingSources) addDeltas(counter, field, source(), seen);
+  for (const [source, { seen }] of coalescingSources) addDeltas(counter, field, source(), seen);
 }
 
 function addDeltas(counter: Counter<'op'>, field: 'calls' | 'batches', now: CoalescingCounts, seen: CoalescingCounts): void {
@@ -136,21 +136,32 @@ export const coalescedStatements = new Counter({
 /**
  * Lets the coalescing counters read `source` (the composition root passes the
  * Postgres port's); the returned function takes it back, keeping what it
- * counted until then. Several at once are summed (tests start several servers
- * in one process).
+ * counted until then. Several sources are summed (tests start several servers
+ * in one process); one source registered twice (two servers over one port)
+ * is read once.
  */
 export function addCoalescingSource(source: CoalescingSource): () => void {
-  const zero = (): CoalescingCounts => ({ get: { calls: 0, batches: 0 }, set: { calls: 0, batches: 0 } });
-  const seen = zero();
-  coalescingSources.set(source, seen);
-  // The series exist (at 0) from the start, so a scrape before the first call shows them.
-  addDeltas(coalescedRequests, 'calls', zero(), seen);
-  addDeltas(coalescedStatements, 'batches', zero(), seen);
+  const registered = coalescingSources.get(source);
+  if (registered !== undefined) registered.holders += 1;
+  else {
+    const zero = (): CoalescingCounts => ({ get: { calls: 0, batches: 0 }, set: { calls: 0, batches: 0 } });
+    const seen = zero();
+    coalescingSources.set(source, { seen, holders: 1 });
+    // The series exist (at 0) from the start, so a scrape before the first call shows them.
+    addDeltas(coalescedRequests, 'calls', zero(), seen);
+    addDeltas(coalescedStatements, 'batches', zero(), seen);
+  }
+  let removed = false;
   return () => {
-    if (!coalescingSources.delete(source)) return;
+    const entry = coalescingSources.get(source);
+    if (removed || entry === undefined) return;
+    removed = true;
+    entry.holders -= 1;
+    if (entry.holders > 0) return;
+    coalescingSources.delete(source);
     const last = source();
-    addDeltas(coalescedRequests, 'calls', last, seen);
-    addDeltas(coalescedStatements, 'batches', last, seen);
+    addDeltas(coalescedRequests, 'calls', last, entry.seen);
+    addDeltas(coalescedStatements, 'batches', last, entry.seen);
   };
 }
 

@@ -6,6 +6,8 @@
  * Redis server is checked first, before a Postgres port is ever registered.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../src/app.js';
+import { createLogger } from '../../src/logger.js';
 import { postgresFactory, redisFactory } from '../support/backends.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -70,5 +72,16 @@ describe('coalescing metrics', () => {
     const again = await (await s.fetch('/metrics')).text();
     expect(coalesced(again, 'requests', 'get')).toBe(gets + 1);
     expect(coalesced(again, 'statements', 'get')).toBe(getStatements + 1);
+
+    // A second server over the same port (one coalescer): its calls are counted once, and kept after it stops.
+    const second = await startServer(s.config, { port: s.backend.port, logger: createLogger('silent'), worker: false });
+    try {
+      for (let i = 0; i < 5; i++) expect((await fetch(`${second.url}/v1/cache/cm/${keys[i]}`)).status).toBe(200);
+      expect(coalesced(await (await fetch(`${second.url}/metrics`)).text(), 'requests', 'get')).toBe(gets + 6);
+    } finally {
+      await second.close();
+    }
+    expect((await s.fetch(`/v1/cache/cm/${keys[0]}`)).status).toBe(200);
+    expect(coalesced(await (await s.fetch('/metrics')).text(), 'requests', 'get')).toBe(gets + 7);
   });
 });
