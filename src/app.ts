@@ -14,7 +14,8 @@ import { createApp } from './http/app.js';
 import { joinSiblings, type SiblingChanges } from './cluster-siblings.js';
 import { LocalEntryCaches } from './http/local-entries.js';
 import { SseStreams } from './http/sse.js';
-import { openBackend, type Backend, type OpenBackendOptions } from './backend.js';
+import { coalescingSourceOf, openBackend, type Backend, type OpenBackendOptions } from './backend.js';
+import { addCoalescingSource } from './metrics.js';
 import { startWorker, type WorkerHandle } from '../jobs/worker.js';
 
 /** How long shutdown waits for in-flight requests before cutting connections. */
@@ -56,6 +57,8 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       }
     : await openBackend(config, logger, overrides.backend);
   const ownsPort = overrides.port === undefined;
+  const coalescing = coalescingSourceOf(backend.port);
+  const removeCoalescingSource = coalescing === undefined ? undefined : addCoalescingSource(coalescing);
 
   let worker: WorkerHandle | undefined;
   let server: Server | undefined;
@@ -72,6 +75,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     const app = createApp({ port: backend.port, config, logger, auth, localEntries, streams });
     server = await listen(app.fetch, config);
   } catch (error) {
+    removeCoalescingSource?.();
     siblings?.close();
     localEntries?.close();
     await worker?.stop().catch(() => undefined);
@@ -100,6 +104,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
         siblings?.close();
         localEntries?.close();
         await worker?.stop().catch((error: unknown) => logger.error({ err: error }, 'worker stop failed'));
+        removeCoalescingSource?.();
         if (ownsPort) await backend.port.close().catch((error: unknown) => logger.error({ err: error }, 'port close failed'));
         await backend.embedded?.stop().catch((error: unknown) => logger.error({ err: error }, 'embedded PostgreSQL stop failed'));
         logger.info('cacheport stopped');

@@ -7,8 +7,9 @@ import { directDatabaseUrl, type Config } from './config.js';
 import type { AdapterOptions } from './core/defaults.js';
 import type { CachePort } from './core/port.js';
 import type { Logger } from './logger.js';
+import type { CoalescingSource } from './metrics.js';
 import { runMigrations } from './adapters/postgres/migrate.js';
-import { createPostgresPort } from './adapters/postgres/index.js';
+import { coalescingStatsSource, createPostgresPort } from './adapters/postgres/index.js';
 import { budgetWarning, connectionBudget, readServerConnections } from './adapters/postgres/connection-budget.js';
 import { checkPoolerSession } from './adapters/postgres/pooler-session.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './adapters/postgres/embedded.js';
@@ -23,6 +24,11 @@ export interface Backend {
   embedded: EmbeddedPostgresHandle | undefined;
   /** The Redis adapter's maintenance side (bounds, index pruning), when the backend is Redis. */
   redis: RedisPort | undefined;
+}
+
+/** The request coalescer's counters of `port`, when it has one (a Postgres port; Redis has no coalescer). */
+export function coalescingSourceOf(port: CachePort): CoalescingSource | undefined {
+  return coalescingStatsSource(port);
 }
 
 /** How much longer JSON.stringify can make a parsed body: a number like `1e20` (4 bytes) becomes 21 digits. */

@@ -18,6 +18,7 @@ import { createAuthenticator } from './http/auth.js';
 import { prepareDatabase, type PreparedDatabase } from './backend.js';
 import { SHUTDOWN_GRACE_MS, startServer, type RunningServer } from './app.js';
 import { SiblingRelay } from './cluster-siblings.js';
+import { labelWorker } from './metrics.js';
 
 /** Set by the primary on each worker: its number, 0..N-1. */
 const WORKER_ID_VARIABLE = 'CACHEPORT_WORKER_ID';
@@ -50,6 +51,8 @@ export function isClusterWorker(): boolean {
 export async function startClusterWorker(config: Config): Promise<RunningServer> {
   const id = Number(process.env[WORKER_ID_VARIABLE] ?? '0');
   const logger = createLogger(config.logLevel).child({ pid: process.pid, worker: id });
+  // Each worker answers /metrics with its own figures only: the label says whose they are.
+  labelWorker(id);
   const server = await startServer(config, {
     logger,
     worker: config.worker === 'inline' && id === 0,

@@ -91,3 +91,85 @@ export const sseDisconnects = new Counter({
   labelNames: ['reason'] as const,
   registers: [registry],
 });
+
+/** What a coalescing backend has counted so far per operation: calls merged by its coalescer and statements sent. */
+export type CoalescingCounts = Record<'get' | 'set', { calls: number; batches: number }>;
+export type CoalescingSource = () => CoalescingCounts;
+
+const COALESCED_OPS = ['get', 'set'] as const;
+/** Each registered source: the counts already added to the counters (counters only go up: deltas are added), and how many registered it. */
+const coalescingSources = new Map<CoalescingSource, { seen: CoalescingCounts; holders: number }>();
+
+/** Adds what `field` of every source counted since the last read to `counter`. */
+function addCoalescingDeltas(counter: Counter<'op'>, field: 'calls' | 'batches'): void {
+  for (const [source, { seen }] of coalescingSources) addDeltas(counter, field, source(), seen);
+}
+
+function addDeltas(counter: Counter<'op'>, field: 'calls' | 'batches', now: CoalescingCounts, seen: CoalescingCounts): void {
+  for (const op of COALESCED_OPS) {
+    counter.inc({ op }, Math.max(0, now[op][field] - seen[op][field]));
+    seen[op][field] = now[op][field];
+  }
+}
+
+/** Read from the registered sources at scrape time (addCoalescingSource); no source (Redis), no series. */
+export const coalescedRequests = new Counter({
+  name: 'cacheport_coalesced_requests_total',
+  help: "Backend calls that went through this process's request coalescer (Postgres: single-key gets and unconditional sets), by op",
+  labelNames: ['op'] as const,
+  registers: [registry],
+  collect() {
+    addCoalescingDeltas(this, 'calls');
+  },
+});
+
+export const coalescedStatements = new Counter({
+  name: 'cacheport_coalesced_statements_total',
+  help: "Statements this process's request coalescer sent for those calls, by op (requests ÷ statements = keys per statement)",
+  labelNames: ['op'] as const,
+  registers: [registry],
+  collect() {
+    addCoalescingDeltas(this, 'batches');
+  },
+});
+
+/**
+ * Lets the coalescing counters read `source` (the composition root passes the
+ * Postgres port's); the returned function takes it back, keeping what it
+ * counted until then. Several sources are summed (tests start several servers
+ * in one process); one source registered twice (two servers over one port)
+ * is read once.
+ */
+export function addCoalescingSource(source: CoalescingSource): () => void {
+  const registered = coalescingSources.get(source);
+  if (registered !== undefined) registered.holders += 1;
+  else {
+    const zero = (): CoalescingCounts => ({ get: { calls: 0, batches: 0 }, set: { calls: 0, batches: 0 } });
+    const seen = zero();
+    coalescingSources.set(source, { seen, holders: 1 });
+    // The series exist (at 0) from the start, so a scrape before the first call shows them.
+    addDeltas(coalescedRequests, 'calls', zero(), seen);
+    addDeltas(coalescedStatements, 'batches', zero(), seen);
+  }
+  let removed = false;
+  return () => {
+    const entry = coalescingSources.get(source);
+    if (removed || entry === undefined) return;
+    removed = true;
+    entry.holders -= 1;
+    if (entry.holders > 0) return;
+    coalescingSources.delete(source);
+    const last = source();
+    addDeltas(coalescedRequests, 'calls', last, entry.seen);
+    addDeltas(coalescedStatements, 'batches', last, entry.seen);
+  };
+}
+
+/**
+ * In a cluster worker (WEB_CONCURRENCY > 1): every series this process
+ * renders carries worker="<n>", so scrapes answered by different workers
+ * (each answers only its own figures) are told apart.
+ */
+export function labelWorker(id: number): void {
+  registry.setDefaultLabels({ worker: String(id) });
+}

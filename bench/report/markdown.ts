@@ -4,7 +4,7 @@ import { PORT_OP_LABELS } from '../lib/port-ops.js';
 import { BENCH_WEB_CONCURRENCY, HTTP_TARGETS, type HttpTarget } from '../sections/http.js';
 import type { PortRow } from '../sections/port-cases.js';
 import { WRK_TARGETS, WRK_WORKLOADS, type WrkTarget } from '../sections/wrk.js';
-import { WRK_MP_PLACEMENTS, WRK_MP_PROCESSES, type WrkMpPlacement } from '../sections/wrk-mp.js';
+import { WRK_MP_CONNECTIONS, WRK_MP_PLACEMENTS, type WrkMpBatching, type WrkMpPlacement } from '../sections/wrk-mp.js';
 import type { BenchResults } from './results.js';
 import { checkTargets } from './targets.js';
 
@@ -99,27 +99,39 @@ const WRK_MP_PLACEMENT_LABELS: Record<WrkMpPlacement, string> = {
   unpinned: 'server on both CPUs',
 };
 
+/** Keys per get statement: overall, then each worker's with its share of the gets when there are several ("4.1 (w0 3.0 on 40%, …)"). */
+function keysPerStatement(batching: WrkMpBatching | undefined): string {
+  if (batching === undefined) return '';
+  const overall = batching.overall.toFixed(1);
+  if (batching.perProcess.length < 2) return overall;
+  const gets = batching.perProcess.reduce((n, p) => n + p.requests, 0);
+  const each = batching.perProcess.map(
+    (p) => `w${p.worker} ${p.keysPerStatement.toFixed(1)} on ${((100 * p.requests) / gets).toFixed(0)}%`,
+  );
+  return `${overall} (${each.join(', ')})`;
+}
+
 /** Issue 18: WEB_CONCURRENCY=1 vs 2 with wrk pinned to CPU 0; rendered only when the wrk-mp section ran. */
 function wrkMpSection(results: BenchResults): string[] {
   const all = results.wrkMp?.rows ?? [];
   if (all.length === 0) return [];
   const rows: string[][] = [];
   for (const placement of WRK_MP_PLACEMENTS) {
-    const one = all.find((r) => r.placement === placement && r.processes === 1)?.outcome;
-    for (const processes of WRK_MP_PROCESSES) {
-      const row = all.find((r) => r.placement === placement && r.processes === processes);
-      if (row === undefined) continue;
+    const one = all.find((r) => r.placement === placement && r.processes === 1 && r.connections === WRK_MP_CONNECTIONS)?.outcome;
+    for (const row of all.filter((r) => r.placement === placement)) {
       const cpu = cpuPerRequest(row.outcome);
+      const baseline = row.processes === 1 && row.connections === WRK_MP_CONNECTIONS;
       rows.push([
         WRK_MP_PLACEMENT_LABELS[placement],
-        String(processes),
+        String(row.processes),
         String(row.connections),
         ops(row.outcome),
         ms(row.outcome, 'p50'),
         ms(row.outcome, 'p99'),
         cpu === undefined ? '' : cpu.toFixed(0),
-        processes === 1 ? '1.00×' : times(ratio(row.outcome, one)),
-        processes === 1 ? '1.00×' : cpuRatio(row.outcome, one),
+        baseline ? '1.00×' : times(ratio(row.outcome, one)),
+        baseline ? '1.00×' : cpuRatio(row.outcome, one),
+        keysPerStatement(row.batching),
       ]);
     }
   }
@@ -133,7 +145,13 @@ function wrkMpSection(results: BenchResults): string[] {
       'each server started for its run and stopped after it. **server on CPU 1 only**: the server and every worker it forks started under `taskset -c 1`, ' +
       'so both settings have the same one core; **server on both CPUs**: not pinned, so workers can also run on CPU 0 beside wrk (and Postgres runs on ' +
       'either core in both cases). Server CPU = user + system time summed over the primary and its workers (/proc/<pid>/stat) ÷ requests. ' +
-      'Factor = WEB_CONCURRENCY=2 ÷ WEB_CONCURRENCY=1 of the same placement, same run.',
+      `Factor = WEB_CONCURRENCY=2 ÷ WEB_CONCURRENCY=1 at ${WRK_MP_CONNECTIONS} connections, same placement, same run. ` +
+      'Keys per get statement = coalesced gets ÷ get statements sent (`cacheport_coalesced_requests_total{op="get"}` ÷ ' +
+      '`cacheport_coalesced_statements_total{op="get"}`), scraped from every server process (each worker by its `worker` label) before and ' +
+      'after each measured run and summed over the runs: overall, then per worker (w0, w1) with its share of the gets (the cluster need not split ' +
+      'the connections evenly). The 1-process row at ' +
+      `${WRK_MP_CONNECTIONS / 2} connections (run right after the ${WRK_MP_CONNECTIONS}-connection one, same server) is the load each of two workers sees: ` +
+      'the baseline for per-process batching.',
     '',
     ...table(
       [
@@ -146,6 +164,7 @@ function wrkMpSection(results: BenchResults): string[] {
         'server CPU µs/req',
         'req/s vs 1 process',
         'CPU/req vs 1 process',
+        'keys per get statement',
       ],
       rows,
     ),

@@ -157,6 +157,26 @@ describe('multi-process mode (WEB_CONCURRENCY=2)', () => {
       }
     }
 
+    // /metrics is answered by whichever worker takes the connection, with its own figures, every series labelled
+    // worker="<n>": scrapes over fresh connections reach both, and each worker's coalescer has batched its gets.
+    const scraped = new Map<string, string>();
+    for (let i = 0; i < 20 && scraped.size < 2; i++) {
+      const metrics = await getOnNewConnection(`${url}/metrics`);
+      expect(metrics.status).toBe(200);
+      const worker = /^cacheport_coalesced_requests_total\{op="get",worker="(\d+)"\} \d+$/m.exec(metrics.body)?.[1];
+      expect(worker, metrics.body).toBeDefined();
+      scraped.set(worker as string, metrics.body);
+    }
+    expect([...scraped.keys()].sort()).toEqual(['0', '1']);
+    for (const [worker, text] of scraped) {
+      const count = (name: string) => Number(new RegExp(`^${name}\\{op="get",worker="${worker}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      const requests = count('cacheport_coalesced_requests_total');
+      const statements = count('cacheport_coalesced_statements_total');
+      expect(statements, `worker ${worker}`).toBeGreaterThan(0);
+      expect(requests, `worker ${worker}`).toBeGreaterThanOrEqual(statements);
+      expect(text).toMatch(new RegExp(`^cacheport_http_requests_total\\{[^}]*worker="${worker}"\\} \\d+$`, 'm'));
+    }
+
     // A crashed worker is replaced; the cluster keeps serving.
     const victim = [...servedBy][0] as number;
     process.kill(victim, 'SIGKILL');

@@ -52,14 +52,19 @@ export interface PostgresPort extends CachePort {
   readonly sql: Sql;
 }
 
-/** Each port's coalescing counters, kept off the port's interface: only tests and benchmarks read them. */
-const coalescingCounters = new WeakMap<PostgresPort, () => CoalescingStats>();
+/** Each port's coalescing counters, kept off the port's interface: the metrics, tests and benchmarks read them. */
+const coalescingCounters = new WeakMap<CachePort, () => CoalescingStats>();
 
 /** Calls and statements of the coalesced operations of `port` so far (for tests and benchmarks). */
 export function coalescingStatsOf(port: PostgresPort): CoalescingStats {
   const stats = coalescingCounters.get(port);
   if (!stats) throw new Error('coalescingStatsOf: not a port made by createPostgresPort');
   return stats();
+}
+
+/** What reads `port`'s coalescing counters, when `port` was made by createPostgresPort (the metrics read it at scrape time). */
+export function coalescingStatsSource(port: CachePort): (() => CoalescingStats) | undefined {
+  return coalescingCounters.get(port);
 }
 
 /**
