@@ -121,23 +121,15 @@ function routeLabel(c: AppContext): string {
   return route?.path ?? 'unmatched';
 }
 
-type RequestDuration = { observe(value: number): void };
-const requestDurations = new Map<string, RequestDuration>();
-
 /**
- * Counts the request and observes its duration under (method, route pattern, status). The duration's
- * label-bound child is created once per label set, the count is tallied (../tallied-counter.ts).
- * Bounded: routes and statuses are a fixed set.
+ * Counts the request and observes its duration under (method, route pattern, status), both tallied
+ * (../tallied-counter.ts, ../tallied-histogram.ts). Bounded: routes and statuses are a fixed set.
  */
 function recordRequest(method: string, route: string, status: number, seconds: number): void {
   const key = `${method} ${route} ${status}`;
-  httpRequests.add(key, () => ({ method, route, status: String(status) }));
-  let duration = requestDurations.get(key);
-  if (!duration) {
-    duration = httpDuration.labels({ method, route, status: String(status) });
-    requestDurations.set(key, duration);
-  }
-  duration.observe(seconds);
+  const labels = () => ({ method, route, status: String(status) });
+  httpRequests.add(key, labels);
+  httpDuration.observe(key, labels, seconds);
 }
 
 /** One info line per request and the request metrics. Never logs headers (tokens). */
