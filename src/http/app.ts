@@ -115,10 +115,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   return app;
 }
 
-/** The route pattern that handled the request (for logs and metric labels), or `unmatched`. */
+/** The route pattern of the request, or undefined when no route matched (404/405). */
+function matchedRoute(c: AppContext): string | undefined {
+  return matchedRoutes(c).find((r) => r.method !== 'ALL')?.path;
+}
+
+/** The route pattern that handled the request (for logs and metric labels), or `unmatched`. Looked up once. */
 function routeLabel(c: AppContext): string {
-  const route = matchedRoutes(c).find((r) => r.method !== 'ALL');
-  return route?.path ?? 'unmatched';
+  return c.get('route') ?? matchedRoute(c) ?? 'unmatched';
 }
 
 /**
@@ -166,7 +170,9 @@ function clientWentAway(c: AppContext): boolean {
  */
 function authenticate(deps: AppDeps) {
   return async (c: AppContext, next: () => Promise<void>) => {
-    if (!matchedRoutes(c).some((r) => r.method !== 'ALL')) return next();
+    const route = matchedRoute(c);
+    if (route === undefined) return next();
+    c.set('route', route);
     const principal = deps.auth.authenticate(c.req.header('authorization'));
     if (!principal) throw unauthorized();
     c.set('principal', principal);
