@@ -6,8 +6,9 @@
  *   new Counter({ name: 'cacheport_cleanup_deleted_total', help: '...', registers: [registry] })
  * Metric names are global to the process: create each once (module scope).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { TalliedCounter } from './tallied-counter.js';
+import { TalliedHistogram } from './tallied-histogram.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'cacheport_' });
@@ -20,7 +21,8 @@ export const httpRequests = new TalliedCounter({
   registers: [registry],
 });
 
-export const httpDuration = new Histogram({
+/** Observed once per request: tallied, see ./tallied-histogram.ts. */
+export const httpDuration = new TalliedHistogram({
   name: 'cacheport_http_request_duration_seconds',
   help: 'HTTP request latency by method, route pattern and status',
   labelNames: ['method', 'route', 'status'] as const,

@@ -115,29 +115,29 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   return app;
 }
 
-/** The route pattern that handled the request (for logs and metric labels), or `unmatched`. */
-function routeLabel(c: AppContext): string {
-  const route = matchedRoutes(c).find((r) => r.method !== 'ALL');
-  return route?.path ?? 'unmatched';
+/** The route pattern of the request, or undefined when no route matched (404/405). */
+function matchedRoute(c: AppContext): string | undefined {
+  return matchedRoutes(c).find((r) => r.method !== 'ALL')?.path;
 }
 
-type RequestDuration = { observe(value: number): void };
-const requestDurations = new Map<string, RequestDuration>();
+/** The route pattern that handled the request (for logs and metric labels), or `unmatched`. Looked up once. */
+function routeLabel(c: AppContext): string {
+  return c.get('route') ?? matchedRoute(c) ?? 'unmatched';
+}
 
 /**
- * Counts the request and observes its duration under (method, route pattern, status). The duration's
- * label-bound child is created once per label set, the count is tallied (../tallied-counter.ts).
- * Bounded: routes and statuses are a fixed set.
+ * Counts the request and observes its duration under (method, route pattern, status), both tallied
+ * (../tallied-counter.ts, ../tallied-histogram.ts). Bounded: routes and statuses are a fixed set.
  */
 function recordRequest(method: string, route: string, status: number, seconds: number): void {
   const key = `${method} ${route} ${status}`;
-  httpRequests.add(key, () => ({ method, route, status: String(status) }));
-  let duration = requestDurations.get(key);
-  if (!duration) {
-    duration = httpDuration.labels({ method, route, status: String(status) });
-    requestDurations.set(key, duration);
-  }
-  duration.observe(seconds);
+  // Inline closures: a named one (`const labels = () => ...`) costs a __name() call per request under tsx.
+  httpRequests.add(key, () => requestLabels(method, route, status));
+  httpDuration.observe(key, () => requestLabels(method, route, status), seconds);
+}
+
+function requestLabels(method: string, route: string, status: number) {
+  return { method, route, status: String(status) };
 }
 
 /** One info line per request and the request metrics. Never logs headers (tokens). */
@@ -174,7 +174,9 @@ function clientWentAway(c: AppContext): boolean {
  */
 function authenticate(deps: AppDeps) {
   return async (c: AppContext, next: () => Promise<void>) => {
-    if (!matchedRoutes(c).some((r) => r.method !== 'ALL')) return next();
+    const route = matchedRoute(c);
+    if (route === undefined) return next();
+    c.set('route', route);
     const principal = deps.auth.authenticate(c.req.header('authorization'));
     if (!principal) throw unauthorized();
     c.set('principal', principal);

@@ -29,6 +29,8 @@ export interface AppEnv {
     requestId: string;
     /** Set by the auth middleware on /v1/*; undefined on public routes. */
     principal: Principal | undefined;
+    /** The matched route pattern, set by the auth middleware on /v1/* so the request log need not look it up again. */
+    route: string | undefined;
   };
 }
 
