@@ -4,8 +4,18 @@
  * percent-encoded (`%6B` for `k`), which it declines and the Hono app answers; status, body and headers must
  * be identical (but for date and a generated x-request-id), and /metrics must count both under the route's
  * label. plainEntryRead is checked to take the one form and decline the other, so both paths really run.
+ * With a backend that never answers, both give the same 503 (counted as a backend timeout) and record a
+ * client that left before the failure as 499.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request as httpRequest } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createPostgresPort } from '../../src/adapters/postgres/index.js';
+import { startServer, type RunningServer } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { DEFAULT_ADAPTER_OPTIONS } from '../../src/core/defaults.js';
+import type { CachePort } from '../../src/core/port.js';
+import { createLogger } from '../../src/logger.js';
 import { createAuthenticator } from '../../src/http/auth.js';
 import { ENTRY_ROUTE } from '../../src/http/entry-read.js';
 import { plainEntryRead } from '../../src/http/fast-entry-read.js';
@@ -186,5 +196,68 @@ describe.each(BACKENDS)('lean entry read on $name', (factory) => {
       Object.fromEntries(Object.keys(a).map((name) => [name, (b[name] ?? 0) - (a[name] ?? 0)]));
     expect(delta(before, afterLean)).toEqual({ get200: 1, head404: 1, durations: 1, hits: 1, misses: 1 });
     expect(delta(afterLean, afterApp)).toEqual(delta(before, afterLean));
+  });
+});
+
+/** A backend that accepts connections and never answers: every read times out (BACKEND_TIMEOUT_MS). */
+describe('lean entry read with the backend not answering', () => {
+  let blackHole: Server;
+  let server: RunningServer;
+  let port: CachePort;
+  beforeAll(async () => {
+    blackHole = createNetServer(() => {});
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const { port: holePort } = blackHole.address() as AddressInfo;
+    port = createPostgresPort({
+      ...DEFAULT_ADAPTER_OPTIONS,
+      timeoutMs: 500,
+      url: `postgres://root@127.0.0.1:${holePort}/test`,
+      schema: 'cp_black_hole',
+      poolMax: 2,
+    });
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', BACKEND_TIMEOUT_MS: '500' });
+    server = await startServer(config, { port, logger: createLogger('silent'), worker: false });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await port?.close().catch(() => undefined);
+    blackHole?.close();
+  });
+
+  const counts = async (): Promise<{ timeouts: number; closed: number }> => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const pick = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+    return {
+      timeouts: pick(/cacheport_backend_errors_total\{kind="timeout"\} (\d+)/),
+      closed: pick(/cacheport_http_requests_total\{method="GET",route="\/v1\/cache\/:ns\/\*",status="499"\} (\d+)/),
+    };
+  };
+
+  it('the same 503 problem, counted as a backend timeout by both', async () => {
+    const before = await counts();
+    const lean = await rawRequest(server.url, 'GET', '/v1/cache/fp/k1');
+    const afterLean = await counts();
+    const app = await rawRequest(server.url, 'GET', '/v1/cache/fp/%6B1');
+    const afterApp = await counts();
+    expect(lean.status).toBe(503);
+    expect(comparable(lean)).toEqual(comparable(app));
+    expect(afterLean.timeouts - before.timeouts).toBe(1);
+    expect(afterApp.timeouts - afterLean.timeouts).toBe(1);
+  });
+
+  it('a client that leaves before the read fails is recorded as 499 by both', async () => {
+    for (const path of ['/v1/cache/fp/k1', '/v1/cache/fp/%6B1']) {
+      const before = await counts();
+      const { hostname, port: serverPort } = new URL(server.url);
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({ hostname, port: serverPort, path });
+        req.on('error', () => resolve());
+        req.end();
+        // Gone well before the 500 ms backend timeout.
+        setTimeout(() => req.destroy(), 50);
+      });
+      // The failure comes at the timeout; the 499 is recorded then.
+      await vi.waitFor(async () => expect((await counts()).closed - before.closed).toBe(1), { timeout: 5000, interval: 100 });
+    }
   });
 });
