@@ -4,13 +4,14 @@
  * runs (src/main.ts) and what the HTTP tests use (PORT=0, injected port).
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import { directDatabaseUrl, type Config } from './config.js';
 import type { CachePort } from './core/port.js';
 import { createLogger, type Logger } from './logger.js';
 import { createAuthenticator } from './http/auth.js';
-import { createApp } from './http/app.js';
+import { createApp, type AppDeps } from './http/app.js';
+import { fastEntryRead } from './http/fast-entry-read.js';
 import { joinSiblings, type SiblingChanges } from './cluster-siblings.js';
 import { LocalEntryCaches } from './http/local-entries.js';
 import { SseStreams } from './http/sse.js';
@@ -72,8 +73,8 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     }
     siblings = overrides.siblings ? joinSiblings((ns, keys) => localEntries?.changed(ns, keys)) : undefined;
     localEntries = new LocalEntryCaches(backend.port, config.localCacheMaxBytes, siblings);
-    const app = createApp({ port: backend.port, config, logger, auth, localEntries, streams });
-    server = await listen(app.fetch, config);
+    const deps: AppDeps = { port: backend.port, config, logger, auth, localEntries, streams };
+    server = await listen(deps, config);
   } catch (error) {
     removeCoalescingSource?.();
     siblings?.close();
@@ -114,13 +115,25 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   };
 }
 
-type FetchHandler = Parameters<typeof serve>[0]['fetch'];
-
-function listen(fetch: FetchHandler, config: Config): Promise<Server> {
+/**
+ * The Node server: what @hono/node-server's serve() builds (its request listener over the app, the same
+ * options), with the lean entry read (src/http/fast-entry-read.ts) offered each request first.
+ */
+function listen(deps: AppDeps, config: Config): Promise<Server> {
+  const app = createApp(deps);
+  const hono = getRequestListener(app.fetch, { hostname: config.host });
+  const fast = fastEntryRead(deps);
+  const server = createServer(
+    fast === undefined
+      ? hono
+      : (incoming, outgoing) => {
+          if (!fast(incoming, outgoing)) void hono(incoming, outgoing);
+        },
+  );
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname: config.host, port: config.port }) as Server;
     server.once('listening', () => resolve(server));
     server.once('error', reject);
+    server.listen(config.port, config.host);
   });
 }
 

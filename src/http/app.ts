@@ -30,12 +30,12 @@ import { swaggerUI } from '@hono/swagger-ui';
 import { DOCS_ASSETS_BASE, serveDocsAsset } from './docs-assets.js';
 import { matchedRoutes } from 'hono/route';
 import { TrieRouter } from 'hono/router/trie-router';
-import { randomUUID } from 'node:crypto';
-import { backendErrors, httpDuration, httpRequests } from '../metrics.js';
 import { problemHook, unauthorized, type AppContext, type AppDeps, type AppEnv } from './context.js';
 import { corsMiddleware } from './cors.js';
 import { namespacedKey, rawPath } from './path-key.js';
-import { clientClosed, HttpProblem, problemResponse, toProblem } from './problem.js';
+import { problemForError } from './error-answer.js';
+import { HttpProblem, problemResponse, toProblem } from './problem.js';
+import { chooseRequestId, finishRequest, METHODS } from './request-record.js';
 import { batchRoutes } from './routes/batch.js';
 import { changeRoutes } from './routes/changes.js';
 import { channelRoutes } from './routes/channels.js';
@@ -52,8 +52,6 @@ import { sessionRoutes } from './routes/sessions.js';
 export type { AppDeps, AppEnv } from './context.js';
 
 export { MAX_JSON_BODY_BYTES } from './json-body.js';
-
-const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'] as const;
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: problemHook });
@@ -101,17 +99,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.get(`${DOCS_ASSETS_BASE}/swagger-ui-dist/:file`, serveDocsAsset);
 
   app.notFound(methodAwareNotFound(app, deps));
-  app.onError((error, c) => {
-    // Whatever failed, nobody is listening: record 499, log no error.
-    if (clientWentAway(c)) return problemResponse(clientClosed());
-    const problem = toProblem(error);
-    if (problem) {
-      if (problem.status === 503) backendErrors.inc({ kind: problem.slug === 'backend-timeout' ? 'timeout' : 'unavailable' });
-      return problemResponse(problem);
-    }
-    deps.logger.error({ err: error, requestId: c.get('requestId') }, 'unhandled error');
-    return problemResponse(new HttpProblem(500, 'internal', `an internal error occurred (request id ${c.get('requestId')})`));
-  });
+  app.onError((error, c) => problemResponse(problemForError(error, deps.logger, c.get('requestId'), clientWentAway(c))));
   return app;
 }
 
@@ -125,27 +113,11 @@ function routeLabel(c: AppContext): string {
   return c.get('route') ?? matchedRoute(c) ?? 'unmatched';
 }
 
-/**
- * Counts the request and observes its duration under (method, route pattern, status), both tallied
- * (../tallied-counter.ts, ../tallied-histogram.ts). Bounded: routes and statuses are a fixed set.
- */
-function recordRequest(method: string, route: string, status: number, seconds: number): void {
-  const key = `${method} ${route} ${status}`;
-  // Inline closures: a named one (`const labels = () => ...`) costs a __name() call per request under tsx.
-  httpRequests.add(key, () => requestLabels(method, route, status));
-  httpDuration.observe(key, () => requestLabels(method, route, status), seconds);
-}
-
-function requestLabels(method: string, route: string, status: number) {
-  return { method, route, status: String(status) };
-}
-
-/** One info line per request and the request metrics. Never logs headers (tokens). */
+/** The request id, then one info line per request and the request metrics (./request-record.ts). */
 function requestLog(deps: AppDeps) {
   return async (c: AppContext, next: () => Promise<void>) => {
     const started = performance.now();
-    const incoming = c.req.header('x-request-id');
-    const requestId = incoming && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    const requestId = chooseRequestId(c.req.header('x-request-id'));
     c.set('requestId', requestId);
     // On the Node server the header goes on the outgoing message, which merges it into whatever response is
     // written. Setting it on the finished Response instead would rebuild it around a body stream (slow path).
@@ -153,12 +125,7 @@ function requestLog(deps: AppDeps) {
     outgoing?.setHeader('x-request-id', requestId);
     await next();
     if (!outgoing) c.header('x-request-id', requestId);
-    const seconds = (performance.now() - started) / 1000;
-    // Any token is a valid method: unknown ones share one label so clients cannot grow the metrics.
-    const method = (METHODS as readonly string[]).includes(c.req.method) ? c.req.method : 'OTHER';
-    const route = routeLabel(c);
-    recordRequest(method, route, c.res.status, seconds);
-    deps.logger.info({ requestId, method, route, status: c.res.status, durationMs: Math.round(seconds * 10_000) / 10 }, 'request');
+    finishRequest(deps.logger, { requestId, method: c.req.method, route: routeLabel(c), status: c.res.status, started });
   };
 }
 

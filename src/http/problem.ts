@@ -4,6 +4,7 @@
  * `invalid-params` for validation errors. Route code throws (HttpProblem or a
  * typed port error); the app's onError turns it into a response here.
  */
+import type { ServerResponse } from 'node:http';
 import { HTTPException } from 'hono/http-exception';
 import {
   BackendTimeoutError,
@@ -90,6 +91,25 @@ export function validationProblem(params: InvalidParam[]): HttpProblem {
 export function problemResponse(problem: HttpProblem): Response {
   const headers = new Headers({ 'content-type': PROBLEM_CONTENT_TYPE, ...problem.headers });
   return new Response(JSON.stringify(problem.toBody()), { status: problem.status, headers });
+}
+
+/**
+ * Writes the problem on a Node response, as @hono/node-server writes problemResponse(): the header names
+ * lower-cased and sorted (a WHATWG Headers iterates so), then Content-Length; to a HEAD request the same
+ * headers without Content-Length and no body (Hono answers HEAD with a body-less copy of the GET's response).
+ */
+export function writeProblem(outgoing: ServerResponse, problem: HttpProblem, head: boolean): void {
+  const headers: Record<string, string | number> = {};
+  for (const [name, value] of new Headers({ 'content-type': PROBLEM_CONTENT_TYPE, ...problem.headers })) headers[name] = value;
+  if (head) {
+    outgoing.writeHead(problem.status, headers);
+    outgoing.end();
+    return;
+  }
+  const body = JSON.stringify(problem.toBody());
+  headers['Content-Length'] = Buffer.byteLength(body);
+  outgoing.writeHead(problem.status, headers);
+  outgoing.end(body);
 }
 
 /**

@@ -6,11 +6,10 @@
 import { isUtf8 } from 'node:buffer';
 import { z } from '@hono/zod-openapi';
 import type { SetOptions, WriteCondition } from '../../core/port.js';
-import { countLookup } from '../../metrics.js';
 import { readValueBytes } from '../body.js';
 import { asObject, readJson } from '../json-body.js';
 import { createRouter, type AppContext, type AppDeps } from '../context.js';
-import { namespaceLabels } from '../namespace-labels.js';
+import { entryAnswer, entryBody, readEntry } from '../entry-read.js';
 import { namespacedKey } from '../path-key.js';
 import { HttpProblem, invalidParam } from '../problem.js';
 import { parseEtagList, parseTtlOrNone, quoteEtag } from '../fields.js';
@@ -60,11 +59,6 @@ function cacheTags(c: AppContext): string[] {
     });
 }
 
-/** Tags on the wire: percent-encoded outside printable ASCII, and `%` and `,` themselves, so any tag survives a round trip. */
-function cacheTagHeader(tags: string[]): string {
-  return tags.map((tag) => tag.replace(/[^\x21-\x7e]|[%,]/gu, (ch) => encodeURIComponent(ch))).join(', ');
-}
-
 function ttlQuery(c: AppContext): number | null | undefined {
   const values = c.req.queries('ttl');
   if (values === undefined) return undefined;
@@ -92,33 +86,16 @@ export function entryRoutes(deps: AppDeps) {
     return c.body(null, result.created ? 201 : 204, { etag: quoteEtag(result.etag) });
   });
 
-  // Also serves HEAD (Hono answers HEAD with the GET handler, minus the body).
+  // Also serves HEAD (Hono answers HEAD with the GET handler, minus the body). The plain common case of both is
+  // answered before Hono by ../fast-entry-read.ts, with the same pieces (../entry-read.ts).
   router.get(path, async (c) => {
     const { ns, key } = namespacedKey(c, 'cache', 'read');
-    // Answered from this process's local cache when the namespace has one (./local-entries.ts); same response either way.
-    const { entry } = await deps.localEntries.get(ns, key);
-    countLookup(namespaceLabels(deps.port).label(ns), entry !== undefined);
-    if (!entry) throw new HttpProblem(404, 'not-found', `no entry ${JSON.stringify(key)} in namespace ${ns}`);
-    const headers: Record<string, string> = { etag: quoteEtag(entry.etag) };
-    if (entry.expiresAt !== null) {
-      headers['cache-control'] = `max-age=${Math.max(0, Math.floor((entry.expiresAt - Date.now()) / 1000))}`;
-      // The exact expiry (max-age is whole seconds): what the HTTP adapter reads back as expiresAt and ttl.
-      headers['expires-at'] = new Date(entry.expiresAt).toISOString();
-    }
-    if (entry.tags.length > 0) headers['cache-tag'] = cacheTagHeader(entry.tags);
-    const ifNoneMatch = c.req.header('if-none-match');
-    if (ifNoneMatch !== undefined) {
-      const tags = parseEtagList(ifNoneMatch, 'If-None-Match');
-      if (tags[0] === '*' || tags.includes(entry.etag)) return c.body(null, 304, headers);
-    }
-    headers['content-type'] = entry.contentType;
-    headers['content-length'] = String(entry.value.byteLength);
-    // A view on the stored bytes, not a copy. A Response with a plain header object, not c.body(): with more than one
-    // header Hono builds a WHATWG Headers the Node server then converts back (about 3% of a cached GET's CPU, profiled).
-    return new Response(new Uint8Array(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength) as Uint8Array<ArrayBuffer>, {
-      status: 200,
-      headers,
-    });
+    const entry = await readEntry(deps, ns, key);
+    const { notModified, headers } = entryAnswer(entry, c.req.header('if-none-match'));
+    if (notModified) return c.body(null, 304, headers);
+    // A Response with a plain header object, not c.body(): with more than one header Hono builds a WHATWG Headers
+    // the Node server then converts back (about 3% of a cached GET's CPU, profiled).
+    return new Response(entryBody(entry), { status: 200, headers });
   });
 
   router.delete(path, async (c) => {
