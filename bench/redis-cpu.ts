@@ -2,7 +2,8 @@
  * Node CPU per operation, Redis adapter vs raw ioredis: process.cpuUsage()
  * (user + system) over a closed loop, divided by completed calls. Throughput
  * on the shared 2-core machine says more about the load than about the
- * adapter; CPU per call does not. Cases alternate, ROUNDS times.
+ * adapter; CPU per call less so. Cases alternate, ROUNDS times; the best and
+ * median round are printed (the least disturbed round is the best estimate).
  *
  *   npx tsx bench/redis-cpu.ts            (c = 64, 1.5 s per case, 3 rounds)
  * REDIS_CPU_BASE=<dir holding another checkout's src/> adds that version's
@@ -87,9 +88,13 @@ for (let r = 0; r < rounds; r++) {
 }
 console.log(`c = ${concurrency}, ${durationMs} ms per case, ${rounds} rounds`);
 for (const [name, list] of results) {
-  const ops = list.map((m) => Math.round(m.opsPerSec)).join(' / ');
-  const cpu = list.map((m) => m.cpuUs.toFixed(2)).join(' / ');
-  console.log(`${name.padEnd(12)} ops/s ${ops}   Node CPU µs/op ${cpu}`);
+  const ops = list.map((m) => m.opsPerSec).sort((a, b) => b - a);
+  const cpu = list.map((m) => m.cpuUs).sort((a, b) => a - b);
+  const median = (xs: number[]): number => xs[Math.floor(xs.length / 2)] as number;
+  console.log(
+    `${name.padEnd(13)} ops/s best ${Math.round(ops[0] as number)} median ${Math.round(median(ops))}   ` +
+      `Node CPU µs/op min ${(cpu[0] as number).toFixed(2)} median ${median(cpu).toFixed(2)}`,
+  );
 }
 await port.clear(ns);
 await port.close();

@@ -49,7 +49,7 @@ import { CHUNK, clearNamespace, deleteLexRange } from './bulk-delete.js';
 import type { RedisContext } from './context.js';
 import { deleteEntries, expireEntry, getEntries, incrementEntry, invalidateTagChunk, setEntry } from './entry-scripts.js';
 import type { HitCounter } from './hit-counter.js';
-import { announceHead, announcement } from './change-payload.js';
+import { announceHead, announcement, keyAnnouncement } from './change-payload.js';
 import { entryKey, namespaceKeys, namespaceRegistryKey } from './namespace-keys.js';
 
 /**
@@ -113,7 +113,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
         now: Date.now(),
         staleSample: sample,
         channel: k.changes,
-        announce: announcement(ns, 'set', { keys: [w.key] }),
+        announce: keyAnnouncement(ns, 'set', w.key),
       },
       restArgs: w.tags,
     });
@@ -233,7 +233,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     const args = {
       ttlMs: ttlMs === null ? '' : ttlMs,
       channel: namespaceKeys(ctx, ns).changes,
-      announce: announcement(ns, 'expire', { keys: [key] }),
+      announce: keyAnnouncement(ns, 'expire', key),
     };
     return ctx.runCommand('expire', () => expireEntry.call(redis, { keys: { entry: entryKey(ctx, ns, key) }, args }));
   }
@@ -257,7 +257,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
             etag: newEtag(),
             now: Date.now(),
             channel: k.changes,
-            announce: announcement(ns, 'set', { keys: [key] }),
+            announce: keyAnnouncement(ns, 'set', key),
           },
         }),
       (code) => (code === 'overflow' ? new IntegerOverflowError(key) : new NotAnIntegerError(key)),
