@@ -27,7 +27,7 @@ const value = Buffer.alloc(1024, 120);
 const TTL = 10 * 60 * 1000;
 
 const raw = new Redis(url, { maxRetriesPerRequest: 1 });
-/** Raw ioredis with the adapter's per-command timer (commandTimeout), to price that timer alone. */
+/** Raw ioredis with the adapter's per-command timer (commandTimeout), to price that timer alone (case 'raw GET timed'). */
 const rawTimed = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: DEFAULT_ADAPTER_OPTIONS.timeoutMs });
 const port = createRedisPort({ ...DEFAULT_ADAPTER_OPTIONS, url, prefix });
 const baseDir = process.env.REDIS_CPU_BASE;

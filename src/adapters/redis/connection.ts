@@ -4,7 +4,6 @@
  * without a restart.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { enforceCommandDeadlines } from './command-deadlines.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -31,14 +30,13 @@ export function reconnectDelay(attempt: number): number {
  * - `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`: a
  *   command in flight when the connection drops fails instead of being re-sent,
  *   so a non-idempotent script (increment, set with condition) never runs twice.
- * - Every command is bounded by the timeout: on a single node by one shared
- *   sweep (command-deadlines.ts; no timer per command on the hot path,
- *   RedisContext.runCommand), on a Cluster by ioredis `commandTimeout`.
- *   RedisContext.run adds a caller-side bound (withTimeout) for multi-command
- *   calls and for waiting for `ready`.
+ * - `commandTimeout`: bounds every command; it is the only timer on the hot
+ *   path (RedisContext.runCommand). RedisContext.run adds a caller-side bound
+ *   (withTimeout) for multi-command calls and for waiting for `ready`.
  */
 function commonOptions(options: RedisConnectionOptions): RedisOptions {
   return {
+    commandTimeout: options.timeoutMs,
     connectTimeout: Math.max(options.timeoutMs, 1000),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -76,13 +74,11 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
       // limits across three fresh instances). Queued commands have not been sent, so the queue cannot
       // run a script twice; commandTimeout still bounds them, and a failed connect flushes them
       // (maxRetriesPerRequest 0). The cluster itself still rejects at once while it is not ready.
-      redisOptions: { ...withoutOfflineQueueSetting(common), commandTimeout: options.timeoutMs },
+      redisOptions: withoutOfflineQueueSetting(common),
     };
     client = new Cluster(options.clusterNodes, clusterOptions);
   } else {
-    const node = new Redis(options.url, common);
-    enforceCommandDeadlines(node, options.timeoutMs);
-    client = node;
+    client = new Redis(options.url, common);
   }
   // Without a listener ioredis prints every reconnect failure to stderr.
   client.on('error', (error: Error) => options.onError?.(error));

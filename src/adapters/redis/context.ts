@@ -52,9 +52,8 @@ export interface RedisContext {
   run<T>(operation: string, call: (deadline: Deadline) => Promise<T>, onScriptError?: (code: string) => Error): Promise<T>;
   /**
    * `run` for a call that sends ONE command (or one back-to-back batch) on a
-   * ready connection: the client's command timeout already bounds it
-   * (connection.ts), so the hot path skips the extra timer and readiness
-   * promise. Not ready → `run`.
+   * ready connection: ioredis' commandTimeout already bounds it, so the hot
+   * path skips the extra timer and readiness promise. Not ready → `run`.
    */
   runCommand<T>(operation: string, call: () => Promise<T>, onScriptError?: (code: string) => Error): Promise<T>;
   /** Calls inside run() / runCommand() right now. */
