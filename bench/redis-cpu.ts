@@ -5,11 +5,15 @@
  * adapter; CPU per call less so. Cases alternate, ROUNDS times; the best and
  * median round are printed (the least disturbed round is the best estimate).
  *
- *   npx tsx bench/redis-cpu.ts            (c = 64, 1.5 s per case, 3 rounds)
+ * Cases: raw GET, raw GET timed (with ioredis commandTimeout), raw HMGET 5
+ * (the adapter's read of one entry hash), wrapped HMGET (the same through the
+ * adapter's connection and runCommand), adapter get, raw SET PX, adapter set.
  * REDIS_CPU_BASE=<dir holding another checkout's src/> adds that version's
- * adapter get/set ("base …") for an interleaved before/after comparison.
+ * adapter get/set ("base get", "base set") for an interleaved before/after
+ * comparison. Keys live under the prefix `cpbench-cpu` and are removed at the end.
  *
- *   REDIS_CPU_C=1 REDIS_CPU_ROUNDS=5 REDIS_CPU_CASES='raw GET,adapter get' npx tsx bench/redis-cpu.ts
+ *   npx tsx bench/redis-cpu.ts            (c = 64, 1.5 s per case, 3 rounds)
+ *   REDIS_CPU_C=1 REDIS_CPU_ROUNDS=10 REDIS_CPU_MS=500 REDIS_CPU_CASES='raw GET,adapter get' npx tsx bench/redis-cpu.ts
  */
 import { Redis } from 'ioredis';
 import { DEFAULT_ADAPTER_OPTIONS } from '../src/core/defaults.js';
@@ -51,6 +55,9 @@ const cases: Record<string, () => Promise<unknown>> = {
   'adapter get': () => port.get(ns, key()),
   'raw GET timed': () => rawTimed.getBuffer(rawKey(key())),
   'raw HMGET 5': () => raw.hmgetBuffer(`${prefix}:{${ns}}:${key()}`, 'v', 'c', 'e', 't', 'x'),
+  // The adapter's command wrapper alone around the same HMGET (its connection, its options).
+  'wrapped HMGET': () =>
+    port.context.runCommand('get', () => port.redis.hmgetBuffer(`${prefix}:{${ns}}:${key()}`, 'v', 'c', 'e', 't', 'x')),
   ...(base ? { 'base get': () => base.get(ns, key()) } : {}),
   'raw SET PX': () => raw.set(rawKey(key()), value, 'PX', TTL),
   'adapter set': () => port.set(ns, key(), value, { ttl: TTL }),
@@ -96,8 +103,14 @@ for (const [name, list] of results) {
       `Node CPU µs/op min ${(cpu[0] as number).toFixed(2)} median ${median(cpu).toFixed(2)}`,
   );
 }
-await port.clear(ns);
 await port.close();
 await base?.close();
+// Everything under the prefix: entries, raw keys, the registry and the flushed counters.
+let cursor = '0';
+do {
+  const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+  cursor = next;
+  if (keys.length > 0) await raw.unlink(...keys);
+} while (cursor !== '0');
 await raw.quit();
 await rawTimed.quit();
