@@ -15,9 +15,17 @@ export function announcement(ns: string, op: ChangeOp, detail: ChangeDetail = {}
   return JSON.stringify({ ns, op, ...detail });
 }
 
-/** `{"ns":…,"op":…,"keys":` — the script appends the key array and `}`. */
+/**
+ * announcement(ns, op, { keys: [key] }), the same bytes, built without an
+ * object and its spread: every set and increment sends one.
+ */
+export function keyAnnouncement(ns: string, op: ChangeOp, key: string): string {
+  return `${announceHead(ns, op)}[${JSON.stringify(key)}]}`;
+}
+
+/** `{"ns":…,"op":…,"keys":` — the script appends the key array and `}`. `op` is a plain identifier (ChangeOp). */
 export function announceHead(ns: string, op: ChangeOp): string {
-  return `${JSON.stringify({ ns, op }).slice(0, -1)},"keys":`;
+  return `{"ns":${JSON.stringify(ns)},"op":"${op}","keys":`;
 }
 
 /**

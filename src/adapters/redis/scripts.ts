@@ -64,29 +64,31 @@ export class TypedScript<K extends string, A extends string, R> {
     return this.spec.name;
   }
 
+  /** Builds EVALSHA's arguments in one array (keys, then args, in spec order); on NOSCRIPT the same array runs as EVAL. */
   async call(redis: RedisClient, input: ScriptInput<K, A>): Promise<R> {
     const { spec } = this;
     if ((input.restKeys !== undefined && !spec.restKeys) || (input.restArgs !== undefined && !spec.restArgs)) {
       throw new Error(`script ${spec.name} takes no extra keys or arguments`);
     }
-    const keys = [...spec.keys.map((name) => input.keys[name]), ...(input.restKeys ?? [])];
-    const args = [...spec.args.map((name) => input.args[name]), ...(input.restArgs ?? [])];
-    const raw = spec.buffers ? await this.evalBuffer(redis, keys, args) : await this.eval(redis, keys, args);
+    const command: ScriptArg[] = [this.sha, 0];
+    for (const name of spec.keys) command.push(input.keys[name]);
+    if (input.restKeys !== undefined) for (const key of input.restKeys) command.push(key);
+    command[1] = command.length - 2;
+    for (const name of spec.args) command.push(input.args[name]);
+    if (input.restArgs !== undefined) for (const arg of input.restArgs) command.push(arg);
+    let raw: unknown;
+    try {
+      raw = await this.send(redis, 'evalsha', command);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      command[0] = spec.source;
+      raw = await this.send(redis, 'eval', command);
+    }
     return spec.decode(raw);
   }
 
-  private eval(redis: RedisClient, keys: string[], args: ScriptArg[]): Promise<unknown> {
-    return redis.evalsha(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-      if (!isNoScript(error)) throw error;
-      return redis.eval(this.spec.source, keys.length, ...keys, ...args);
-    });
-  }
-
-  private evalBuffer(redis: RedisClient, keys: string[], args: ScriptArg[]): Promise<unknown> {
-    return redis.callBuffer('evalsha', [this.sha, keys.length, ...keys, ...args]).catch((error: unknown) => {
-      if (!isNoScript(error)) throw error;
-      return redis.callBuffer('eval', [this.spec.source, keys.length, ...keys, ...args]);
-    });
+  private send(redis: RedisClient, name: 'evalsha' | 'eval', command: ScriptArg[]): Promise<unknown> {
+    return this.spec.buffers ? redis.callBuffer(name, command) : redis.call(name, command);
   }
 }
 
