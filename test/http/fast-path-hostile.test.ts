@@ -19,6 +19,9 @@ const TOKENS = [
   { token: NARROW, scopes: ['read'], namespaces: ['elsewhere'] },
 ];
 
+/** A value as large as the default CACHE_MAX_VALUE_BYTES allows. */
+const BIG = 1024 * 1024;
+
 interface Answer {
   status: number;
   headers: Record<string, string>;
@@ -79,6 +82,7 @@ describe('lean entry read under hostile HTTP', () => {
     for (const [key, value] of [
       ['k1', 'hello'],
       ['k2', 'second'],
+      ['kbig', 'x'.repeat(BIG)],
     ]) {
       const res = await s.fetch(`/v1/cache/hp/${key}`, { method: 'PUT', body: value, headers: { authorization: `Bearer ${WRITER}` } });
       expect(res.status).toBe(201);
@@ -179,5 +183,33 @@ describe('lean entry read under hostile HTTP', () => {
       [200, 'second'],
     ]);
     expect(answers[2]?.headers['content-length']).toBe('6');
+  });
+
+  it('a client that reads part of a large value and leaves: the server goes on, the answer counted as a 200', async () => {
+    const series = async () =>
+      Number(
+        /cacheport_http_requests_total\{method="GET",route="\/v1\/cache\/:ns\/\*",status="200"\} (\d+)/.exec(
+          await (await s.fetch('/metrics')).text(),
+        )?.[1] ?? 0,
+      );
+    const before = await series();
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(`GET /v1/cache/hp/kbig HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${READER}\r\n\r\n`),
+        );
+        socket.once('data', () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.on('error', reject);
+      });
+    }
+    const [head] = await sameBothWays('HEAD', '/v1/cache/hp/kbig', [`Host: ${host}`, `Authorization: Bearer ${READER}`]);
+    expect(head?.headers['content-length']).toBe(String(BIG));
+    const [whole] = await sameBothWays('GET', '/v1/cache/hp/kbig', [`Host: ${host}`, `Authorization: Bearer ${READER}`]);
+    expect(whole?.body.length).toBe(BIG);
+    // The three cut short, then the two full GETs (lean and app).
+    expect((await series()) - before).toBe(5);
   });
 });
