@@ -101,6 +101,8 @@ export type CoalescingSource = () => CoalescingCounts;
 const COALESCED_OPS = ['get', 'set'] as const;
 /** Each registered source: the counts already added to the counters (counters only go up: deltas are added), and how many registered it. */
 const coalescingSources = new Map<CoalescingSource, { seen: CoalescingCounts; holders: number }>();
+/** What was added for a source, kept after it was taken back: registered again (a new server over the same port), it resumes from there. */
+const seenBefore = new WeakMap<CoalescingSource, CoalescingCounts>();
 
 /** Adds what `field` of every source counted since the last read to `counter`. */
 function addCoalescingDeltas(counter: Counter<'op'>, field: 'calls' | 'batches'): void {
@@ -147,11 +149,12 @@ export function addCoalescingSource(source: CoalescingSource): () => void {
   if (registered !== undefined) registered.holders += 1;
   else {
     const zero = (): CoalescingCounts => ({ get: { calls: 0, batches: 0 }, set: { calls: 0, batches: 0 } });
-    const seen = zero();
+    const seen = seenBefore.get(source) ?? zero();
+    seenBefore.set(source, seen);
     coalescingSources.set(source, { seen, holders: 1 });
-    // The series exist (at 0) from the start, so a scrape before the first call shows them.
-    addDeltas(coalescedRequests, 'calls', zero(), seen);
-    addDeltas(coalescedStatements, 'batches', zero(), seen);
+    // The series exist (at 0) from the start, so a scrape before the first call shows them (adds nothing).
+    addDeltas(coalescedRequests, 'calls', seen, seen);
+    addDeltas(coalescedStatements, 'batches', seen, seen);
   }
   let removed = false;
   return () => {

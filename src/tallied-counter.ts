@@ -32,6 +32,11 @@ export class TalliedCounter<N extends string> {
         }
       },
     });
+    // A reset (registry.resetMetrics()) also drops what was tallied since the last read, as a plain Counter would have.
+    this.metric.reset = () => {
+      tallies.clear();
+      Counter.prototype.reset.call(this.metric);
+    };
   }
 
   /** Adds `n` to the series `key` stands for; `labels` (its label values) is called the first time `key` is seen. */

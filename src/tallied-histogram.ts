@@ -49,8 +49,8 @@ export class TalliedHistogram<N extends string> {
       ...config,
       buckets: bounds,
       collect() {
-        // Rebuilt from the tallies on every read: they hold the totals.
-        this.reset();
+        // Rebuilt from the tallies on every read: they hold the totals. (prom-client's own reset: ours drops them.)
+        Histogram.prototype.reset.call(this);
         for (const s of series.values()) this.zero(s.labels);
         const state = (this as unknown as { hashMap: Record<string, PromSeries> }).hashMap;
         const byLabels = new Map<object, PromSeries>();
@@ -64,6 +64,11 @@ export class TalliedHistogram<N extends string> {
         }
       },
     });
+    // A reset from outside (registry.resetMetrics()) starts the totals over, as it does a plain Histogram's.
+    this.metric.reset = () => {
+      series.clear();
+      Histogram.prototype.reset.call(this.metric);
+    };
   }
 
   /** Observes `value` in the series `key` stands for; `labels` (its label values) is called the first time `key` is seen. */

@@ -40,7 +40,8 @@ export function entryAnswer(entry: CacheEntry, ifNoneMatch: string | undefined):
   if (entry.tags.length > 0) headers['cache-tag'] = cacheTagHeader(entry.tags);
   if (ifNoneMatch !== undefined) {
     const tags = parseEtagList(ifNoneMatch, 'If-None-Match');
-    if (tags[0] === '*' || tags.includes(entry.etag)) return { notModified: true, headers };
+    // Only a bare `*` is the wildcard; a quoted `"*"` is an entity tag like any other (parseEtagList unquotes both).
+    if (ifNoneMatch.trim() === '*' || tags.includes(entry.etag)) return { notModified: true, headers };
   }
   headers['content-type'] = entry.contentType;
   headers['content-length'] = String(entry.value.byteLength);

@@ -28,6 +28,18 @@ describe('TalliedCounter', () => {
     expect(second).toContain('test_tallied_total{namespace="b",result="miss"} 1');
   });
 
+  it('registry.resetMetrics() drops what was counted, also what was tallied since the last scrape', async () => {
+    const { registry, counter } = fresh();
+    counter.add('a hit', () => ({ namespace: 'a', result: 'hit' }), 3);
+    expect(await registry.metrics()).toContain('test_tallied_total{namespace="a",result="hit"} 3');
+    counter.add('a hit', () => ({ namespace: 'a', result: 'hit' }), 2);
+    counter.add('b miss', () => ({ namespace: 'b', result: 'miss' }));
+    registry.resetMetrics();
+    expect(await registry.metrics()).not.toContain('test_tallied_total{');
+    counter.add('a hit', () => ({ namespace: 'a', result: 'hit' }));
+    expect(await registry.metrics()).toContain('test_tallied_total{namespace="a",result="hit"} 1');
+  });
+
   it('get() includes what was tallied since the last read', async () => {
     const { counter } = fresh();
     counter.add('x', () => ({ namespace: 'x', result: 'hit' }), 5);

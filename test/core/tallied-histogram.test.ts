@@ -62,6 +62,19 @@ describe('TalliedHistogram', () => {
     expect(built).toBe(1);
   });
 
+  it('registry.resetMetrics() starts it over, as it does a prom-client Histogram, and scraping goes on', async () => {
+    const { tallied, plain, observe } = both();
+    values.forEach((v) => observe('GET', '/health', '200', v));
+    expect(await tallied.registry.metrics()).toBe(await plain.registry.metrics());
+    observe('PUT', '/v1/cache/{namespace}/{key}', '204', 0.01);
+    tallied.registry.resetMetrics();
+    plain.registry.resetMetrics();
+    expect(await tallied.registry.metrics()).toBe(await plain.registry.metrics());
+    observe('GET', '/health', '200', 0.2);
+    expect(await tallied.registry.metrics()).toBe(await plain.registry.metrics());
+    expect(await tallied.registry.metrics()).toContain('test_duration_seconds_count{method="GET",route="/health",status="200"} 1');
+  });
+
   it('refuses a value that is not a finite number, like prom-client', () => {
     const { tallied } = both();
     expect(() => tallied.histogram.observe('k', () => ({ method: 'GET' }), Number.NaN)).toThrow(TypeError);

@@ -84,4 +84,29 @@ describe('coalescing metrics', () => {
     expect((await s.fetch(`/v1/cache/cm/${keys[0]}`)).status).toBe(200);
     expect(coalesced(await (await s.fetch('/metrics')).text(), 'requests', 'get')).toBe(gets + 7);
   });
+
+  it('a server started again over a port whose servers all stopped: what that port counted before is not counted again', async () => {
+    const s = await startTestServer(postgresFactory);
+    servers.push(s);
+    const scrape = async (url: string) => coalesced(await (await fetch(`${url}/metrics`)).text(), 'requests', 'get') ?? 0;
+    const before = await scrape(s.url);
+    // Over a port of its own, stopped before the next one starts over the same port.
+    const backend = await postgresFactory.create();
+    try {
+      const first = await startServer(s.config, { port: backend.port, logger: createLogger('silent'), worker: false });
+      for (let i = 0; i < 3; i++) expect((await fetch(`${first.url}/v1/cache/cm/gone`)).status).toBe(404);
+      await first.close();
+      expect(await scrape(s.url)).toBe(before + 3);
+      const again = await startServer(s.config, { port: backend.port, logger: createLogger('silent'), worker: false });
+      try {
+        expect(await scrape(again.url)).toBe(before + 3);
+        expect((await fetch(`${again.url}/v1/cache/cm/gone`)).status).toBe(404);
+        expect(await scrape(again.url)).toBe(before + 4);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await backend.cleanup();
+    }
+  });
 });
