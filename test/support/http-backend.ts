@@ -23,6 +23,9 @@ export interface HttpTestBackend extends TestBackend {
   inner: TestBackend;
 }
 
+/** The HTTP client's default deadline in tests (the server's own backend deadline stays the configured one). */
+const CLIENT_TIMEOUT_MS = 10_000;
+
 /** A server over `inner`'s backend and an HTTP port on it; `env` is applied to the server's configuration. */
 export async function startHttpBackend(
   inner: BackendFactory,
@@ -56,7 +59,16 @@ export async function startHttpBackend(
     throw error;
   }
   const make = (given: Partial<typeof DEFAULT_ADAPTER_OPTIONS>): HttpPort =>
-    createHttpPort({ ...DEFAULT_ADAPTER_OPTIONS, ...given, url: server.url, token: HTTP_TEST_TOKEN, poolMax });
+    createHttpPort({
+      ...DEFAULT_ADAPTER_OPTIONS,
+      // The client's deadline includes the wait for one of its poolMax sockets: 200 calls fired at once on a
+      // loaded CI machine queued past the default 2 s. Tests of deadlines pass timeoutMs themselves.
+      timeoutMs: CLIENT_TIMEOUT_MS,
+      ...given,
+      url: server.url,
+      token: HTTP_TEST_TOKEN,
+      poolMax,
+    });
   const port = make(adapterOptions);
   const siblings: HttpPort[] = [];
   return {
