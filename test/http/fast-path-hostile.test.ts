@@ -9,15 +9,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresFactory } from '../support/backends.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-const READER = 'reader-token-1';
-const WRITER = 'writer-token-1';
-const NARROW = 'narrow-token-1';
-const TOKENS = [
-  { token: READER, scopes: ['read'], namespaces: ['*'] },
-  { token: WRITER, scopes: ['read', 'write', 'admin'], namespaces: ['*'] },
-  { token: NARROW, scopes: ['read'], namespaces: ['elsewhere'] },
-];
+import { NARROW, READER, TOKENS, WRITER } from './helpers.js';
 
 /** A value as large as the default CACHE_MAX_VALUE_BYTES allows. */
 const BIG = 1024 * 1024;

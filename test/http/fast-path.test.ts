@@ -21,16 +21,8 @@ import { ENTRY_ROUTE } from '../../src/http/entry-read.js';
 import { plainEntryRead } from '../../src/http/fast-entry-read.js';
 import { BACKENDS } from '../support/backends.js';
 import { rawRequest, startTestServer, type RawResponse, type TestServer } from '../support/server.js';
-import { jsonInit, sleep } from './helpers.js';
+import { jsonInit, NARROW, READER, sleep, TOKENS, WRITER } from './helpers.js';
 
-const READER = 'reader-token-1';
-const WRITER = 'writer-token-1';
-const NARROW = 'narrow-token-1';
-const TOKENS = [
-  { token: READER, scopes: ['read'], namespaces: ['*'] },
-  { token: WRITER, scopes: ['read', 'write', 'admin'], namespaces: ['*'] },
-  { token: NARROW, scopes: ['read'], namespaces: ['elsewhere'] },
-];
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 /** Headers that legitimately differ between two answers. */

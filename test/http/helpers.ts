@@ -50,3 +50,13 @@ export interface NamespaceJson {
 export async function namespaceJson(res: Response | Promise<Response>): Promise<NamespaceJson> {
   return (await (await res).json()) as NamespaceJson;
 }
+
+/** Tokens of the lean-path tests (fast-path*.test.ts): a reader, a writer, and a reader of another namespace only. */
+export const READER = 'reader-token-1';
+export const WRITER = 'writer-token-1';
+export const NARROW = 'narrow-token-1';
+export const TOKENS = [
+  { token: READER, scopes: ['read'], namespaces: ['*'] },
+  { token: WRITER, scopes: ['read', 'write', 'admin'], namespaces: ['*'] },
+  { token: NARROW, scopes: ['read'], namespaces: ['elsewhere'] },
+];
