@@ -21,8 +21,8 @@ export class NamespaceConfigCache {
   ) {}
 
   async get(ns: string): Promise<NamespaceConfig> {
-    const hit = this.cached.get(ns);
-    if (hit && Date.now() - hit.loadedAt < this.maxAgeMs) return hit.config;
+    const hit = this.fresh(ns);
+    if (hit) return hit;
     const inFlight = this.loading.get(ns);
     if (inFlight) return inFlight;
     const pending: Promise<NamespaceConfig> = this.load(ns)
@@ -39,6 +39,12 @@ export class NamespaceConfigCache {
       });
     this.loading.set(ns, pending);
     return pending;
+  }
+
+  /** The cached config while it is younger than maxAgeMs, else undefined: get's answer without a promise (hot paths). */
+  fresh(ns: string): NamespaceConfig | undefined {
+    const hit = this.cached.get(ns);
+    return hit && Date.now() - hit.loadedAt < this.maxAgeMs ? hit.config : undefined;
   }
 
   /** The config as last loaded, however old (undefined when none is held); never a load. */

@@ -141,11 +141,14 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     return entry;
   }
 
-  /** Without recency tracking a get is one plain HMGET: no script, no write. */
+  /**
+   * Without recency tracking a get is one plain HMGET: no script, no write.
+   * A fresh cached config is taken without awaiting a promise (one await less per get).
+   */
   async function get(ns: string, key: string): Promise<CacheEntry | undefined> {
     validateNamespace(ns);
     validateKey(key);
-    const config = await configs.get(ns);
+    const config = configs.fresh(ns) ?? (await configs.get(ns));
     if (tracksRecency(config)) return (await readEntries(ns, [key], 'get', true))[0];
     const row = await ctx.runCommand('get', () => redis.hmgetBuffer(entryKey(ctx, ns, key), ...READ_FIELDS));
     return count(ns, key, toEntry(row));
@@ -163,7 +166,7 @@ export function createRedisEntryStore(ctx: RedisContext, configs: NamespaceConfi
     validateNamespace(ns);
     const write = validateWrite(key, value, opts, options.maxValueBytes);
     // The config only gives the default ttl: not consulted when a ttl is given, not awaited when cached.
-    const defaults = write.ttl === undefined ? await configs.get(ns) : TTL_GIVEN;
+    const defaults = write.ttl === undefined ? (configs.fresh(ns) ?? (await configs.get(ns))) : TTL_GIVEN;
     return ctx.runCommand('set', () => writeOne(ns, resolveWrite(write, defaults)));
   }
 
